@@ -1,0 +1,255 @@
+/*
+ * kv.h — a key-value store inside a named shared-memory mapping.
+ *
+ * Every process on the machine that opens a store by the same name shares the
+ * same keyed data: a fixed-size open-addressing hash table that lives in the
+ * mapped block, serialised by one process-shared, robust mutex kept in the
+ * block's header.  There is no server.  A process may be killed at any
+ * instruction: the next process to take the lock repairs the store, so every
+ * operation that returned success stays, and an interrupted one is either
+ * wholly applied or not at all.
+ *
+ * This header is the whole public surface.  Conventions:
+ *   - Every function returns 0 on success or a negative KV_E* code;
+ *     kv_strerror() turns a code into a message.  Outputs go through pointers.
+ *   - Keys and values are byte strings (they may contain NUL).  Keys are
+ *     1..key_max bytes, values 0..val_max bytes, limits fixed at creation.
+ *   - No function returns a pointer into the shared mapping: reads copy the
+ *     value out while the lock is held, so no reader can see a torn value.
+ *   - Thread and process safety: a kv_t handle may be used from several
+ *     threads of one process at once; any number of processes may open the
+ *     same store.  Every operation that touches slots takes the store's
+ *     lock, waiting at most the handle's lock timeout (KV_ETIMEDOUT).
+ *     A handle must not be used in a child after fork(); open a new one.
+ */
+#ifndef KV_H
+#define KV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* KV_API marks exported functions; define KV_STATIC when linking the static
+ * library on Windows, KV_BUILDING while building the DLL itself. */
+#if defined(_WIN32) && !defined(KV_STATIC)
+#  ifdef KV_BUILDING
+#    define KV_API __declspec(dllexport)
+#  else
+#    define KV_API __declspec(dllimport)
+#  endif
+#elif defined(__GNUC__)
+#  define KV_API __attribute__((visibility("default")))
+#else
+#  define KV_API
+#endif
+
+#define KV_VERSION_MAJOR 0
+#define KV_VERSION_MINOR 1
+
+/* ------------------------------------------------------------------------ */
+/* Error codes                                                              */
+/* ------------------------------------------------------------------------ */
+
+#define KV_OK          0   /* success */
+#define KV_ENOTFOUND  (-1) /* the key is not in the store */
+#define KV_EINVAL     (-2) /* an argument is invalid (empty key, NULL, bad option) */
+#define KV_ETOOBIG    (-3) /* key or value longer than the store's limits */
+#define KV_EFULL      (-4) /* no free slot left; nothing was changed */
+#define KV_EEXIST     (-5) /* key exists (KV_NOREPLACE) or store exists (KV_EXCL) */
+#define KV_ERANGE     (-6) /* caller's buffer too small; the needed size is reported */
+#define KV_ETIMEDOUT  (-7) /* the store's lock was not acquired within the timeout */
+#define KV_ECORRUPT   (-8) /* the mapping is not a kv store, or is damaged */
+#define KV_EVERSION   (-9) /* a kv store of another layout version or platform ABI */
+#define KV_EPERM     (-10) /* no permission to open or create the store */
+#define KV_ENOMEM    (-11) /* out of memory in this process */
+#define KV_ENOSPC    (-12) /* no room in /dev/shm or on disk to create the store */
+#define KV_ENOENT    (-13) /* the store does not exist (open without KV_CREATE) */
+#define KV_ENAME     (-14) /* store name too long or has characters not allowed */
+#define KV_ERDONLY   (-15) /* the handle was opened without KV_RDWR */
+#define KV_EIO       (-16) /* an operating-system call failed unexpectedly */
+
+/* Returns a static, human-readable message for a KV_E* code (or "unknown
+ * error").  Safe to call from any thread. */
+KV_API const char *kv_strerror(int err);
+
+/* ------------------------------------------------------------------------ */
+/* Opening and closing                                                      */
+/* ------------------------------------------------------------------------ */
+
+typedef struct kv kv_t;
+
+/* Flags for kv_open(). */
+#define KV_RDWR   0x1u /* allow put/del/clear; without it the handle is read-only */
+#define KV_CREATE 0x2u /* create the store if it does not exist */
+#define KV_EXCL   0x4u /* with KV_CREATE: fail with KV_EEXIST if it exists */
+
+/* Limits on creation options. */
+#define KV_NAME_MAX       200u          /* longest plain store name, in bytes */
+#define KV_PATH_MAX       4000u         /* longest file-backed store path */
+#define KV_SLOTS_MAX      (1ull << 30)  /* most slots in one store */
+#define KV_KEY_MAX_LIMIT  65535u        /* largest key_max */
+#define KV_VAL_MAX_LIMIT  (1u << 30)    /* largest val_max */
+
+/* Options for kv_open().  Call kv_options_init() first, then change fields.
+ * Geometry fields are used only when this call creates the store; when it
+ * attaches, the store's own geometry applies (see kv_stats). */
+typedef struct kv_options {
+    uint64_t slots;           /* slot count, rounded up to a power of two (default 1024) */
+    uint32_t key_max;         /* largest key in bytes (default 64) */
+    uint32_t val_max;         /* largest value in bytes (default 1024) */
+    uint32_t mode;            /* permission bits on creation (default 0600) */
+    uint32_t lock_timeout_ms; /* lock wait limit for this handle (default 5000) */
+} kv_options_t;
+
+/* Fills *opts with the defaults above.  Never fails. */
+KV_API void kv_options_init(kv_options_t *opts);
+
+/* Opens the store called `name`, creating it when KV_CREATE is given.
+ *
+ * A name without '/' is named memory (POSIX shm_open, object "/kv.<name>");
+ * it holds 1..KV_NAME_MAX characters from [A-Za-z0-9._-] and does not start
+ * with '.'.  A name containing '/' is the path of a file-backed store, which
+ * survives reboot; kv_flush() makes it durable.
+ *
+ * Creation reserves the whole block up front, so a full /dev/shm or disk
+ * fails here (KV_ENOSPC) rather than with SIGBUS later.  The block is created
+ * with exactly opts->mode (not masked by umask).  Attaching checks the whole
+ * header (magic, layout version, sizes, limits, byte order, lock ABI) before
+ * anything else is read.
+ *
+ * `opts` may be NULL for the defaults.  On success *out holds a new handle;
+ * kv_created() tells whether this call created the store.
+ *
+ * Errors: KV_EINVAL (NULL out/name, bad flags, slots 0 or > KV_SLOTS_MAX,
+ * key_max 0 or > KV_KEY_MAX_LIMIT, val_max > KV_VAL_MAX_LIMIT), KV_ENAME,
+ * KV_ENOENT, KV_EEXIST (KV_EXCL), KV_EPERM, KV_ENOSPC, KV_ECORRUPT (not a kv
+ * store, truncated, fields out of range), KV_EVERSION, KV_ETIMEDOUT (another
+ * process held the store's lock during recovery), KV_ENOMEM, KV_EIO.
+ * Thread-safe: any number of threads may open handles at once. */
+KV_API int kv_open(kv_t **out, const char *name, unsigned flags, const kv_options_t *opts);
+
+/* Returns 1 if the kv_open() that made `kv` created the store, 0 if it
+ * attached to an existing one. */
+KV_API int kv_created(const kv_t *kv);
+
+/* Unmaps the store and frees the handle; the store itself stays.  NULL is
+ * accepted.  Must not run concurrently with other calls on the same handle.
+ * Always returns 0. */
+KV_API int kv_close(kv_t *kv);
+
+/* Removes the store's name.  Processes that have it open keep using the
+ * block until they close it; a later kv_open() with KV_CREATE makes a new
+ * store.  Errors: KV_ENAME, KV_ENOENT, KV_EPERM, KV_EIO. */
+KV_API int kv_unlink(const char *name);
+
+/* Sets this handle's lock timeout in milliseconds (0 = fail at once if the
+ * lock is busy).  Thread-safe. Errors: KV_EINVAL (NULL handle). */
+KV_API int kv_set_timeout(kv_t *kv, uint32_t ms);
+
+/* Writes a file-backed store's pages to disk (msync) and waits for it.  For
+ * named memory it returns 0 at once.  Errors: KV_EIO.  Thread-safe. */
+KV_API int kv_flush(kv_t *kv);
+
+/* ------------------------------------------------------------------------ */
+/* Data                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* Flags for kv_put(). */
+#define KV_NOREPLACE 0x1u /* insert only: fail with KV_EEXIST if the key exists */
+
+/* Stores `val` under `key`, replacing any value it had (unless
+ * KV_NOREPLACE).  Once it returns 0 the write survives the death of any
+ * process, this one included.
+ * Errors: KV_EINVAL (empty key, NULL pointer with nonzero length, unknown
+ * flag), KV_ETOOBIG, KV_EFULL, KV_EEXIST, KV_ERDONLY, KV_ETIMEDOUT,
+ * KV_ECORRUPT.  On any error the store is unchanged. */
+KV_API int kv_put(kv_t *kv, const void *key, size_t key_len,
+                  const void *val, size_t val_len, unsigned flags);
+
+/* Copies the value of `key` into buf[0..cap) and sets *val_len to its
+ * length.  If cap is smaller than the value, returns KV_ERANGE, sets
+ * *val_len to the size needed and leaves buf untouched.  `buf` may be NULL
+ * when cap is 0 (to ask for the size).  `val_len` may be NULL.
+ * Errors: KV_ENOTFOUND, KV_EINVAL, KV_ETOOBIG (key longer than key_max),
+ * KV_ERANGE, KV_ETIMEDOUT, KV_ECORRUPT. */
+KV_API int kv_get(kv_t *kv, const void *key, size_t key_len,
+                  void *buf, size_t cap, size_t *val_len);
+
+/* Removes `key`.  Errors: KV_ENOTFOUND, KV_EINVAL, KV_ETOOBIG, KV_ERDONLY,
+ * KV_ETIMEDOUT, KV_ECORRUPT. */
+KV_API int kv_del(kv_t *kv, const void *key, size_t key_len);
+
+/* Sets *count to the number of keys.  Errors: KV_EINVAL, KV_ETIMEDOUT. */
+KV_API int kv_count(kv_t *kv, uint64_t *count);
+
+/* Removes every key, as one crash-safe operation: after a crash it is either
+ * complete or not begun.  Errors: KV_ERDONLY, KV_ETIMEDOUT, KV_EINVAL. */
+KV_API int kv_clear(kv_t *kv);
+
+/* ------------------------------------------------------------------------ */
+/* Iteration                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* One entry read by kv_next(): the caller supplies the buffers and their
+ * capacities; kv_next() fills the lengths. */
+typedef struct kv_entry {
+    void  *key;     size_t key_cap; size_t key_len;
+    void  *val;     size_t val_cap; size_t val_len;
+} kv_entry_t;
+
+/* Reads the next entry at or after *cursor (start with *cursor = 0) and
+ * advances *cursor past it.  Returns KV_ENOTFOUND when no entries remain.
+ *
+ * Iteration is a cursor, not a callback under the lock: each call takes the
+ * lock, copies one entry out and lets go, so a slow consumer (a kvcli dump
+ * into a stalled pipe) never stalls other processes.  Entries never move
+ * between slots (deletion leaves tombstones, see kv_stats), so every key
+ * present for the whole iteration is returned exactly once; keys added or
+ * removed meanwhile may or may not be.
+ * If a buffer is too small, returns KV_ERANGE with both lengths set and
+ * *cursor unchanged.  Errors: KV_EINVAL, KV_ERANGE, KV_ETIMEDOUT,
+ * KV_ECORRUPT. */
+KV_API int kv_next(kv_t *kv, uint64_t *cursor, kv_entry_t *entry);
+
+/* ------------------------------------------------------------------------ */
+/* Inspection                                                               */
+/* ------------------------------------------------------------------------ */
+
+typedef struct kv_stats {
+    uint64_t slots;          /* slot count (a power of two) */
+    uint64_t used;           /* slots holding a key */
+    uint64_t tombstones;     /* slots freed by deletion, reusable by inserts */
+    double   load_factor;    /* used / slots */
+    double   avg_probe;      /* mean slots a successful lookup inspects */
+    uint64_t max_probe;      /* most slots any successful lookup inspects */
+    uint32_t key_max;        /* largest key in bytes */
+    uint32_t val_max;        /* largest value in bytes */
+    uint64_t total_bytes;    /* size of the whole mapping */
+    uint64_t generation;     /* bumped by every change (put, del, clear, recovery) */
+    uint64_t recoveries;     /* repairs after a process died holding the lock */
+    uint64_t lock_timeouts;  /* lock waits that hit their timeout, all processes */
+    uint32_t layout_version; /* on-mapping format version */
+    uint32_t holder_pid;     /* pid holding the lock when stats was read, else 0 */
+    uint64_t holder_since_ms;/* wall-clock ms since the epoch it was taken, else 0 */
+} kv_stats_t;
+
+/* Fills *st.  Counting probe lengths scans every slot under the lock, so it
+ * costs O(slots).  If the lock cannot be taken in time, fills the fields
+ * that need no lock (geometry, holder, counters) and returns KV_ETIMEDOUT,
+ * so a stuck holder can be diagnosed.  Errors: KV_EINVAL, KV_ETIMEDOUT. */
+KV_API int kv_stats(kv_t *kv, kv_stats_t *st);
+
+/* Verifies the header and every slot under the lock.  Writes one line per
+ * problem found (at most `cap` bytes, NUL-terminated) into `report`, which
+ * may be NULL.  Returns 0 when the store is sound, KV_ECORRUPT otherwise.
+ * Errors: KV_ECORRUPT, KV_ETIMEDOUT, KV_EINVAL. */
+KV_API int kv_check(kv_t *kv, char *report, size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KV_H */

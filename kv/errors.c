@@ -1,0 +1,33 @@
+/*
+ * errors.c — messages for kv's negative error codes.  The table is indexed by
+ * the code's magnitude, so adding a code means adding one line here and one
+ * #define in kv.h.
+ */
+#include "kv.h"
+
+static const char *const messages[] = {
+    [0]              = "success",
+    [-KV_ENOTFOUND]  = "key not found",
+    [-KV_EINVAL]     = "invalid argument",
+    [-KV_ETOOBIG]    = "key or value larger than the store's limit",
+    [-KV_EFULL]      = "store is full",
+    [-KV_EEXIST]     = "already exists",
+    [-KV_ERANGE]     = "buffer too small for the value",
+    [-KV_ETIMEDOUT]  = "timed out waiting for the store's lock",
+    [-KV_ECORRUPT]   = "not a kv store, or the store is damaged",
+    [-KV_EVERSION]   = "kv store of an incompatible layout version or platform",
+    [-KV_EPERM]      = "permission denied",
+    [-KV_ENOMEM]     = "out of memory",
+    [-KV_ENOSPC]     = "no space left to create the store",
+    [-KV_ENOENT]     = "store does not exist",
+    [-KV_ENAME]      = "invalid store name (too long or bad characters)",
+    [-KV_ERDONLY]    = "store was opened read-only",
+    [-KV_EIO]        = "operating-system error",
+};
+
+const char *kv_strerror(int err)
+{
+    if (err > 0 || -err >= (int)(sizeof messages / sizeof messages[0]) || !messages[-err])
+        return "unknown error";
+    return messages[-err];
+}

@@ -1,0 +1,224 @@
+/*
+ * journal.c — crash safety: the order of every store to a slot, and repair.
+ *
+ * The guarantee: a process may die at any instruction while holding the
+ * store's mutex; afterwards every operation that returned success is intact,
+ * the interrupted one is wholly applied or not at all, and no slot is torn.
+ *
+ * The mechanism rests on two facts.
+ *  1. A dead process's stores are not lost: they are in the shared pages.
+ *     What a crash can expose is only a *prefix* of the operation, in the
+ *     dead thread's instruction order.  So every step below is ordered with
+ *     commit_u32(): a release store of one aligned 32-bit word followed by a
+ *     compiler fence, so neither the compiler nor the CPU moves a store
+ *     across it in the dying thread.  No hardware fence is needed for other
+ *     processes: they read the store only after taking the mutex, and the
+ *     kernel's robust-futex hand-over (or the attach lock) orders everything
+ *     the dead thread wrote before that.
+ *  2. Each operation has exactly one commit word, and everything written
+ *     before it is invisible until it flips:
+ *
+ *  insert  The slot is free (EMPTY or TOMB), so hash, lengths, key and value
+ *          are written while nothing reads them; storing the key length into
+ *          the slot's state word commits.  Before it: the slot is still free.
+ *  delete  Storing TOMB into the state word is the whole change.  Turning a
+ *          run of tombstones that ends at an empty slot back into empty slots
+ *          follows; each of those single stores is safe on its own.
+ *  replace Overwrites a value in place, so it needs an undo record: the old
+ *          value is copied into the header's undo image with its slot and
+ *          length, and journal_op = REPLACE commits the record.  Then the new
+ *          value is written; journal_op = IDLE commits the replace.  A crash
+ *          in between is rolled back from the image (undo is idempotent).
+ *  clear   journal_op = CLEAR commits the intent; recovery rolls it forward
+ *          (emptying slots is idempotent), then IDLE.
+ *
+ *  Counters (used, tombstones, generation) are updated after the commit and
+ *  are not journaled: recovery recomputes used and tombstones from a census
+ *  of every slot, and bumps generation, since a recovery is a change.
+ *
+ * Recovery runs when the mutex reports a dead owner (EOWNERDEAD /
+ * WAIT_ABANDONED), or when a process attaches alone and finds the holder
+ * mark set (store.c).  It never needs the dead process: only the header.
+ * KV_CRASH_POINT() (fault.h) marks the places the crash tests kill at.
+ */
+#include "journal.h"
+
+#include <string.h>
+
+#include "fault.h"
+#include "kv.h"
+
+/* ---------------------------------------------------------------------- */
+/* Ordering primitives                                                     */
+/* ---------------------------------------------------------------------- */
+
+/* Stores `value` into a commit word, after every store before it and before
+ * every store after it, in this thread's instruction order (see fact 1). */
+static void commit_u32(_Atomic uint32_t *word, uint32_t value)
+{
+    atomic_store_explicit(word, value, memory_order_release);
+    atomic_signal_fence(memory_order_seq_cst);
+}
+
+/* Copies n bytes with a crash point half way, so the crash walk can kill a
+ * process in the middle of a copy and prove a half-written value never
+ * survives. */
+static void copy_bytes(unsigned char *dst, const void *src, size_t n)
+{
+    size_t half = n / 2;
+    if (n == 0)
+        return;
+    memcpy(dst, src, half);
+    KV_CRASH_POINT();
+    memcpy(dst + half, (const unsigned char *)src + half, n - half);
+}
+
+static unsigned char *undo_image(kv_header_t *h)
+{
+    return (unsigned char *)h + KV_JOURNAL_IMAGE_OFFSET;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Operations                                                              */
+/* ---------------------------------------------------------------------- */
+
+void journal_insert(const kv_table_t *t, kv_header_t *h, uint64_t i, uint64_t hash,
+                    const void *key, uint32_t key_len, const void *val, uint32_t val_len)
+{
+    kv_slot_t *s = table_slot(t, i);
+    uint64_t was_tomb = table_state(s) == KV_SLOT_TOMB;
+
+    s->hash = hash;
+    s->val_len = val_len;
+    KV_CRASH_POINT();
+    memcpy(table_key(s), key, key_len);
+    copy_bytes(table_val(t, s), val, val_len);
+    KV_CRASH_POINT();
+    commit_u32(&s->key_len, key_len);
+    KV_CRASH_POINT();
+    h->used++;
+    h->tombstones -= was_tomb;
+    h->generation++;
+}
+
+void journal_replace(const kv_table_t *t, kv_header_t *h, uint64_t i,
+                     const void *val, uint32_t val_len)
+{
+    kv_slot_t *s = table_slot(t, i);
+    uint32_t old_len = s->val_len;
+
+    /* The undo record is written while journal_op is IDLE: a crash here
+     * leaves nothing to undo. */
+    copy_bytes(undo_image(h), table_val(t, s), old_len);
+    h->journal_slot = (uint32_t)i;
+    h->journal_val_len = old_len;
+    KV_CRASH_POINT();
+    commit_u32(&h->journal_op, KV_JOURNAL_REPLACE);
+    KV_CRASH_POINT();
+    s->val_len = val_len;
+    KV_CRASH_POINT();
+    copy_bytes(table_val(t, s), val, val_len);
+    h->generation++;
+    KV_CRASH_POINT();
+    commit_u32(&h->journal_op, KV_JOURNAL_IDLE);
+}
+
+/* If the slot after i is empty, no probe path runs through i to a later
+ * entry, so the run of tombstones ending at i can become empty slots, back
+ * to front.  Returns how many were turned. */
+static uint64_t reclaim_tombstones(const kv_table_t *t, uint64_t i)
+{
+    uint64_t n = 0;
+    if (table_state(table_slot(t, (i + 1) & t->mask)) != KV_SLOT_EMPTY)
+        return 0;
+    while (n <= t->mask && table_state(table_slot(t, i)) == KV_SLOT_TOMB) {
+        commit_u32(&table_slot(t, i)->key_len, KV_SLOT_EMPTY);
+        n++;
+        i = (i - 1) & t->mask;
+    }
+    return n;
+}
+
+void journal_delete(const kv_table_t *t, kv_header_t *h, uint64_t i)
+{
+    commit_u32(&table_slot(t, i)->key_len, KV_SLOT_TOMB);
+    KV_CRASH_POINT();
+    h->used--;
+    h->tombstones++;
+    h->generation++;
+    KV_CRASH_POINT();
+    h->tombstones -= reclaim_tombstones(t, i);
+}
+
+/* Empties every slot; the second half of clear, and its roll-forward. */
+static void empty_all_slots(const kv_table_t *t, kv_header_t *h)
+{
+    for (uint64_t i = 0; i <= t->mask; i++) {
+        atomic_store_explicit(&table_slot(t, i)->key_len, KV_SLOT_EMPTY, memory_order_relaxed);
+        if (i == t->mask / 2)
+            KV_CRASH_POINT();
+    }
+    h->used = 0;
+    h->tombstones = 0;
+    h->generation++;
+}
+
+void journal_clear(const kv_table_t *t, kv_header_t *h)
+{
+    commit_u32(&h->journal_op, KV_JOURNAL_CLEAR);
+    KV_CRASH_POINT();
+    empty_all_slots(t, h);
+    KV_CRASH_POINT();
+    commit_u32(&h->journal_op, KV_JOURNAL_IDLE);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Recovery                                                                */
+/* ---------------------------------------------------------------------- */
+
+int journal_busy(const kv_header_t *h)
+{
+    return atomic_load_explicit(&h->journal_op, memory_order_relaxed) != KV_JOURNAL_IDLE;
+}
+
+/* Puts the old value back.  The record's slot and length come from the
+ * mapping, so they are checked before use. */
+static int undo_replace(const kv_table_t *t, kv_header_t *h)
+{
+    uint64_t i = h->journal_slot;
+    uint32_t len = h->journal_val_len;
+    kv_slot_t *s;
+    if (i > t->mask || !validate_val_len(len, &t->geo))
+        return KV_ECORRUPT;
+    s = table_slot(t, i);
+    memcpy(table_val(t, s), undo_image(h), len);
+    s->val_len = len;
+    return 0;
+}
+
+int journal_recover(const kv_table_t *t, kv_header_t *h)
+{
+    table_census_t census;
+    int rc = 0;
+
+    switch (atomic_load_explicit(&h->journal_op, memory_order_relaxed)) {
+    case KV_JOURNAL_IDLE:
+        break;
+    case KV_JOURNAL_REPLACE:
+        rc = undo_replace(t, h);
+        break;
+    case KV_JOURNAL_CLEAR:
+        empty_all_slots(t, h);
+        break;
+    default:
+        rc = KV_ECORRUPT;
+        break;
+    }
+    commit_u32(&h->journal_op, KV_JOURNAL_IDLE);
+    table_census(t, &census);
+    h->used = census.used;
+    h->tombstones = census.tombstones;
+    h->recoveries++;
+    h->generation++;
+    return rc;
+}

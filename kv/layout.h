@@ -1,0 +1,105 @@
+/*
+ * layout.h — the bytes of a kv store, described once.
+ *
+ * A store is one block: a header (kv_header_t, then the journal's undo image)
+ * followed by a power-of-two array of fixed-size slots.  Everything in the
+ * block is a fixed-width little-endian integer, a byte string, or an offset —
+ * never a pointer, size_t, long or bool — so 32- and 64-bit processes (and
+ * later Windows) read one format.  The one exception is the lock area, whose
+ * contents belong to the OS layer; its format is named by `lock_abi` and
+ * checked on attach.
+ *
+ *   offset 0              kv_header_t (4 cache lines, see fields)
+ *   offset 256            journal undo image: up to val_max bytes
+ *   offset header_size    slot 0, slot 1, ... slot (slot_count - 1)
+ *
+ * Every value read from the block is untrusted (another process may have
+ * scribbled on it): validate.h holds the only functions that turn such a
+ * value into an index or a length.
+ */
+#ifndef KV_LAYOUT_H
+#define KV_LAYOUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdatomic.h>
+
+#define KV_MAGIC          UINT64_C(0x0045524f5453564b) /* "KVSTORE\0" as a LE u64 */
+#define KV_LAYOUT_VERSION 1u
+#define KV_BYTE_ORDER_MARK UINT32_C(0x01020304)  /* reads differently on a BE host */
+#define KV_CACHE_LINE     64u
+#define KV_LOCK_AREA      64u  /* bytes reserved for the OS layer's mutex */
+
+/* Slot states live in key_len: keys are never empty, so 0 can mean "never
+ * used" and the all-ones value "deleted". */
+#define KV_SLOT_EMPTY 0u
+#define KV_SLOT_TOMB  UINT32_MAX
+
+/* Journal operations (kv_header_t.journal_op); see journal.c. */
+enum {
+    KV_JOURNAL_IDLE    = 0, /* nothing in flight */
+    KV_JOURNAL_REPLACE = 1, /* undo image holds the old value of journal_slot */
+    KV_JOURNAL_CLEAR   = 2  /* a clear is in flight: recovery finishes it */
+};
+
+typedef struct kv_header {
+    /* --- line 0: identity, written once at creation, then read-only ---- */
+    uint64_t magic;          /* KV_MAGIC; written last at creation */
+    uint32_t layout_version; /* KV_LAYOUT_VERSION */
+    uint32_t byte_order;     /* KV_BYTE_ORDER_MARK as the creator wrote it */
+    uint32_t header_size;    /* offset of slot 0; multiple of 64 */
+    uint32_t slot_size;      /* bytes per slot; multiple of 8 */
+    uint64_t slot_count;     /* power of two, 1 .. KV_SLOTS_MAX */
+    uint32_t key_max;        /* largest key, 1 .. KV_KEY_MAX_LIMIT */
+    uint32_t val_max;        /* largest value, 0 .. KV_VAL_MAX_LIMIT */
+    uint64_t hash_seed;      /* XXH3 seed, random per store */
+    uint64_t total_size;     /* header_size + slot_count * slot_size */
+    uint32_t lock_abi;       /* which OS layer formatted the lock area */
+    uint32_t creator_ptr_bits; /* 32 or 64: informational, the format has no pointers */
+
+    /* --- line 1: the lock, owned by the OS layer (os.h) ---------------- */
+    uint8_t  lock[KV_LOCK_AREA];
+
+    /* --- line 2: who holds the lock; written without the lock by the
+     *     holder only, read racily by stats for diagnosis --------------- */
+    _Atomic uint32_t holder_pid;      /* 0 when free */
+    uint32_t reserved1;
+    _Atomic uint64_t holder_since_ms; /* wall clock, ms since the epoch */
+    _Atomic uint64_t lock_timeouts;   /* bumped by waiters that gave up */
+    uint8_t  reserved2[KV_CACHE_LINE - 24];
+
+    /* --- line 3: counters and journal, changed only under the lock ----- */
+    uint64_t used;           /* slots holding a key (recomputed by recovery) */
+    uint64_t tombstones;     /* deleted slots (recomputed by recovery) */
+    uint64_t generation;     /* bumped by every change */
+    uint64_t recoveries;     /* repairs after a holder died */
+    _Atomic uint32_t journal_op; /* KV_JOURNAL_*: the commit word of the journal */
+    uint32_t journal_slot;   /* slot the undo image belongs to */
+    uint32_t journal_val_len;/* old value length in the undo image */
+    uint32_t reserved3;
+    uint8_t  reserved4[KV_CACHE_LINE - 48];
+} kv_header_t;
+
+/* A slot: a 16-byte head, then key_max key bytes, then val_max value bytes. */
+typedef struct kv_slot {
+    uint64_t hash;           /* full XXH3 hash of the key (valid when used) */
+    _Atomic uint32_t key_len;/* KV_SLOT_EMPTY, KV_SLOT_TOMB, or 1..key_max:
+                              * the slot's commit word, written last */
+    uint32_t val_len;        /* 0..val_max */
+    uint8_t  data[];         /* key bytes at 0, value bytes at key_max */
+} kv_slot_t;
+
+#define KV_SLOT_HEAD ((uint32_t)offsetof(kv_slot_t, data))
+#define KV_JOURNAL_IMAGE_OFFSET ((uint32_t)sizeof(kv_header_t))
+
+/* The layout is the contract between processes: pin every offset. */
+_Static_assert(sizeof(kv_header_t) == 4 * KV_CACHE_LINE, "header is four lines");
+_Static_assert(offsetof(kv_header_t, lock) == 1 * KV_CACHE_LINE, "lock on line 1");
+_Static_assert(offsetof(kv_header_t, holder_pid) == 2 * KV_CACHE_LINE, "holder on line 2");
+_Static_assert(offsetof(kv_header_t, used) == 3 * KV_CACHE_LINE, "counters on line 3");
+_Static_assert(offsetof(kv_header_t, journal_op) == 3 * KV_CACHE_LINE + 32, "journal");
+_Static_assert(sizeof(_Atomic uint32_t) == 4 && sizeof(_Atomic uint64_t) == 8,
+               "atomics have the plain integers' size");
+_Static_assert(sizeof(kv_slot_t) == 16, "slot head is 16 bytes");
+
+#endif /* KV_LAYOUT_H */

@@ -1,0 +1,93 @@
+/*
+ * os.h — the only seam between kv's portable core and the operating system.
+ *
+ * The core (layout, hashing, table, journal, store) never includes an OS
+ * header; everything it needs from the system goes through these functions,
+ * implemented once per platform (posix/os_posix.c, later win32/os_win32.c).
+ *
+ * Two locks are involved and they must not be confused:
+ *   - the *attach lock* (os_object_*) is held shared by every process that has
+ *     the store open; a process that gets it exclusively knows nobody else is
+ *     attached, so it may create the block or reset the mutex (see store.c);
+ *   - the *store mutex* (os_mutex_*) lives in the header's lock area and
+ *     serialises every operation on slots; it is robust: when its holder dies
+ *     the next locker is told so (OS_LOCK_OWNER_DIED) and repairs the store.
+ */
+#ifndef KV_OS_H
+#define KV_OS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct os_object os_object_t; /* an open store object: fd/handle + mapping */
+
+/* Results of os_object_open() besides negative KV_E* codes. */
+enum { OS_ATTACH_SHARED = 0, OS_ATTACH_ALONE = 1 };
+
+/* Opens (and with `create`, creates) the object behind `name`: a plain name is
+ * named memory, a name with '/' a file path (never following a symlink at
+ * the last component, refusing anything but a regular file).  `exclusive`
+ * fails with KV_EEXIST if it exists.  New objects get exactly `mode`.
+ * Takes the attach lock: returns OS_ATTACH_ALONE holding it exclusively when
+ * no other process has the object open, else OS_ATTACH_SHARED holding it
+ * shared; a process that creates the object always gets it alone.  Waits at
+ * most timeout_ms for another process's exclusive hold (KV_ETIMEDOUT).
+ * *size gets the object's current size (0 for a new one).
+ * The name has already been validated by the core. */
+int os_object_open(const char *name, int create, int exclusive, uint32_t mode,
+                   uint32_t timeout_ms, os_object_t **out, uint64_t *size);
+
+/* Reserves `size` bytes of backing store for a new object (posix_fallocate /
+ * SetEndOfFile) so that running out of room fails here (KV_ENOSPC), never
+ * later with SIGBUS.  Only called while attached alone. */
+int os_object_reserve(os_object_t *obj, uint64_t size);
+
+/* Maps `size` bytes of the object read-write and returns the address. */
+int os_object_map(os_object_t *obj, uint64_t size, void **addr);
+
+/* Turns an exclusive attach lock into a shared one (OS_ATTACH_ALONE ->
+ * OS_ATTACH_SHARED) once the store is ready for others. */
+int os_object_share(os_object_t *obj);
+
+/* Writes the mapping to its backing file and waits (msync); no-op for named
+ * memory. */
+int os_object_flush(os_object_t *obj);
+
+/* Unmaps, releases the attach lock and closes.  NULL is accepted. */
+void os_object_close(os_object_t *obj);
+
+/* Removes the object's name (shm_unlink / unlink). */
+int os_object_unlink(const char *name);
+
+/* ---- the store mutex, living in the header's lock area ---------------- */
+
+/* Results of os_mutex_lock() besides negative KV_E* codes. */
+enum { OS_LOCK_OK = 0, OS_LOCK_OWNER_DIED = 1 };
+
+/* A code naming the lock area's format on this platform (its ABI), stored in
+ * the header so a process whose mutex layout differs refuses to attach. */
+uint32_t os_mutex_abi(void);
+
+/* Formats a fresh, unlocked, process-shared robust mutex in `area`
+ * (KV_LOCK_AREA bytes).  Only called while attached alone. */
+int os_mutex_init(void *area);
+
+/* Locks, waiting at most timeout_ms.  Returns OS_LOCK_OK, OS_LOCK_OWNER_DIED
+ * (locked, but the previous holder died holding it: the caller must repair
+ * and then call os_mutex_consistent), KV_ETIMEDOUT, or KV_ECORRUPT when the
+ * mutex is unusable. */
+int os_mutex_lock(void *area, uint32_t timeout_ms);
+
+/* Marks a mutex whose owner died as usable again (after repair). */
+void os_mutex_consistent(void *area);
+
+void os_mutex_unlock(void *area);
+
+/* ---- small services --------------------------------------------------- */
+
+uint32_t os_pid(void);          /* this process's id */
+uint64_t os_clock_ms(void);     /* wall clock, ms since the Unix epoch; cheap, coarse */
+uint64_t os_random64(void);     /* unpredictable 64 bits (getrandom, else time+pid) */
+void     os_sleep_ms(uint32_t ms);
+
+#endif /* KV_OS_H */

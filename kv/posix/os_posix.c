@@ -1,0 +1,351 @@
+/*
+ * os_posix.c — kv's OS layer for Linux and other POSIX systems (see os.h).
+ *
+ * Named memory is a POSIX shared-memory object "/kv.<name>"; a file-backed
+ * store is a regular file opened without following a symlink.  Either way
+ * the store is one fd mapped MAP_SHARED.
+ *
+ * The attach lock is flock() on that fd: shared while a handle is open,
+ * exclusive while a process creates the store or finds itself alone.  The
+ * kernel drops it when a process dies, so "I got it exclusively" proves that
+ * no other process has the store mapped.
+ *
+ * The store mutex is a pthread mutex with PTHREAD_PROCESS_SHARED and
+ * PTHREAD_MUTEX_ROBUST in the header's lock area: when its holder dies the
+ * kernel marks it, and the next locker gets EOWNERDEAD.
+ */
+#include "os.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kv.h"
+#include "layout.h"
+
+_Static_assert(sizeof(pthread_mutex_t) <= KV_LOCK_AREA, "mutex fits the lock area");
+
+struct os_object {
+    int fd;
+    int is_file;     /* file-backed (msync on flush) rather than named memory */
+    void *addr;      /* mapping, or NULL */
+    uint64_t mapped; /* bytes mapped */
+};
+
+/* ---------------------------------------------------------------------- */
+/* Errors and names                                                        */
+/* ---------------------------------------------------------------------- */
+
+static int from_errno(int e)
+{
+    switch (e) {
+    case ENOENT:       return KV_ENOENT;
+    case EEXIST:       return KV_EEXIST;
+    case EACCES:
+    case EPERM:
+    case EROFS:
+    case ELOOP:        return KV_EPERM; /* ELOOP: a symlink where the store should be */
+    case ENAMETOOLONG: return KV_ENAME;
+    case ENOSPC:
+    case EDQUOT:
+    case EFBIG:        return KV_ENOSPC;
+    case ENOMEM:       return KV_ENOMEM;
+    case EISDIR:
+    case ENXIO:
+    case ENODEV:       return KV_ECORRUPT; /* not something a store can live in */
+    default:           return KV_EIO;
+    }
+}
+
+/* "/kv.<name>": the prefix keeps kv's objects apart from other programs'. */
+static int shm_name(const char *name, char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap, "/kv.%s", name);
+    return n > 0 && (size_t)n < cap ? 0 : KV_ENAME;
+}
+
+static int open_fd(const char *name, int oflags, uint32_t mode, int *is_file)
+{
+    char shm[KV_NAME_MAX + 8];
+    *is_file = strchr(name, '/') != NULL;
+    if (*is_file)
+        /* O_NOFOLLOW: never write through a symlink planted at the path;
+         * O_NONBLOCK: a FIFO there must not hang the open. */
+        return open(name, oflags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, (mode_t)mode);
+    if (shm_name(name, shm, sizeof shm) != 0) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return shm_open(shm, oflags, (mode_t)mode);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Objects                                                                 */
+/* ---------------------------------------------------------------------- */
+
+/* Takes the attach lock with `how` (LOCK_EX or LOCK_SH), polling so that a
+ * process stopped while holding it exclusively cannot hang us. */
+static int attach_lock(int fd, int how, uint32_t timeout_ms)
+{
+    for (uint32_t waited = 0;; waited++) {
+        if (flock(fd, how | LOCK_NB) == 0)
+            return 0;
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return from_errno(errno);
+        if (waited >= timeout_ms)
+            return KV_ETIMEDOUT;
+        os_sleep_ms(1);
+    }
+}
+
+/* Opens the object, creating it if asked; *created says whether this call
+ * made it.  O_EXCL first, so creation is known rather than guessed. */
+static int open_object(const char *name, int create, int exclusive, uint32_t mode,
+                       int *is_file, int *created)
+{
+    int fd;
+    *created = 0;
+    if (create) {
+        fd = open_fd(name, O_RDWR | O_CREAT | O_EXCL, mode, is_file);
+        if (fd >= 0) {
+            *created = 1;
+            /* Exactly the asked mode, whatever the umask. */
+            if (fchmod(fd, (mode_t)mode) != 0) {
+                int e = errno;
+                close(fd);
+                errno = e;
+                return -1;
+            }
+            return fd;
+        }
+        if (errno != EEXIST || exclusive)
+            return -1;
+    }
+    return open_fd(name, O_RDWR, mode, is_file);
+}
+
+static int check_regular(int fd, int is_file, uint64_t *size)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return from_errno(errno);
+    if (is_file && !S_ISREG(st.st_mode))
+        return KV_ECORRUPT;
+    if (is_file && fcntl(fd, F_SETFL, 0) != 0) /* back to blocking I/O */
+        return from_errno(errno);
+    *size = (uint64_t)st.st_size;
+    return 0;
+}
+
+int os_object_open(const char *name, int create, int exclusive, uint32_t mode,
+                   uint32_t timeout_ms, os_object_t **out, uint64_t *size)
+{
+    os_object_t *obj = calloc(1, sizeof *obj);
+    int created, rc;
+    if (!obj)
+        return KV_ENOMEM;
+    obj->fd = open_object(name, create, exclusive, mode, &obj->is_file, &created);
+    if (obj->fd < 0) {
+        rc = from_errno(errno);
+        free(obj);
+        return rc;
+    }
+    if (created) {
+        /* Others may open it before we lock; they see it empty, let go and
+         * retry, so waiting for exclusive here ends. */
+        rc = attach_lock(obj->fd, LOCK_EX, timeout_ms);
+        rc = rc ? rc : OS_ATTACH_ALONE;
+    } else if (flock(obj->fd, LOCK_EX | LOCK_NB) == 0) {
+        rc = OS_ATTACH_ALONE;
+    } else {
+        rc = attach_lock(obj->fd, LOCK_SH, timeout_ms);
+        rc = rc ? rc : OS_ATTACH_SHARED;
+    }
+    if (rc >= 0) {
+        int sz = check_regular(obj->fd, obj->is_file, size);
+        rc = sz ? sz : rc;
+    }
+    if (rc < 0) {
+        os_object_close(obj);
+        return rc;
+    }
+    *out = obj;
+    return rc;
+}
+
+int os_object_reserve(os_object_t *obj, uint64_t size)
+{
+    /* posix_fallocate returns the error instead of setting errno.  Unlike
+     * ftruncate it allocates every page now, so a full tmpfs or disk fails
+     * here and not with SIGBUS on first touch. */
+    int e = posix_fallocate(obj->fd, 0, (off_t)size);
+    return e ? from_errno(e) : 0;
+}
+
+int os_object_map(os_object_t *obj, uint64_t size, void **addr)
+{
+    void *p;
+    if (size != (uint64_t)(size_t)size)
+        return KV_ENOMEM; /* larger than this process's address space */
+    p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, obj->fd, 0);
+    if (p == MAP_FAILED)
+        return from_errno(errno);
+    if (obj->addr)
+        munmap(obj->addr, (size_t)obj->mapped);
+    obj->addr = p;
+    obj->mapped = size;
+    *addr = p;
+    return 0;
+}
+
+int os_object_share(os_object_t *obj)
+{
+    /* flock converts by dropping and re-taking, so another process may slip
+     * in, find itself alone and reset the mutex meanwhile.  That is harmless:
+     * this process touches nothing of the store until the conversion is
+     * done, and the conversion waits for the other's exclusive hold. */
+    return flock(obj->fd, LOCK_SH) == 0 ? 0 : from_errno(errno);
+}
+
+int os_object_flush(os_object_t *obj)
+{
+    if (!obj->is_file || !obj->addr)
+        return 0;
+    return msync(obj->addr, (size_t)obj->mapped, MS_SYNC) == 0 ? 0 : from_errno(errno);
+}
+
+void os_object_close(os_object_t *obj)
+{
+    if (!obj)
+        return;
+    if (obj->addr)
+        munmap(obj->addr, (size_t)obj->mapped);
+    close(obj->fd); /* also releases the attach lock */
+    free(obj);
+}
+
+int os_object_unlink(const char *name)
+{
+    char shm[KV_NAME_MAX + 8];
+    int rc;
+    if (strchr(name, '/'))
+        rc = unlink(name);
+    else if (shm_name(name, shm, sizeof shm) != 0)
+        return KV_ENAME;
+    else
+        rc = shm_unlink(shm);
+    return rc == 0 ? 0 : from_errno(errno);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The store mutex                                                         */
+/* ---------------------------------------------------------------------- */
+
+uint32_t os_mutex_abi(void)
+{
+    /* 'P' for pthread, then the pointer width and the mutex size: a 32-bit
+     * process lays the same mutex out differently and must not share it. */
+    return UINT32_C(0x50000000) | (uint32_t)(sizeof(void *) << 8) |
+           (uint32_t)sizeof(pthread_mutex_t);
+}
+
+int os_mutex_init(void *area)
+{
+    pthread_mutexattr_t attr;
+    int e;
+    memset(area, 0, KV_LOCK_AREA);
+    if (pthread_mutexattr_init(&attr) != 0)
+        return KV_EIO;
+    e = pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+    if (!e)
+        e = pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+    if (!e)
+        e = pthread_mutex_init((pthread_mutex_t *)area, &attr);
+    pthread_mutexattr_destroy(&attr);
+    return e ? KV_EIO : 0;
+}
+
+static void deadline_after(uint32_t ms, struct timespec *ts)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+int os_mutex_lock(void *area, uint32_t timeout_ms)
+{
+    pthread_mutex_t *m = area;
+    /* Try first: the uncontended path makes no system call and does not
+     * read the clock. */
+    int e = pthread_mutex_trylock(m);
+    if (e == EBUSY && timeout_ms > 0) {
+        struct timespec ts;
+        deadline_after(timeout_ms, &ts);
+        e = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &ts);
+    }
+    switch (e) {
+    case 0:          return OS_LOCK_OK;
+    case EOWNERDEAD: return OS_LOCK_OWNER_DIED;
+    case EBUSY:
+    case ETIMEDOUT:  return KV_ETIMEDOUT;
+    default:         return KV_ECORRUPT; /* ENOTRECOVERABLE, EINVAL: a damaged lock */
+    }
+}
+
+void os_mutex_consistent(void *area)
+{
+    pthread_mutex_consistent((pthread_mutex_t *)area);
+}
+
+void os_mutex_unlock(void *area)
+{
+    pthread_mutex_unlock((pthread_mutex_t *)area);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Small services                                                          */
+/* ---------------------------------------------------------------------- */
+
+uint32_t os_pid(void)
+{
+    return (uint32_t)getpid();
+}
+
+uint64_t os_clock_ms(void)
+{
+    struct timespec ts;
+    /* The coarse clock is read from the vDSO without a system call and is
+     * plenty for "held since". */
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t os_random64(void)
+{
+    uint64_t r;
+    struct timespec ts;
+    if (getrandom(&r, sizeof r, GRND_NONBLOCK) == (ssize_t)sizeof r)
+        return r;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ((uint64_t)ts.tv_nsec << 32) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 17);
+}
+
+void os_sleep_ms(uint32_t ms)
+{
+    struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}

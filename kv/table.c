@@ -1,0 +1,129 @@
+/*
+ * table.c — lookups over kv's slot array: open addressing with linear
+ * probing over a power-of-two table, indexed by XXH3-64 of the key with a
+ * per-store seed.
+ *
+ * Main choices:
+ *   - Linear probing: the next candidate is the next slot, usually in the
+ *     same or the next cache line, and the index is hash & mask (no division).
+ *   - Each slot keeps the full 64-bit hash, so keys are compared only when
+ *     hashes match.
+ *   - Deletion leaves a tombstone (KV_SLOT_TOMB) that inserts reuse, and
+ *     journal.c turns a run of tombstones back into empty slots when it ends
+ *     at an empty slot.  Entries never move, which is what lets kv_next()
+ *     promise exactly-once iteration and keeps every mutation a change to
+ *     one slot (see journal.c).  kv_stats() reports tombstones and probe
+ *     lengths so their cost stays visible.
+ */
+#include "table.h"
+
+#include <string.h>
+#include <xxhash.h>
+
+#include "kv.h"
+
+void table_init(kv_table_t *t, void *slots, const kv_geometry_t *g, uint64_t seed)
+{
+    t->slots = slots;
+    t->geo = *g;
+    t->mask = g->slot_count - 1;
+    t->seed = seed;
+}
+
+uint64_t table_hash(const kv_table_t *t, const void *key, size_t len)
+{
+    return XXH3_64bits_withSeed(key, len, t->seed);
+}
+
+static int slot_holds(kv_slot_t *s, uint32_t state, uint64_t hash, const void *key,
+                      uint32_t key_len)
+{
+    return state == key_len && s->hash == hash && memcmp(table_key(s), key, key_len) == 0;
+}
+
+int table_lookup(const kv_table_t *t, uint64_t hash, const void *key, uint32_t key_len,
+                 table_pos_t *pos)
+{
+    uint64_t i = hash & t->mask;
+    pos->free = TABLE_NONE;
+    /* At most slot_count steps: a table with no empty slot must not loop. */
+    for (uint64_t step = 0; step <= t->mask; step++, i = (i + 1) & t->mask) {
+        kv_slot_t *s = table_slot(t, i);
+        uint32_t state = table_state(s);
+        if (state == KV_SLOT_EMPTY) {
+            if (pos->free == TABLE_NONE)
+                pos->free = i;
+            return KV_ENOTFOUND;
+        }
+        if (state == KV_SLOT_TOMB) {
+            if (pos->free == TABLE_NONE)
+                pos->free = i;
+            continue;
+        }
+        if (state > t->geo.key_max)
+            return KV_ECORRUPT;
+        if (slot_holds(s, state, hash, key, key_len)) {
+            pos->found = i;
+            return 0;
+        }
+    }
+    return KV_ENOTFOUND;
+}
+
+uint64_t table_probe_length(const kv_table_t *t, uint64_t i)
+{
+    uint64_t home = table_slot(t, i)->hash & t->mask;
+    return ((i - home) & t->mask) + 1;
+}
+
+void table_census(const kv_table_t *t, table_census_t *c)
+{
+    memset(c, 0, sizeof *c);
+    for (uint64_t i = 0; i <= t->mask; i++) {
+        uint32_t state = table_state(table_slot(t, i));
+        if (state == KV_SLOT_EMPTY)
+            continue;
+        if (state == KV_SLOT_TOMB) {
+            c->tombstones++;
+        } else if (!validate_key_len(state, &t->geo)) {
+            c->damaged++;
+        } else {
+            uint64_t probe = table_probe_length(t, i);
+            c->used++;
+            c->probe_sum += probe;
+            if (probe > c->probe_max)
+                c->probe_max = probe;
+        }
+    }
+}
+
+/* Every slot from the entry's home up to i must be non-empty, or a lookup
+ * would stop before reaching it. */
+static int reachable(const kv_table_t *t, uint64_t i)
+{
+    uint64_t home = table_slot(t, i)->hash & t->mask;
+    for (uint64_t j = home; j != i; j = (j + 1) & t->mask)
+        if (table_state(table_slot(t, j)) == KV_SLOT_EMPTY)
+            return 0;
+    return 1;
+}
+
+const char *table_check_slot(const kv_table_t *t, uint64_t i)
+{
+    kv_slot_t *s = table_slot(t, i);
+    uint32_t state = table_state(s);
+    table_pos_t pos;
+    if (state == KV_SLOT_EMPTY || state == KV_SLOT_TOMB)
+        return NULL;
+    if (!validate_key_len(state, &t->geo))
+        return "key length out of range";
+    if (!validate_val_len(s->val_len, &t->geo))
+        return "value length out of range";
+    if (table_hash(t, table_key(s), state) != s->hash)
+        return "stored hash does not match the key";
+    if (!reachable(t, i))
+        return "entry unreachable: an empty slot lies between it and its home";
+    if (table_lookup(t, s->hash, table_key(s), state, &pos) != 0 || pos.found != i)
+        return "key stored twice";
+    return NULL;
+}

@@ -1,0 +1,80 @@
+/*
+ * table.h — the open-addressing hash table over a store's slot array.
+ *
+ * Pure memory functions: no locking, no system calls.  The caller holds the
+ * store's mutex.  Mutations live in journal.c, which orders their stores for
+ * crash safety; this module finds slots and reads them.
+ */
+#ifndef KV_TABLE_H
+#define KV_TABLE_H
+
+#include <stddef.h>
+
+#include "validate.h"
+
+typedef struct kv_table {
+    unsigned char *slots; /* slot 0 inside the mapping */
+    kv_geometry_t geo;    /* validated private copy; never re-read from the mapping */
+    uint64_t mask;        /* slot_count - 1 */
+    uint64_t seed;        /* XXH3 seed of this store */
+} kv_table_t;
+
+/* Where a lookup ended. */
+typedef struct table_pos {
+    uint64_t found; /* index of the key's slot (when found) */
+    uint64_t free;  /* first empty or tombstone slot on the probe path, or
+                     * TABLE_NONE when the table has no room (when not found) */
+} table_pos_t;
+
+#define TABLE_NONE UINT64_MAX
+
+/* Sets up *t over `slots` with validated geometry and the store's seed. */
+void table_init(kv_table_t *t, void *slots, const kv_geometry_t *g, uint64_t seed);
+
+/* XXH3-64 of the key with the store's seed. */
+uint64_t table_hash(const kv_table_t *t, const void *key, size_t len);
+
+static inline kv_slot_t *table_slot(const kv_table_t *t, uint64_t i)
+{
+    return (kv_slot_t *)(t->slots + i * t->geo.slot_size);
+}
+
+static inline unsigned char *table_key(kv_slot_t *s)
+{
+    return s->data;
+}
+
+static inline unsigned char *table_val(const kv_table_t *t, kv_slot_t *s)
+{
+    return s->data + t->geo.key_max;
+}
+
+/* Reads a slot's state word (EMPTY, TOMB or key length).  The caller holds
+ * the lock, so relaxed is enough: the mutex orders it against other
+ * processes' writes. */
+static inline uint32_t table_state(const kv_slot_t *s)
+{
+    return atomic_load_explicit(&s->key_len, memory_order_relaxed);
+}
+
+/* Probes for `key`.  Returns 0 with pos->found set, KV_ENOTFOUND with
+ * pos->free set, or KV_ECORRUPT if a slot on the path is damaged. */
+int table_lookup(const kv_table_t *t, uint64_t hash, const void *key, uint32_t key_len,
+                 table_pos_t *pos);
+
+/* Probe length of the entry in slot i: 1 if it sits in its home slot. */
+uint64_t table_probe_length(const kv_table_t *t, uint64_t i);
+
+/* Occupancy and probe lengths, from one pass over every slot. */
+typedef struct table_census {
+    uint64_t used, tombstones, probe_sum, probe_max, damaged;
+} table_census_t;
+
+void table_census(const kv_table_t *t, table_census_t *c);
+
+/* Verifies slot i (lengths in range, stored hash matches the key, reachable
+ * from its home slot and the first slot holding its key).  Returns NULL if
+ * sound, else a static description of the problem. */
+const char *table_check_slot(const kv_table_t *t, uint64_t i);
+
+#endif /* KV_TABLE_H */

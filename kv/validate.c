@@ -1,0 +1,107 @@
+/*
+ * validate.c — checks of everything that crosses a trust boundary: creation
+ * options, store names, and a header found in a mapping that any process
+ * (or a stray write, or a file that was never a store) may have filled.
+ * The header check recomputes the geometry from the three primary fields
+ * and requires the stored derived fields to match, so a damaged size can
+ * never pass as a different valid one.
+ */
+#include "validate.h"
+
+#include <string.h>
+
+#include "kv.h"
+
+/* ---------------------------------------------------------------------- */
+/* Geometry                                                                */
+/* ---------------------------------------------------------------------- */
+
+static uint64_t round_up(uint64_t n, uint64_t to)
+{
+    return (n + to - 1) / to * to;
+}
+
+static uint64_t next_pow2(uint64_t n)
+{
+    uint64_t p = 1;
+    while (p < n)
+        p <<= 1;
+    return p;
+}
+
+int validate_options(uint64_t slots, uint32_t key_max, uint32_t val_max, kv_geometry_t *g)
+{
+    if (slots == 0 || slots > KV_SLOTS_MAX)
+        return KV_EINVAL;
+    if (key_max == 0 || key_max > KV_KEY_MAX_LIMIT || val_max > KV_VAL_MAX_LIMIT)
+        return KV_EINVAL;
+    /* With the limits above every product below fits in 64 bits:
+     * 2^30 slots * (16 + 2^16 + 2^30) bytes < 2^61. */
+    g->slot_count = next_pow2(slots);
+    g->key_max = key_max;
+    g->val_max = val_max;
+    g->slot_size = (uint32_t)round_up((uint64_t)KV_SLOT_HEAD + key_max + val_max, 8);
+    g->header_size = (uint32_t)round_up((uint64_t)sizeof(kv_header_t) + val_max, KV_CACHE_LINE);
+    g->total_size = g->header_size + g->slot_count * g->slot_size;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Header                                                                  */
+/* ---------------------------------------------------------------------- */
+
+static int is_pow2(uint64_t n)
+{
+    return n != 0 && (n & (n - 1)) == 0;
+}
+
+int validate_header(const kv_header_t *h, uint64_t object_size, uint32_t lock_abi,
+                    kv_geometry_t *g)
+{
+    if (object_size < sizeof(kv_header_t) || h->magic != KV_MAGIC)
+        return KV_ECORRUPT;
+    if (h->byte_order != KV_BYTE_ORDER_MARK || h->layout_version != KV_LAYOUT_VERSION)
+        return KV_EVERSION;
+    if (h->lock_abi != lock_abi)
+        return KV_EVERSION;
+    if (h->creator_ptr_bits != 32 && h->creator_ptr_bits != 64)
+        return KV_ECORRUPT;
+    if (!is_pow2(h->slot_count))
+        return KV_ECORRUPT;
+    if (validate_options(h->slot_count, h->key_max, h->val_max, g) != 0)
+        return KV_ECORRUPT;
+    if (g->slot_count != h->slot_count || g->slot_size != h->slot_size ||
+        g->header_size != h->header_size || g->total_size != h->total_size)
+        return KV_ECORRUPT;
+    if (object_size < g->total_size) /* truncated: a read past the end would SIGBUS */
+        return KV_ECORRUPT;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Names                                                                   */
+/* ---------------------------------------------------------------------- */
+
+int validate_name_is_path(const char *name)
+{
+    return strchr(name, '/') != NULL;
+}
+
+static int is_name_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '_' || c == '-';
+}
+
+int validate_name(const char *name)
+{
+    size_t len = strlen(name);
+    if (validate_name_is_path(name))
+        return len <= KV_PATH_MAX && name[len - 1] != '/' ? 0 : KV_ENAME;
+    if (len == 0 || len > KV_NAME_MAX || name[0] == '.')
+        return KV_ENAME;
+    for (size_t i = 0; i < len; i++)
+        if (!is_name_char(name[i]))
+            return KV_ENAME;
+    return 0;
+}

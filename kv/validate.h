@@ -1,0 +1,58 @@
+/*
+ * validate.h — the one place where values read from the mapping (or asked
+ * for by a caller) are checked before they become sizes, indices or lengths.
+ *
+ * A store's geometry is validated once at open and copied into the handle
+ * (kv_geometry_t); from then on every index and length the core computes
+ * comes from that private copy, so a process that scribbles on the header
+ * later cannot steer another process outside its mapping.  Per-slot fields
+ * are re-checked on every read with the inline helpers below.
+ */
+#ifndef KV_VALIDATE_H
+#define KV_VALIDATE_H
+
+#include "layout.h"
+
+/* The sizes that define a store, derived from three creation options. */
+typedef struct kv_geometry {
+    uint64_t slot_count;  /* power of two */
+    uint32_t key_max;
+    uint32_t val_max;
+    uint32_t slot_size;   /* KV_SLOT_HEAD + key_max + val_max, rounded up to 8 */
+    uint32_t header_size; /* sizeof(kv_header_t) + val_max, rounded up to 64 */
+    uint64_t total_size;  /* header_size + slot_count * slot_size */
+} kv_geometry_t;
+
+/* Computes the geometry for creation options (slots rounded up to a power of
+ * two).  Returns 0 or KV_EINVAL for a zero or out-of-range option. */
+int validate_options(uint64_t slots, uint32_t key_max, uint32_t val_max, kv_geometry_t *g);
+
+/* Checks a header found in an object of `object_size` bytes: magic, byte
+ * order, version, lock ABI, and that every field is in range and consistent
+ * with the others and with the object's size.  On success fills *g from it.
+ * Returns 0, KV_ECORRUPT (not a kv store / damaged / truncated) or
+ * KV_EVERSION (a kv store this build cannot share). */
+int validate_header(const kv_header_t *h, uint64_t object_size, uint32_t lock_abi,
+                    kv_geometry_t *g);
+
+/* Checks a store name: a plain name (1..KV_NAME_MAX of [A-Za-z0-9._-], not
+ * starting with '.') or a path (contains '/', 1..KV_PATH_MAX bytes, not
+ * ending in '/').  Returns 0 or KV_ENAME. */
+int validate_name(const char *name);
+
+/* Returns 1 if `name` is a file path rather than a named-memory name. */
+int validate_name_is_path(const char *name);
+
+/* A slot's key_len is sound if it is a state marker or a length in range. */
+static inline int validate_key_len(uint32_t key_len, const kv_geometry_t *g)
+{
+    return key_len == KV_SLOT_EMPTY || key_len == KV_SLOT_TOMB || key_len <= g->key_max;
+}
+
+/* A used slot's val_len is sound if it fits the value area. */
+static inline int validate_val_len(uint32_t val_len, const kv_geometry_t *g)
+{
+    return val_len <= g->val_max;
+}
+
+#endif /* KV_VALIDATE_H */

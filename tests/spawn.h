@@ -1,0 +1,63 @@
+/*
+ * spawn.h — start helper processes portably: the test re-executes itself in a
+ * "role" (argv: <self> --role <role> <args...>), or runs another program such
+ * as kvcli.  One implementation per platform (spawn_posix.c, later
+ * spawn_win32.c); tests never call fork() directly, so the same test source
+ * runs on Windows.
+ */
+#ifndef KV_TEST_SPAWN_H
+#define KV_TEST_SPAWN_H
+
+typedef struct spawn_proc {
+    long pid;    /* process id (POSIX pid_t / Win32 process id) */
+    void *handle; /* Win32 process handle; unused on POSIX */
+} spawn_proc_t;
+
+/* How a process ended. */
+typedef struct spawn_status {
+    int exited;   /* 1 if it returned from main / called exit */
+    int code;     /* exit code when exited */
+    int signaled; /* 1 if killed by a signal (POSIX) or terminated (Win32) */
+    int signal;   /* the signal number when signaled */
+} spawn_status_t;
+
+/* Remembers the absolute path of the test binary (/proc/self/exe, else
+ * argv[0]) so roles can re-execute it; call first in main().  If argv says
+ * "--role NAME ARGS...", runs the matching role function and exits with its
+ * return value (never returns).  Otherwise returns normally. */
+typedef int (*spawn_role_fn)(int argc, char **argv); /* argv[0] = role name */
+typedef struct spawn_role { const char *name; spawn_role_fn fn; } spawn_role_t;
+void spawn_init(int argc, char **argv, const spawn_role_t *roles, int nroles);
+
+/* Starts this test binary in `role` with `args` (NULL-terminated, may be
+ * NULL) and extra environment entries "NAME=value" (NULL-terminated, may be
+ * NULL); an entry whose NAME is already set replaces it.  The child inherits
+ * stdin/stdout/stderr.  Returns 0 or -1. */
+int spawn_role(spawn_proc_t *p, const char *role, const char *const *args,
+               const char *const *env);
+
+/* Starts program `path` with argv (argv[0] included, NULL-terminated) and
+ * extra env.  If in_path/out_path are non-NULL the child's stdin/stdout are
+ * redirected from/to those files.  Returns 0 or -1. */
+int spawn_program(spawn_proc_t *p, const char *path, const char *const *argv,
+                  const char *const *env, const char *in_path, const char *out_path);
+
+/* Waits for the process to end and fills *st. Returns 0 or -1. */
+int spawn_wait(spawn_proc_t *p, spawn_status_t *st);
+
+/* Kills the process at once (SIGKILL / TerminateProcess). Returns 0 or -1. */
+int spawn_kill(spawn_proc_t *p);
+
+/* Sleeps for ms milliseconds. */
+void spawn_sleep_ms(unsigned ms);
+
+/* Makes the calling process run as the local account `name` from now on, for
+ * permission tests; a role calls it first thing in the child.  POSIX: needs
+ * root (getpwnam, then setgroups/setgid/setuid, in that order, so nothing of
+ * root's survives).  Windows has no equivalent without the account's
+ * password, so the Win32 twin returns -1.  Returns 0, or -1 when it is not
+ * possible (not root, no such account); a role should then exit with a code
+ * that tells its parent to skip. */
+int spawn_become_user(const char *name);
+
+#endif

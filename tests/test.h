@@ -1,0 +1,53 @@
+/*
+ * test.h — the smallest test harness that does the job.
+ *
+ * A test file defines its cases with TEST(name) and lists them in a
+ * `static const test_case_t tests[]` table; test_main() runs them all (or the
+ * ones named on the command line), prints one line per case and the closing
+ * "N passed, N failed" line that CI reads.  CHECK() records a failure and
+ * carries on; REQUIRE() ends the case.  A case may return TEST_SKIP after
+ * printing why with test_skip().
+ */
+#ifndef KV_TEST_H
+#define KV_TEST_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef int (*test_fn)(void);
+typedef struct test_case { const char *name; test_fn fn; } test_case_t;
+
+enum { TEST_PASS = 0, TEST_FAIL = 1, TEST_SKIP = 2 };
+
+extern int test_failures; /* failures recorded in the running case */
+
+#define TEST(name) static int name(void)
+#define TEST_ENTRY(name) { #name, name }
+
+#define CHECK(cond) do { if (!(cond)) { \
+    fprintf(stderr, "  %s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+    test_failures++; } } while (0)
+#define REQUIRE(cond) do { if (!(cond)) { \
+    fprintf(stderr, "  %s:%d: REQUIRE failed: %s\n", __FILE__, __LINE__, #cond); \
+    return TEST_FAIL; } } while (0)
+/* CHECK_EQ for integers: prints both sides on failure. */
+#define CHECK_EQ(a, b) do { long long a_ = (long long)(a), b_ = (long long)(b); \
+    if (a_ != b_) { fprintf(stderr, "  %s:%d: CHECK_EQ failed: %s == %lld, %s == %lld\n", \
+        __FILE__, __LINE__, #a, a_, #b, b_); test_failures++; } } while (0)
+#define REQUIRE_EQ(a, b) do { long long a_ = (long long)(a), b_ = (long long)(b); \
+    if (a_ != b_) { fprintf(stderr, "  %s:%d: REQUIRE_EQ failed: %s == %lld, %s == %lld\n", \
+        __FILE__, __LINE__, #a, a_, #b, b_); return TEST_FAIL; } } while (0)
+#define TEST_DONE() return test_failures ? TEST_FAIL : TEST_PASS
+
+/* Prints why a case is skipped; the case then returns TEST_SKIP. */
+void test_skip(const char *why);
+
+/* Runs the cases (all, or those named in argv[1..]); returns the exit code. */
+int test_main(int argc, char **argv, const test_case_t *cases, size_t n);
+
+/* A store name unique to this process and call, for tests that run in
+ * parallel: "<prefix>-<pid>-<counter>". Returns a static buffer. */
+const char *test_name(const char *prefix);
+
+#endif
