@@ -123,7 +123,8 @@ KV_API void kv_options_init(kv_options_t *opts);
  * `opts` may be NULL for the defaults.  On success *out holds a new handle;
  * kv_created() tells whether this call created the store.
  *
- * Errors: KV_EINVAL (NULL out/name, bad flags, slots 0 or > KV_SLOTS_MAX,
+ * Errors: KV_EINVAL (NULL out/name, unknown flags, KV_EXCL without
+ * KV_CREATE, mode beyond 07777, slots 0 or > KV_SLOTS_MAX,
  * key_max 0 or > KV_KEY_MAX_LIMIT, val_max > KV_VAL_MAX_LIMIT), KV_ENAME,
  * KV_ENOENT, KV_EEXIST (KV_EXCL), KV_EPERM, KV_ENOSPC, KV_ECORRUPT (not a kv
  * store, truncated, fields out of range), KV_EVERSION, KV_ETIMEDOUT (another
@@ -142,7 +143,8 @@ KV_API int kv_close(kv_t *kv);
 
 /* Removes the store's name.  Processes that have it open keep using the
  * block until they close it; a later kv_open() with KV_CREATE makes a new
- * store.  Errors: KV_ENAME, KV_ENOENT, KV_EPERM, KV_EIO. */
+ * store.  Errors: KV_EINVAL (NULL name), KV_ENAME, KV_ENOENT, KV_EPERM,
+ * KV_EIO. */
 KV_API int kv_unlink(const char *name);
 
 /* Sets this handle's lock timeout in milliseconds (0 = fail at once if the
@@ -150,7 +152,8 @@ KV_API int kv_unlink(const char *name);
 KV_API int kv_set_timeout(kv_t *kv, uint32_t ms);
 
 /* Writes a file-backed store's pages to disk (msync) and waits for it.  For
- * named memory it returns 0 at once.  Errors: KV_EIO.  Thread-safe. */
+ * named memory it returns 0 at once.  Errors: KV_EINVAL (NULL handle),
+ * KV_EIO.  Thread-safe. */
 KV_API int kv_flush(kv_t *kv);
 
 /* ------------------------------------------------------------------------ */
@@ -244,7 +247,7 @@ KV_API int kv_stats(kv_t *kv, kv_stats_t *st);
 
 /* Verifies the header and every slot under the lock.  Writes one line per
  * problem found (at most `cap` bytes, NUL-terminated) into `report`, which
- * may be NULL.  Returns 0 when the store is sound, KV_ECORRUPT otherwise.
+ * may be NULL when cap is 0.  Returns 0 when the store is sound, KV_ECORRUPT otherwise.
  * Errors: KV_ECORRUPT, KV_ETIMEDOUT, KV_EINVAL. */
 KV_API int kv_check(kv_t *kv, char *report, size_t cap);
 

@@ -294,6 +294,14 @@ static int check_write(const kv_t *kv, const void *key, size_t key_len,
     return kv->writable ? 0 : KV_ERDONLY;
 }
 
+/* Copies n bytes out of the mapping; a caller's buffer may be NULL when n
+ * is 0, which memcpy does not allow. */
+static void copy_out(void *dst, const unsigned char *src, size_t n)
+{
+    if (n)
+        memcpy(dst, src, n);
+}
+
 /* Looks the key up and, when found, checks the slot's value length (it was
  * read from the mapping).  Returns the slot or NULL with *rc set. */
 static kv_slot_t *find_entry(kv_t *kv, uint64_t hash, const void *key, size_t key_len,
@@ -359,7 +367,7 @@ static int get_locked(kv_t *kv, uint64_t hash, const void *key, size_t key_len,
     *val_len = s->val_len;
     if (s->val_len > cap)
         return KV_ERANGE;
-    memcpy(buf, table_val(&kv->table, s), s->val_len);
+    copy_out(buf, table_val(&kv->table, s), s->val_len);
     return 0;
 }
 
@@ -441,8 +449,8 @@ static int copy_entry(kv_t *kv, uint64_t i, uint32_t key_len, kv_entry_t *e)
     e->val_len = s->val_len;
     if (e->key_len > e->key_cap || e->val_len > e->val_cap)
         return KV_ERANGE;
-    memcpy(e->key, table_key(s), e->key_len);
-    memcpy(e->val, table_val(&kv->table, s), e->val_len);
+    copy_out(e->key, table_key(s), e->key_len);
+    copy_out(e->val, table_val(&kv->table, s), e->val_len);
     return 0;
 }
 

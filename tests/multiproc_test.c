@@ -1,0 +1,402 @@
+/*
+ * multiproc_test.c — kv shared by real processes.
+ *
+ * Helper processes are this binary re-executed in a role (spawn.h), never
+ * fork()ed.  Writers each own a family of keys and write, overwrite and
+ * delete them in a fixed pattern while readers iterate and get concurrently;
+ * every value encodes its own key, a version and a checksum, so a reader can
+ * tell a torn or misplaced value from a good one without knowing the
+ * schedule.  The parent then checks the final state exactly.  Other cases:
+ * several processes racing to create one store (exactly one must be told it
+ * created it), and the real kvcli program reading and writing a store the
+ * test also uses (its path comes from the KVCLI environment variable, which
+ * the CMake test entry sets; without it the case is skipped).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "kv.h"
+#include "spawn.h"
+#include "test.h"
+#include "util.h"
+
+enum {
+    WRITERS = 4, READERS = 2, PER_WRITER = 1000, ROUNDS = 100,
+    MP_SLOTS = 8192, MP_KEY_MAX = 32, MP_VAL_MAX = 200,
+    READER_LIMIT_S = 120, /* a reader that never sees "stop" gives up */
+};
+#define STOP_KEY "stop"
+
+static char store[256]; /* the running case's store name */
+
+/* ------------------------------------------------------------------------ */
+/* Self-checking values                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* FNV-1a, 32 bits: enough to catch a torn or shifted value. */
+static uint32_t fnv1a(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 16777619u;
+    return h;
+}
+
+/* Key of writer w's entry j: "w<w>-<j>". */
+static size_t writer_key(char *buf, unsigned w, unsigned j)
+{
+    return (size_t)snprintf(buf, MP_KEY_MAX + 1, "w%u-%u", w, j);
+}
+
+/* The value of `key` at version `ver`: "<key>:<ver>:<filler>:<fnv hex>",
+ * the filler 0..150 bytes long depending on key and version, the checksum
+ * over everything before it.  Returns the length (< MP_VAL_MAX). */
+static size_t make_value(char *buf, const char *key, size_t key_len, unsigned ver)
+{
+    uint32_t seed = fnv1a(key, key_len) + ver;
+    int n = snprintf(buf, MP_VAL_MAX, "%.*s:%u:", (int)key_len, key, ver);
+    size_t len = (size_t)n, fill = seed % 151u;
+    for (size_t i = 0; i < fill; i++)
+        buf[len++] = (char)('A' + (seed + i) % 26u);
+    buf[len++] = ':';
+    snprintf(buf + len, 9, "%08x", (unsigned)fnv1a(buf, len));
+    return len + 8;
+}
+
+/* Returns 1 if `val` is a well-formed value for `key`, at any version. */
+static int value_ok(const void *key, size_t key_len, const char *val, size_t val_len)
+{
+    char want[MP_VAL_MAX + 1];
+    unsigned ver = 0;
+    size_t i = key_len + 1;
+    if (val_len < key_len + 12 || memcmp(val, key, key_len) != 0 || val[key_len] != ':')
+        return 0;
+    for (; i < val_len && i < key_len + 5 && val[i] >= '0' && val[i] <= '9'; i++)
+        ver = ver * 10 + (unsigned)(val[i] - '0');
+    if (i == key_len + 1 || ver > ROUNDS)
+        return 0;
+    size_t wl = make_value(want, key, key_len, ver);
+    return wl == val_len && memcmp(want, val, wl) == 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Roles                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* Opens store `name` read-write for a role; returns NULL after saying why. */
+static kv_t *role_open(const char *role, const char *name)
+{
+    kv_t *kv = NULL;
+    int rc = kv_open(&kv, name, KV_RDWR, NULL);
+    if (rc != 0)
+        fprintf(stderr, "  %s: open %s: %s\n", role, name, kv_strerror(rc));
+    return rc == 0 ? kv : NULL;
+}
+
+/* Puts writer w's entry j at version ver; returns 0 or 1. */
+static int write_entry(kv_t *kv, unsigned w, unsigned j, unsigned ver)
+{
+    char k[MP_KEY_MAX + 1], v[MP_VAL_MAX];
+    size_t kl = writer_key(k, w, j);
+    int rc = kv_put(kv, k, kl, v, make_value(v, k, kl, ver), 0);
+    if (rc != 0)
+        fprintf(stderr, "  writer %u: put %s: %s\n", w, k, kv_strerror(rc));
+    return rc != 0;
+}
+
+/* The version writer entry j ends at: ROUNDS if a round rewrote it. */
+static unsigned final_version(unsigned j)
+{
+    return (j % 3 == 0 || j % 7 == 0) ? ROUNDS : 0;
+}
+
+/* Role "writer STORE W": writes all of W's entries at version 0; then, in
+ * each round r, rewrites every third entry at version r and deletes and
+ * re-inserts every seventh at version r; finally deletes every fifth.
+ * Exits with 0 or 1. */
+static int role_writer(int argc, char **argv)
+{
+    kv_t *kv = argc == 3 ? role_open("writer", argv[1]) : NULL;
+    unsigned w = argc == 3 ? (unsigned)atoi(argv[2]) : 0, bad = 0;
+    char k[MP_KEY_MAX + 1];
+    if (!kv)
+        return 1;
+    for (unsigned j = 0; j < PER_WRITER; j++)
+        bad += write_entry(kv, w, j, 0);
+    for (unsigned r = 1; r <= ROUNDS; r++) {
+        for (unsigned j = 0; j < PER_WRITER; j += 3)
+            bad += write_entry(kv, w, j, r);
+        for (unsigned j = 0; j < PER_WRITER; j += 7) {
+            bad += kv_del(kv, k, writer_key(k, w, j)) != 0;
+            bad += write_entry(kv, w, j, r);
+        }
+    }
+    for (unsigned j = 0; j < PER_WRITER; j += 5)
+        bad += kv_del(kv, k, writer_key(k, w, j)) != 0;
+    kv_close(kv);
+    return bad ? 1 : 0;
+}
+
+/* Counts values a reader found malformed. */
+static int check_entry(void *ctx, const void *key, size_t key_len, const void *val,
+                       size_t val_len)
+{
+    unsigned *bad = ctx;
+    if (key_len == strlen(STOP_KEY) && memcmp(key, STOP_KEY, key_len) == 0)
+        return 0;
+    if (!value_ok(key, key_len, val, val_len)) {
+        if (*bad < 5)
+            fprintf(stderr, "  reader: bad value for %.*s: %.*s\n", (int)key_len,
+                    (const char *)key, (int)val_len, (const char *)val);
+        (*bad)++;
+    }
+    return 0;
+}
+
+/* One reader pass: a full iteration plus a get of some writer keys.
+ * Returns the number of malformed values seen, or 1 on an error. */
+static unsigned read_pass(kv_t *kv, uint64_t *rng)
+{
+    char k[MP_KEY_MAX + 1], v[MP_VAL_MAX];
+    unsigned bad = 0;
+    if (util_for_each(kv, check_entry, &bad) < 0)
+        return 1;
+    for (int n = 0; n < 200; n++) {
+        size_t kl = writer_key(k, (unsigned)(util_rand(rng) % WRITERS),
+                               (unsigned)(util_rand(rng) % PER_WRITER));
+        size_t vl = 0;
+        int rc = kv_get(kv, k, kl, v, sizeof v, &vl);
+        if (rc == 0)
+            check_entry(&bad, k, kl, v, vl);
+        else if (rc != KV_ENOTFOUND)
+            bad++;
+    }
+    return bad;
+}
+
+/* Role "reader STORE": reads until it has seen STOP_KEY (put by the parent
+ * once the writers are done) and made one more pass after that.  Exits 0 if
+ * every value it saw was well-formed. */
+static int role_reader(int argc, char **argv)
+{
+    kv_t *kv = argc == 2 ? role_open("reader", argv[1]) : NULL;
+    time_t deadline = time(NULL) + READER_LIMIT_S;
+    uint64_t rng = (uint64_t)deadline;
+    unsigned bad = 0, passes = 0;
+    int stop = 0;
+    if (!kv)
+        return 1;
+    while (!stop && time(NULL) < deadline) {
+        char v[MP_VAL_MAX];
+        stop = kv_get(kv, STOP_KEY, strlen(STOP_KEY), v, sizeof v, NULL) == 0;
+        bad += read_pass(kv, &rng);
+        passes++;
+    }
+    kv_close(kv);
+    if (!stop)
+        fprintf(stderr, "  reader: never saw %s\n", STOP_KEY);
+    fprintf(stderr, "  reader: %u passes, %u bad values\n", passes, bad);
+    return (bad || !stop) ? 1 : 0;
+}
+
+/* Role "creator STORE": opens with KV_CREATE and puts a key of its own.
+ * Exits 10 + kv_created() (10 attached, 11 created), or 1 on error. */
+static int role_creator(int argc, char **argv)
+{
+    kv_t *kv = NULL;
+    char key[32];
+    if (argc != 3 || kv_open(&kv, argv[1], KV_RDWR | KV_CREATE, NULL) != 0)
+        return 1;
+    snprintf(key, sizeof key, "creator-%s", argv[2]);
+    int rc = util_put(kv, key, argv[2]);
+    int created = kv_created(kv);
+    kv_close(kv);
+    return rc == 0 ? 10 + created : 1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Cases                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* Starts `role` with args; REQUIRE-style failure is left to the caller. */
+static int start_role(spawn_proc_t *p, const char *role, const char *arg1, const char *arg2)
+{
+    const char *args[] = { arg1, arg2, NULL };
+    return spawn_role(p, role, args, NULL);
+}
+
+/* Waits for p and returns its exit code, or -1 if it did not exit. */
+static int wait_code(spawn_proc_t *p)
+{
+    spawn_status_t st = { 0, 0, 0, 0 };
+    if (spawn_wait(p, &st) != 0 || !st.exited) {
+        fprintf(stderr, "  process %ld did not exit (signal %d)\n", p->pid, st.signal);
+        return -1;
+    }
+    return st.code;
+}
+
+/* Returns how many writer entries are not in their final state: every
+ * fifth deleted, the others at final_version().
+ * Stops counting at 20, to keep a broken store's report short. */
+static unsigned final_state_errors(kv_t *kv)
+{
+    char k[MP_KEY_MAX + 1], v[MP_VAL_MAX];
+    unsigned bad = 0;
+    for (unsigned w = 0; w < WRITERS && bad < 20; w++) {
+        for (unsigned j = 0; j < PER_WRITER && bad < 20; j++) {
+            size_t kl = writer_key(k, w, j);
+            if (j % 5 == 0)
+                bad += kv_get(kv, k, kl, NULL, 0, NULL) != KV_ENOTFOUND;
+            else
+                bad += !util_has(kv, k, kl, v, make_value(v, k, kl, final_version(j)));
+        }
+    }
+    return bad;
+}
+
+TEST(writers_and_readers)
+{
+    spawn_proc_t writers[WRITERS], readers[READERS];
+    char arg[16];
+    uint64_t count = 0;
+    kv_t *kv = util_fresh(store, "mp", MP_SLOTS, MP_KEY_MAX, MP_VAL_MAX);
+    REQUIRE(kv);
+    for (unsigned r = 0; r < READERS; r++)
+        REQUIRE_EQ(start_role(&readers[r], "reader", store, NULL), 0);
+    for (unsigned w = 0; w < WRITERS; w++) {
+        snprintf(arg, sizeof arg, "%u", w);
+        REQUIRE_EQ(start_role(&writers[w], "writer", store, arg), 0);
+    }
+    for (unsigned w = 0; w < WRITERS; w++)
+        CHECK_EQ(wait_code(&writers[w]), 0);
+    CHECK_EQ(util_put(kv, STOP_KEY, "now"), 0);
+    for (unsigned r = 0; r < READERS; r++)
+        CHECK_EQ(wait_code(&readers[r]), 0);
+    CHECK_EQ(final_state_errors(kv), 0);
+    CHECK_EQ(kv_count(kv, &count), 0);
+    CHECK_EQ(count, WRITERS * (PER_WRITER - PER_WRITER / 5) + 1);
+    CHECK_EQ(kv_check(kv, NULL, 0), 0);
+    kv_stats_t st;
+    CHECK_EQ(kv_stats(kv, &st), 0);
+    CHECK_EQ(st.recoveries, 0);
+    util_dispose(kv, store);
+    TEST_DONE();
+}
+
+/* Several processes open one new name with KV_CREATE at once: exactly one
+ * is told it created the store, and every one's key lands in it. */
+TEST(create_race)
+{
+    enum { RACERS = 6 };
+    spawn_proc_t p[RACERS];
+    char arg[16], key[32];
+    int created = 0;
+    kv_t *kv = NULL;
+    snprintf(store, sizeof store, "%s", test_name("race"));
+    for (unsigned i = 0; i < RACERS; i++) {
+        snprintf(arg, sizeof arg, "%u", i);
+        REQUIRE_EQ(start_role(&p[i], "creator", store, arg), 0);
+    }
+    for (unsigned i = 0; i < RACERS; i++) {
+        int code = wait_code(&p[i]);
+        CHECK(code == 10 || code == 11);
+        created += code == 11;
+    }
+    CHECK_EQ(created, 1);
+    REQUIRE_EQ(kv_open(&kv, store, KV_RDWR, NULL), 0);
+    for (unsigned i = 0; i < RACERS; i++) {
+        snprintf(arg, sizeof arg, "%u", i);
+        snprintf(key, sizeof key, "creator-%u", i);
+        CHECK(util_has(kv, key, strlen(key), arg, strlen(arg)));
+    }
+    util_dispose(kv, store);
+    TEST_DONE();
+}
+
+/* ------------------------------------------------------------------------ */
+/* kvcli end to end                                                         */
+/* ------------------------------------------------------------------------ */
+
+/* Runs kvcli with argv (argv[0] included), stdin from in_path and stdout to
+ * out_path (either may be NULL); returns its exit code or -1. */
+static int run_kvcli(const char *const *argv, const char *in_path, const char *out_path)
+{
+    spawn_proc_t p;
+    if (spawn_program(&p, argv[0], argv, NULL, in_path, out_path) != 0)
+        return -1;
+    return wait_code(&p);
+}
+
+/* Returns 1 if the file holds exactly data[0..len). */
+static int file_is(const char *path, const void *data, size_t len)
+{
+    size_t got = 0;
+    unsigned char *text = util_read_file(path, &got);
+    int same = text && got == len && memcmp(text, data, len) == 0;
+    if (!same)
+        fprintf(stderr, "  %s holds %zu bytes, want %zu\n", path, text ? got : 0, len);
+    free(text);
+    return same;
+}
+
+/* kvcli (path in $KVCLI) reads what the test put, and the test reads what
+ * kvcli put: a plain value from argv, and a binary one from stdin via
+ * "put STORE KEY -".  "get" prints the raw value, no newline; a missing key
+ * exits 1. */
+TEST(kvcli_get_and_put)
+{
+    static const char binary[] = "bin\0ary\n\xff";
+    const char *cli = getenv("KVCLI");
+    char dir[512], in[600], out[600];
+    if (!cli || !*cli) {
+        test_skip("KVCLI is not set to the kvcli binary (the CMake test entry sets it)");
+        return TEST_SKIP;
+    }
+    kv_t *kv = util_fresh(store, "cli", 64, 32, 64);
+    REQUIRE(kv);
+    REQUIRE_EQ(util_tmpdir(dir, sizeof dir), 0);
+    snprintf(in, sizeof in, "%s/in", dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    CHECK_EQ(util_put(kv, "from-test", "hello cli"), 0);
+    const char *get[] = { cli, "get", store, "from-test", NULL };
+    CHECK_EQ(run_kvcli(get, NULL, out), 0);
+    CHECK(file_is(out, "hello cli", 9));
+    const char *put[] = { cli, "put", store, "from-cli", "written by kvcli", NULL };
+    CHECK_EQ(run_kvcli(put, NULL, out), 0);
+    CHECK(util_has(kv, "from-cli", 8, "written by kvcli", 16));
+    REQUIRE_EQ(util_write_file(in, binary, sizeof binary - 1), 0);
+    const char *put_stdin[] = { cli, "put", store, "binary", "-", NULL };
+    CHECK_EQ(run_kvcli(put_stdin, in, out), 0);
+    CHECK(util_has(kv, "binary", 6, binary, sizeof binary - 1));
+    const char *get_bin[] = { cli, "get", store, "binary", NULL };
+    CHECK_EQ(run_kvcli(get_bin, NULL, out), 0);
+    CHECK(file_is(out, binary, sizeof binary - 1));
+    const char *missing[] = { cli, "get", store, "absent", NULL };
+    CHECK_EQ(run_kvcli(missing, NULL, out), 1);
+    util_rmdir(dir);
+    util_dispose(kv, store);
+    TEST_DONE();
+}
+
+/* ------------------------------------------------------------------------ */
+
+static const test_case_t tests[] = {
+    TEST_ENTRY(writers_and_readers),
+    TEST_ENTRY(create_race),
+    TEST_ENTRY(kvcli_get_and_put),
+};
+
+static const spawn_role_t roles[] = {
+    { "writer", role_writer },
+    { "reader", role_reader },
+    { "creator", role_creator },
+};
+
+int main(int argc, char **argv)
+{
+    spawn_init(argc, argv, roles, (int)(sizeof roles / sizeof roles[0]));
+    return test_main(argc, argv, tests, sizeof tests / sizeof tests[0]);
+}

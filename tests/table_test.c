@@ -1,0 +1,312 @@
+/*
+ * table_test.c — unit tests of the table and journal modules on a plain
+ * in-memory slot array, where the test can choose keys by the slot their
+ * hash lands in: probing across the end of the array, a completely full
+ * table, tombstones (reuse, reclaim at the end of a run), binary keys, the
+ * census behind kv_stats, kv_check's slot verdicts, and recovery undoing a
+ * replace or finishing a clear from a hand-made journal state.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "journal.h"
+#include "kv.h"
+#include "test.h"
+
+#define SLOTS 8u
+#define KEY_MAX 16u
+#define VAL_MAX 32u
+
+/* A header plus slot array in ordinary memory, laid out as in a store. */
+typedef struct fixture {
+    kv_header_t *h;
+    kv_table_t t;
+    kv_geometry_t g;
+} fixture_t;
+
+static int fixture_open(fixture_t *f)
+{
+    if (validate_options(SLOTS, KEY_MAX, VAL_MAX, &f->g) != 0)
+        return -1;
+    f->h = calloc(1, f->g.total_size);
+    if (!f->h)
+        return -1;
+    table_init(&f->t, (unsigned char *)f->h + f->g.header_size, &f->g, 12345);
+    return 0;
+}
+
+static void fixture_close(fixture_t *f)
+{
+    free(f->h);
+}
+
+/* Finds a key "<tag><n>" whose home slot is `home`; writes it to buf. */
+static size_t key_with_home(const fixture_t *f, uint64_t home, const char *tag, char *buf)
+{
+    for (unsigned n = 0;; n++) {
+        size_t len = (size_t)snprintf(buf, KEY_MAX, "%s%u", tag, n);
+        if ((table_hash(&f->t, buf, len) & f->t.mask) == home)
+            return len;
+    }
+}
+
+/* Inserts through the journal as kv_put does; returns the slot or -1. */
+static long long insert(fixture_t *f, const void *key, size_t klen, const char *val)
+{
+    table_pos_t pos;
+    uint64_t hash = table_hash(&f->t, key, klen);
+    if (table_lookup(&f->t, hash, key, (uint32_t)klen, &pos) != KV_ENOTFOUND ||
+        pos.free == TABLE_NONE)
+        return -1;
+    journal_insert(&f->t, f->h, pos.free, hash, key, (uint32_t)klen, val, (uint32_t)strlen(val));
+    return (long long)pos.free;
+}
+
+static long long find(fixture_t *f, const void *key, size_t klen)
+{
+    table_pos_t pos;
+    int rc = table_lookup(&f->t, table_hash(&f->t, key, klen), key, (uint32_t)klen, &pos);
+    return rc == 0 ? (long long)pos.found : rc;
+}
+
+static int value_is(fixture_t *f, long long i, const char *val)
+{
+    kv_slot_t *s = table_slot(&f->t, (uint64_t)i);
+    return s->val_len == strlen(val) && memcmp(table_val(&f->t, s), val, s->val_len) == 0;
+}
+
+/* ---------------------------------------------------------------------- */
+
+TEST(probe_wraps_around_the_end)
+{
+    fixture_t f;
+    char a[KEY_MAX], b[KEY_MAX], c[KEY_MAX];
+    size_t la, lb, lc;
+    REQUIRE(fixture_open(&f) == 0);
+    la = key_with_home(&f, SLOTS - 1, "a", a);
+    lb = key_with_home(&f, SLOTS - 1, "b", b);
+    lc = key_with_home(&f, SLOTS - 1, "c", c);
+    CHECK_EQ(insert(&f, a, la, "A"), SLOTS - 1);
+    CHECK_EQ(insert(&f, b, lb, "B"), 0);      /* wrapped to the start */
+    CHECK_EQ(insert(&f, c, lc, "C"), 1);
+    CHECK_EQ(find(&f, c, lc), 1);
+    CHECK_EQ(table_probe_length(&f.t, 1), 3);
+    CHECK(value_is(&f, find(&f, b, lb), "B"));
+    fixture_close(&f);
+    TEST_DONE();
+}
+
+TEST(full_table_has_no_free_slot)
+{
+    fixture_t f;
+    table_pos_t pos;
+    char key[KEY_MAX];
+    REQUIRE(fixture_open(&f) == 0);
+    for (unsigned i = 0; i < SLOTS; i++) {
+        size_t len = (size_t)snprintf(key, sizeof key, "k%u", i);
+        REQUIRE(insert(&f, key, len, "v") >= 0);
+    }
+    CHECK_EQ(f.h->used, SLOTS);
+    CHECK_EQ(table_lookup(&f.t, table_hash(&f.t, "zz", 2), "zz", 2, &pos), KV_ENOTFOUND);
+    CHECK(pos.free == TABLE_NONE);
+    for (unsigned i = 0; i < SLOTS; i++) { /* lookups still terminate and hit */
+        size_t len = (size_t)snprintf(key, sizeof key, "k%u", i);
+        CHECK(find(&f, key, len) >= 0);
+    }
+    fixture_close(&f);
+    TEST_DONE();
+}
+
+TEST(tombstone_is_reused_and_keeps_chain)
+{
+    fixture_t f;
+    char a[KEY_MAX], b[KEY_MAX], c[KEY_MAX];
+    size_t la, lb, lc;
+    REQUIRE(fixture_open(&f) == 0);
+    la = key_with_home(&f, 2, "a", a);
+    lb = key_with_home(&f, 2, "b", b);
+    lc = key_with_home(&f, 2, "c", c);
+    REQUIRE(insert(&f, a, la, "A") == 2 && insert(&f, b, lb, "B") == 3);
+    journal_delete(&f.t, f.h, 2);
+    /* a's slot is a tombstone (b follows), and b is still found past it */
+    CHECK_EQ(table_state(table_slot(&f.t, 2)), KV_SLOT_TOMB);
+    CHECK_EQ(f.h->tombstones, 1);
+    CHECK_EQ(find(&f, b, lb), 3);
+    CHECK_EQ(find(&f, a, la), KV_ENOTFOUND);
+    CHECK_EQ(insert(&f, c, lc, "C"), 2); /* the tombstone is reused */
+    CHECK_EQ(f.h->tombstones, 0);
+    CHECK_EQ(f.h->used, 2);
+    fixture_close(&f);
+    TEST_DONE();
+}
+
+TEST(tombstone_run_before_empty_is_reclaimed)
+{
+    fixture_t f;
+    char a[KEY_MAX], b[KEY_MAX], c[KEY_MAX];
+    size_t la, lb, lc;
+    REQUIRE(fixture_open(&f) == 0);
+    la = key_with_home(&f, 4, "a", a);
+    lb = key_with_home(&f, 4, "b", b);
+    lc = key_with_home(&f, 4, "c", c);
+    REQUIRE(insert(&f, a, la, "A") == 4 && insert(&f, b, lb, "B") == 5 &&
+            insert(&f, c, lc, "C") == 6);
+    journal_delete(&f.t, f.h, 4);
+    journal_delete(&f.t, f.h, 5);
+    CHECK_EQ(f.h->tombstones, 2);
+    journal_delete(&f.t, f.h, 6); /* slot 7 is empty: the whole run goes */
+    CHECK_EQ(f.h->tombstones, 0);
+    CHECK_EQ(f.h->used, 0);
+    for (uint64_t i = 0; i < SLOTS; i++)
+        CHECK_EQ(table_state(table_slot(&f.t, i)), KV_SLOT_EMPTY);
+    fixture_close(&f);
+    TEST_DONE();
+}
+
+TEST(binary_keys_with_nul_bytes)
+{
+    fixture_t f;
+    const char k1[] = { 'a', '\0', 'b' }, k2[] = { 'a', '\0', 'c' }, k3[] = { '\0' };
+    REQUIRE(fixture_open(&f) == 0);
+    REQUIRE(insert(&f, k1, sizeof k1, "one") >= 0);
+    REQUIRE(insert(&f, k2, sizeof k2, "two") >= 0);
+    REQUIRE(insert(&f, k3, sizeof k3, "nul") >= 0);
+    CHECK(value_is(&f, find(&f, k1, sizeof k1), "one"));
+    CHECK(value_is(&f, find(&f, k2, sizeof k2), "two"));
+    CHECK(value_is(&f, find(&f, k3, sizeof k3), "nul"));
+    CHECK_EQ(find(&f, "a", 1), KV_ENOTFOUND); /* a prefix is another key */
+    fixture_close(&f);
+    TEST_DONE();
+}
+
+TEST(census_counts_probe_lengths)
+{
+    fixture_t f;
+    table_census_t c;
+    char a[KEY_MAX], b[KEY_MAX];
+    REQUIRE(fixture_open(&f) == 0);
+    REQUIRE(insert(&f, a, key_with_home(&f, 0, "a", a), "A") == 0);
+    REQUIRE(insert(&f, b, key_with_home(&f, 0, "b", b), "B") == 1);
+    table_census(&f.t, &c);
+    CHECK_EQ(c.used, 2);
+    CHECK_EQ(c.probe_sum, 3);
+    CHECK_EQ(c.probe_max, 2);
+    fixture_close(&f);
+    TEST_DONE();
+}
+
+TEST(check_slot_finds_damage)
+{
+    fixture_t f;
+    char a[KEY_MAX], b[KEY_MAX];
+    long long ia, ib;
+    REQUIRE(fixture_open(&f) == 0);
+    ia = insert(&f, a, key_with_home(&f, 3, "a", a), "A");
+    ib = insert(&f, b, key_with_home(&f, 3, "b", b), "B");
+    REQUIRE(ia == 3 && ib == 4);
+    CHECK(table_check_slot(&f.t, 3) == NULL);
+    table_slot(&f.t, 4)->hash ^= 1; /* stored hash no longer matches */
+    CHECK(table_check_slot(&f.t, 4) != NULL);
+    table_slot(&f.t, 4)->hash ^= 1;
+    table_slot(&f.t, 4)->val_len = VAL_MAX + 1;
+    CHECK(table_check_slot(&f.t, 4) != NULL);
+    table_slot(&f.t, 4)->val_len = 1;
+    atomic_store(&table_slot(&f.t, 3)->key_len, KV_SLOT_EMPTY); /* b cut off from home */
+    CHECK(table_check_slot(&f.t, 4) != NULL);
+    atomic_store(&table_slot(&f.t, 3)->key_len, KEY_MAX + 1);
+    CHECK(table_check_slot(&f.t, 3) != NULL);
+    CHECK_EQ(find(&f, b, strlen(b)), KV_ECORRUPT); /* lookups refuse, never overrun */
+    fixture_close(&f);
+    TEST_DONE();
+}
+
+TEST(recovery_undoes_an_interrupted_replace)
+{
+    fixture_t f;
+    long long i;
+    REQUIRE(fixture_open(&f) == 0);
+    i = insert(&f, "key", 3, "old value");
+    REQUIRE(i >= 0);
+    /* What a replace leaves when it dies after arming the journal and
+     * writing half of the new value. */
+    memcpy((unsigned char *)f.h + KV_JOURNAL_IMAGE_OFFSET, "old value", 9);
+    f.h->journal_slot = (uint32_t)i;
+    f.h->journal_val_len = 9;
+    atomic_store(&f.h->journal_op, KV_JOURNAL_REPLACE);
+    memcpy(table_val(&f.t, table_slot(&f.t, (uint64_t)i)), "NEW v", 5);
+    table_slot(&f.t, (uint64_t)i)->val_len = 20;
+    CHECK_EQ(journal_recover(&f.t, f.h), 0);
+    CHECK(value_is(&f, i, "old value"));
+    CHECK(!journal_busy(f.h));
+    CHECK_EQ(f.h->recoveries, 1);
+    CHECK_EQ(f.h->used, 1);
+    fixture_close(&f);
+    TEST_DONE();
+}
+
+TEST(recovery_finishes_an_interrupted_clear)
+{
+    fixture_t f;
+    REQUIRE(fixture_open(&f) == 0);
+    REQUIRE(insert(&f, "k1", 2, "a") >= 0 && insert(&f, "k2", 2, "b") >= 0);
+    atomic_store(&f.h->journal_op, KV_JOURNAL_CLEAR);
+    CHECK_EQ(journal_recover(&f.t, f.h), 0);
+    CHECK_EQ(f.h->used, 0);
+    CHECK_EQ(find(&f, "k1", 2), KV_ENOTFOUND);
+    CHECK_EQ(find(&f, "k2", 2), KV_ENOTFOUND);
+    fixture_close(&f);
+    TEST_DONE();
+}
+
+TEST(recovery_refuses_a_damaged_journal)
+{
+    fixture_t f;
+    long long i;
+    REQUIRE(fixture_open(&f) == 0);
+    i = insert(&f, "key", 3, "value");
+    REQUIRE(i >= 0);
+    f.h->journal_slot = SLOTS + 5; /* out of range: must not be written */
+    f.h->journal_val_len = 1;
+    atomic_store(&f.h->journal_op, KV_JOURNAL_REPLACE);
+    CHECK_EQ(journal_recover(&f.t, f.h), KV_ECORRUPT);
+    CHECK(!journal_busy(f.h));
+    CHECK(value_is(&f, i, "value"));
+    atomic_store(&f.h->journal_op, 99);
+    CHECK_EQ(journal_recover(&f.t, f.h), KV_ECORRUPT);
+    fixture_close(&f);
+    TEST_DONE();
+}
+
+TEST(recount_after_stale_counters)
+{
+    fixture_t f;
+    REQUIRE(fixture_open(&f) == 0);
+    REQUIRE(insert(&f, "k1", 2, "a") >= 0 && insert(&f, "k2", 2, "b") >= 0);
+    f.h->used = 7; /* as if a holder died between commit and counter update */
+    f.h->tombstones = 3;
+    CHECK_EQ(journal_recover(&f.t, f.h), 0);
+    CHECK_EQ(f.h->used, 2);
+    CHECK_EQ(f.h->tombstones, 0);
+    fixture_close(&f);
+    TEST_DONE();
+}
+
+static const test_case_t tests[] = {
+    TEST_ENTRY(probe_wraps_around_the_end),
+    TEST_ENTRY(full_table_has_no_free_slot),
+    TEST_ENTRY(tombstone_is_reused_and_keeps_chain),
+    TEST_ENTRY(tombstone_run_before_empty_is_reclaimed),
+    TEST_ENTRY(binary_keys_with_nul_bytes),
+    TEST_ENTRY(census_counts_probe_lengths),
+    TEST_ENTRY(check_slot_finds_damage),
+    TEST_ENTRY(recovery_undoes_an_interrupted_replace),
+    TEST_ENTRY(recovery_finishes_an_interrupted_clear),
+    TEST_ENTRY(recovery_refuses_a_damaged_journal),
+    TEST_ENTRY(recount_after_stale_counters),
+};
+
+int main(int argc, char **argv)
+{
+    return test_main(argc, argv, tests, sizeof tests / sizeof tests[0]);
+}

@@ -1,0 +1,107 @@
+/*
+ * test.c — the runner behind test.h.
+ *
+ * test_main() runs each selected case in turn, in this process, and prints
+ * one line per case ("PASS name", "FAIL name", or "SKIP name: why") on stdout
+ * followed by the summary line "N passed, N failed, N skipped" that CI reads;
+ * diagnostics from CHECK/REQUIRE go to stderr, and stdout is flushed after
+ * every line so the two streams interleave in order.  Cases are not isolated
+ * from each other: a case that crashes ends the run, which CTest reports as a
+ * failure.  The process id is read through one small wrapper so the same
+ * file builds on Windows (_getpid).
+ */
+#include "test.h"
+
+#ifdef _WIN32
+#  include <process.h>
+#else
+#  include <unistd.h>
+#endif
+
+int test_failures;
+
+static char skip_reason[512]; /* set by test_skip() for the running case */
+
+/* Returns this process's id (getpid / _getpid). */
+static long self_pid(void)
+{
+#ifdef _WIN32
+    return (long)_getpid();
+#else
+    return (long)getpid();
+#endif
+}
+
+void test_skip(const char *why)
+{
+    snprintf(skip_reason, sizeof skip_reason, "%s", why ? why : "");
+}
+
+const char *test_name(const char *prefix)
+{
+    static char buf[256];
+    static unsigned counter;
+    snprintf(buf, sizeof buf, "%s-%ld-%u", prefix, self_pid(), counter++);
+    return buf;
+}
+
+/* Returns 1 if `name` was asked for on the command line (or nothing was). */
+static int selected(const char *name, int argc, char **argv)
+{
+    if (argc <= 1)
+        return 1;
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+/* Runs one case and prints its line; returns TEST_PASS/FAIL/SKIP.  A case
+ * that returns TEST_PASS after a CHECK failed, or returns anything else,
+ * counts as failed. */
+static int run_case(const test_case_t *tc)
+{
+    test_failures = 0;
+    skip_reason[0] = '\0';
+    int rc = tc->fn();
+    if (rc != TEST_PASS && rc != TEST_SKIP)
+        rc = TEST_FAIL;
+    if (rc == TEST_PASS && test_failures)
+        rc = TEST_FAIL;
+    if (rc == TEST_SKIP)
+        printf("SKIP %s: %s\n", tc->name, skip_reason[0] ? skip_reason : "no reason given");
+    else
+        printf("%s %s\n", rc == TEST_PASS ? "PASS" : "FAIL", tc->name);
+    fflush(stdout);
+    return rc;
+}
+
+/* Returns 1 if some name in argv[1..] matches no case (a typo), printing it. */
+static int unknown_names(int argc, char **argv, const test_case_t *cases, size_t n)
+{
+    int bad = 0;
+    for (int i = 1; i < argc; i++) {
+        size_t k = 0;
+        while (k < n && strcmp(cases[k].name, argv[i]) != 0)
+            k++;
+        if (k == n) {
+            fprintf(stderr, "no test case named %s\n", argv[i]);
+            bad = 1;
+        }
+    }
+    return bad;
+}
+
+int test_main(int argc, char **argv, const test_case_t *cases, size_t n)
+{
+    unsigned counts[3] = {0, 0, 0};
+    if (unknown_names(argc, argv, cases, n))
+        return 2;
+    for (size_t i = 0; i < n; i++) {
+        if (selected(cases[i].name, argc, argv))
+            counts[run_case(&cases[i])]++;
+    }
+    printf("%u passed, %u failed, %u skipped\n",
+           counts[TEST_PASS], counts[TEST_FAIL], counts[TEST_SKIP]);
+    return counts[TEST_FAIL] ? 1 : 0;
+}

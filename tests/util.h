@@ -1,0 +1,77 @@
+/*
+ * util.h — helpers shared by the kv test files, kept in one place so the
+ * tests do not copy each other: creating a store of a given geometry, a
+ * deterministic family of keys and values to fill a store with and verify it
+ * later ("is everything I stored still there, unchanged?"), a seeded PRNG,
+ * scratch directories for file-backed stores, and whole-file read/write for
+ * tests that inspect or damage a store's bytes.  Built into the kvtest
+ * library with test.c and the spawn helper.
+ */
+#ifndef KV_TEST_UTIL_H
+#define KV_TEST_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kv.h"
+
+/* Creates a new store (KV_RDWR | KV_CREATE | KV_EXCL) with the given
+ * geometry and default mode/timeout.  Returns kv_open()'s result. */
+int util_create(kv_t **kv, const char *name, uint64_t slots, uint32_t key_max,
+                uint32_t val_max);
+
+/* Creates a fresh store named test_name(prefix) with the given geometry,
+ * copying the name into name[0..256).  Returns the handle, or NULL after
+ * saying why on stderr.  A store not passed to util_dispose() by the time
+ * the process exits (a case that failed a REQUIRE) is unlinked then. */
+kv_t *util_fresh(char *name, const char *prefix, uint64_t slots, uint32_t key_max,
+                 uint32_t val_max);
+
+/* Closes the handle and removes the store's name; ends a util_fresh(). */
+void util_dispose(kv_t *kv, const char *name);
+
+/* Calls fn for every entry of the store, in cursor order, with kv_next()
+ * (keys and values up to 64 KiB); stops early when fn returns nonzero.
+ * Returns the number of entries visited, or kv_next()'s error. */
+typedef int (*util_visit_fn)(void *ctx, const void *key, size_t key_len,
+                             const void *val, size_t val_len);
+long long util_for_each(kv_t *kv, util_visit_fn fn, void *ctx);
+
+/* kv_put of two C strings (without their NULs). */
+int util_put(kv_t *kv, const char *key, const char *val);
+
+/* Returns 1 if `key` holds exactly val[0..val_len) (values up to 4096
+ * bytes), else 0 and says why on stderr. */
+int util_has(kv_t *kv, const void *key, size_t key_len, const void *val, size_t val_len);
+
+/* The fixture family: entry i of family `prefix` has key "<prefix><i>" and a
+ * value of 0..40 bytes derived from i (entry 0's value is empty).  The
+ * writers return the length written into buf (which must hold 64 bytes). */
+size_t util_fixture_key(char *buf, const char *prefix, unsigned i);
+size_t util_fixture_val(char *buf, const char *prefix, unsigned i);
+
+/* Puts entries 0..n-1 of the family; returns 0 or the first error. */
+int util_fill(kv_t *kv, const char *prefix, unsigned n);
+
+/* Checks that entries 0..n-1 are all present with their values; returns the
+ * number of entries missing or wrong (printing the first few). */
+unsigned util_verify(kv_t *kv, const char *prefix, unsigned n);
+
+/* splitmix64: a small, seedable, good-enough PRNG; advances *state. */
+uint64_t util_rand(uint64_t *state);
+
+/* Makes a fresh private directory under $TMPDIR (or /tmp) and writes its path
+ * to buf.  Returns 0 or -1. */
+int util_tmpdir(char *buf, size_t cap);
+
+/* Removes a directory made by util_tmpdir and the plain files in it. */
+void util_rmdir(const char *dir);
+
+/* Reads the whole file into a malloc'd buffer (*len bytes); returns NULL on
+ * error.  The buffer has one spare NUL byte after the data. */
+unsigned char *util_read_file(const char *path, size_t *len);
+
+/* Replaces the file's contents with data[0..len); returns 0 or -1. */
+int util_write_file(const char *path, const void *data, size_t len);
+
+#endif
