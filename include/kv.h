@@ -147,6 +147,18 @@ KV_API int kv_close(kv_t *kv);
  * KV_EIO. */
 KV_API int kv_unlink(const char *name);
 
+/* The store's fixed geometry, as this handle validated it at open. */
+typedef struct kv_info {
+    uint64_t slots;       /* slot count (a power of two) */
+    uint32_t key_max;     /* largest key in bytes */
+    uint32_t val_max;     /* largest value in bytes */
+    uint64_t total_bytes; /* size of the whole mapping */
+} kv_info_t;
+
+/* Fills *info without taking the lock: O(1), never blocks.  Use it to size
+ * buffers for kv_get()/kv_next().  Errors: KV_EINVAL.  Thread-safe. */
+KV_API int kv_info(const kv_t *kv, kv_info_t *info);
+
 /* Sets this handle's lock timeout in milliseconds (0 = fail at once if the
  * lock is busy).  Thread-safe. Errors: KV_EINVAL (NULL handle). */
 KV_API int kv_set_timeout(kv_t *kv, uint32_t ms);
@@ -212,6 +224,8 @@ typedef struct kv_entry {
  * between slots (deletion leaves tombstones, see kv_stats), so every key
  * present for the whole iteration is returned exactly once; keys added or
  * removed meanwhile may or may not be.
+ * If entry->val is NULL (and val_cap 0) only the key is copied, for listing
+ * keys without value-sized buffers; val_len is still set.
  * If a buffer is too small, returns KV_ERANGE with both lengths set and
  * *cursor unchanged.  Errors: KV_EINVAL, KV_ERANGE, KV_ETIMEDOUT,
  * KV_ECORRUPT. */
@@ -240,9 +254,10 @@ typedef struct kv_stats {
 } kv_stats_t;
 
 /* Fills *st.  Counting probe lengths scans every slot under the lock, so it
- * costs O(slots).  If the lock cannot be taken in time, fills the fields
- * that need no lock (geometry, holder, counters) and returns KV_ETIMEDOUT,
- * so a stuck holder can be diagnosed.  Errors: KV_EINVAL, KV_ETIMEDOUT. */
+ * costs O(slots).  If the lock cannot be taken in time, fills only the
+ * fields that need no lock (geometry, layout_version, holder_pid,
+ * holder_since_ms, lock_timeouts), zeroes the rest and returns
+ * KV_ETIMEDOUT, so a stuck holder can be diagnosed.  Errors: KV_EINVAL, KV_ETIMEDOUT. */
 KV_API int kv_stats(kv_t *kv, kv_stats_t *st);
 
 /* Verifies the header and every slot under the lock.  Writes one line per

@@ -256,6 +256,17 @@ int kv_unlink(const char *name)
     return os_object_unlink(name);
 }
 
+int kv_info(const kv_t *kv, kv_info_t *info)
+{
+    if (!kv || !info)
+        return KV_EINVAL;
+    info->slots = kv->table.geo.slot_count;
+    info->key_max = kv->table.geo.key_max;
+    info->val_max = kv->table.geo.val_max;
+    info->total_bytes = kv->table.geo.total_size;
+    return 0;
+}
+
 int kv_set_timeout(kv_t *kv, uint32_t ms)
 {
     if (!kv)
@@ -447,10 +458,11 @@ static int copy_entry(kv_t *kv, uint64_t i, uint32_t key_len, kv_entry_t *e)
         return KV_ECORRUPT;
     e->key_len = key_len;
     e->val_len = s->val_len;
-    if (e->key_len > e->key_cap || e->val_len > e->val_cap)
+    if (e->key_len > e->key_cap || (e->val && e->val_len > e->val_cap))
         return KV_ERANGE;
     copy_out(e->key, table_key(s), e->key_len);
-    copy_out(e->val, table_val(&kv->table, s), e->val_len);
+    if (e->val) /* NULL: keys only */
+        copy_out(e->val, table_val(&kv->table, s), e->val_len);
     return 0;
 }
 
@@ -508,12 +520,13 @@ int kv_next(kv_t *kv, uint64_t *cursor, kv_entry_t *e)
 static void stats_unlocked(const kv_t *kv, kv_stats_t *st)
 {
     const kv_header_t *h = kv->hdr;
-    const kv_geometry_t *g = &kv->table.geo;
+    kv_info_t info;
+    kv_info(kv, &info);
     memset(st, 0, sizeof *st);
-    st->slots = g->slot_count;
-    st->key_max = g->key_max;
-    st->val_max = g->val_max;
-    st->total_bytes = g->total_size;
+    st->slots = info.slots;
+    st->key_max = info.key_max;
+    st->val_max = info.val_max;
+    st->total_bytes = info.total_bytes;
     st->layout_version = KV_LAYOUT_VERSION;
     st->holder_pid = atomic_load_explicit(&h->holder_pid, memory_order_relaxed);
     st->holder_since_ms = st->holder_pid

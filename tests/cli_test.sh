@@ -274,7 +274,7 @@ expect "get on the damaged store" 3 get "$F" k
 
 expect "destroy" 0 destroy "$S"
 expect "get after destroy" 3 get "$S" greeting
-check "  store does not exist" err_is "kvcli: $S: store does not exist"
+check "  store does not exist" err_is "kvcli: $S: store (or the directory for it) does not exist"
 expect "destroy again" 3 destroy "$S"
 expect "put without create" 3 put "$S" k v
 

@@ -15,8 +15,8 @@ run_suite() { # run_suite NAME CMAKE-ARGS...
   cmake -S . -B "$dir" "$@" >/dev/null
   cmake --build "$dir" -j"$jobs"
   echo "=== tests: $dir"
-  (cd "$dir" && ctest --output-on-failure -j"$jobs" --timeout 600)
+  (cd "$dir" && ctest --output-on-failure --no-tests=error -j"$jobs" --timeout 600)
 }
 
-run_suite release -DCMAKE_BUILD_TYPE=RelWithDebInfo
-run_suite sanitize -DCMAKE_BUILD_TYPE=Debug -DKV_SANITIZE=address,undefined
+run_suite release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKV_BUILD_TESTS=ON -DKV_SANITIZE=
+run_suite sanitize -DCMAKE_BUILD_TYPE=Debug -DKV_BUILD_TESTS=ON -DKV_SANITIZE=address,undefined

@@ -4,9 +4,9 @@
  * Each case makes its own store under a unique name (test_name), so cases and
  * parallel ctest runs never share one, and unlinks it at the end.  The cases
  * walk kv.h's promises in order: opening (create, attach, KV_EXCL, missing
- * stores, slot rounding), the data calls (put/get/del with replace and
- * KV_NOREPLACE, buffer sizing, empty values, binary bytes), count/clear,
- * cursor iteration, read-only handles, file-backed stores, the stats
+ * stores, slot rounding, kv_info geometry), the data calls (put/get/del with
+ * replace and KV_NOREPLACE, buffer sizing, empty values, binary bytes),
+ * count/clear, cursor iteration (keys-only too), read-only handles, file-backed stores, the stats
  * counters, a full table and tombstone reuse.  Two heavier cases close the
  * file: a differential run of 100,000 random operations checked against a
  * plain in-memory model, and four threads sharing one handle.  The threads
@@ -135,6 +135,55 @@ TEST(attach_uses_store_geometry)
     CHECK_EQ(st.key_max, 40);
     CHECK_EQ(st.val_max, 300);
     kv_close(b);
+    util_dispose(kv, store);
+    TEST_DONE();
+}
+
+/* Returns 1 if kv_info's geometry is the one kv_stats reports. */
+static int info_matches(const kv_info_t *info, const kv_stats_t *st)
+{
+    return info->slots == st->slots && info->key_max == st->key_max &&
+           info->val_max == st->val_max && info->total_bytes == st->total_bytes;
+}
+
+/* kv_info reports the geometry kv_stats does, on the creating handle and on
+ * one that attached read-only, and no data operation changes it. */
+TEST(info_matches_stats)
+{
+    kv_t *kv = util_fresh(store, "info", 1000, 40, 300), *ro = NULL;
+    kv_info_t info, ro_info;
+    kv_stats_t st;
+    REQUIRE(kv);
+    memset(&info, 0xAA, sizeof info);
+    REQUIRE_EQ(kv_info(kv, &info), 0);
+    STATS(kv, st);
+    CHECK(info_matches(&info, &st));
+    CHECK_EQ(info.slots, 1024);
+    CHECK_EQ(info.key_max, 40);
+    CHECK_EQ(info.val_max, 300);
+    CHECK(info.total_bytes >= 1024u * (40u + 300u));
+    REQUIRE_EQ(util_fill(kv, "n", 100), 0);
+    CHECK_EQ(kv_del(kv, "n7", 2), 0);
+    REQUIRE_EQ(kv_open(&ro, store, 0, NULL), 0);
+    memset(&ro_info, 0xAA, sizeof ro_info);
+    REQUIRE_EQ(kv_info(ro, &ro_info), 0);
+    STATS(ro, st);
+    CHECK(info_matches(&ro_info, &st));
+    CHECK(info_matches(&info, &st));
+    kv_close(ro);
+    util_dispose(kv, store);
+    TEST_DONE();
+}
+
+TEST(info_invalid_args)
+{
+    kv_t *kv = util_fresh(store, "infoarg", 16, 8, 8);
+    kv_info_t info;
+    REQUIRE(kv);
+    CHECK_EQ(kv_info(NULL, &info), KV_EINVAL);
+    CHECK_EQ(kv_info(kv, NULL), KV_EINVAL);
+    CHECK_EQ(kv_info(NULL, NULL), KV_EINVAL);
+    CHECK_EQ(kv_info(kv, &info), 0);
     util_dispose(kv, store);
     TEST_DONE();
 }
@@ -415,6 +464,81 @@ TEST(iterate_small_value)
     e.val_cap = 7;
     CHECK_EQ(kv_next(kv, &cursor, &e), 0);
     CHECK(memcmp(k, "hello", 5) == 0 && memcmp(v, "world!!", 7) == 0);
+    CHECK_EQ(kv_next(kv, &cursor, &e), KV_ENOTFOUND);
+    util_dispose(kv, store);
+    TEST_DONE();
+}
+
+enum { KO_N = 64, KO_VAL_MAX = 8192 };
+
+/* Value length of keys-only entry i: every 8th the largest the store takes,
+ * the next one empty, the rest spread over 1..KO_VAL_MAX-1. */
+static size_t keys_only_len(unsigned i)
+{
+    return i % 8 == 0 ? KO_VAL_MAX : i % 8 == 1 ? 0 : 1 + (i * 131u) % (KO_VAL_MAX - 1);
+}
+
+/* With no value buffer (val NULL, val_cap 0) kv_next copies only the key:
+ * every key comes back once with its value's length, and values far larger
+ * than the missing buffer never give KV_ERANGE.  A key buffer that is too
+ * small still does, with the cursor unchanged. */
+TEST(iterate_keys_only)
+{
+    static unsigned char val[KO_VAL_MAX];
+    unsigned seen[KO_N + 1];
+    kv_t *kv = util_fresh(store, "keysonly", 256, 16, KO_VAL_MAX);
+    char k[64], want[64];
+    uint64_t cursor = 0;
+    REQUIRE(kv);
+    memset(val, 'v', sizeof val);
+    memset(seen, 0, sizeof seen);
+    for (unsigned i = 0; i < KO_N; i++)
+        REQUIRE_EQ(kv_put(kv, k, util_fixture_key(k, "o", i), val, keys_only_len(i), 0), 0);
+    for (;;) {
+        uint64_t before = cursor;
+        kv_entry_t e = { k, sizeof k, 0, NULL, 0, SIZE_MAX };
+        int rc = kv_next(kv, &cursor, &e);
+        if (rc == KV_ENOTFOUND)
+            break;
+        REQUIRE_EQ(rc, 0);
+        REQUIRE(cursor > before);
+        uint32_t i = key_index(k, e.key_len);
+        if (i >= KO_N || util_fixture_key(want, "o", i) != e.key_len ||
+            memcmp(want, k, e.key_len) != 0 || e.val_len != keys_only_len(i))
+            seen[KO_N]++;
+        else
+            seen[i]++;
+    }
+    CHECK_EQ(seen[KO_N], 0);
+    for (unsigned i = 0; i < KO_N; i++)
+        CHECK_EQ(seen[i], 1);
+    cursor = 0;
+    kv_entry_t tiny = { k, 1, 0, NULL, 0, SIZE_MAX };
+    CHECK_EQ(kv_next(kv, &cursor, &tiny), KV_ERANGE);
+    CHECK_EQ(cursor, 0);
+    CHECK(tiny.key_len >= 2 && tiny.val_len <= KO_VAL_MAX);
+    util_dispose(kv, store);
+    TEST_DONE();
+}
+
+/* A NULL value buffer with a nonzero capacity is a caller error, not keys-only
+ * mode: KV_EINVAL, the cursor unchanged. */
+TEST(iterate_keys_only_bad_cap)
+{
+    kv_t *kv = util_fresh(store, "keyscap", 16, 16, 64);
+    char k[16];
+    uint64_t cursor = 0;
+    REQUIRE(kv);
+    CHECK_EQ(util_put(kv, "key", "value"), 0);
+    kv_entry_t e = { k, sizeof k, 0, NULL, 1, 0 };
+    CHECK_EQ(kv_next(kv, &cursor, &e), KV_EINVAL);
+    CHECK_EQ(cursor, 0);
+    e.val_cap = 64;
+    CHECK_EQ(kv_next(kv, &cursor, &e), KV_EINVAL);
+    CHECK_EQ(cursor, 0);
+    e.val_cap = 0;
+    CHECK_EQ(kv_next(kv, &cursor, &e), 0);
+    CHECK(e.key_len == 3 && memcmp(k, "key", 3) == 0 && e.val_len == 5);
     CHECK_EQ(kv_next(kv, &cursor, &e), KV_ENOTFOUND);
     util_dispose(kv, store);
     TEST_DONE();
@@ -860,6 +984,8 @@ static const test_case_t tests[] = {
     TEST_ENTRY(unlink_and_recreate),
     TEST_ENTRY(slot_rounding),
     TEST_ENTRY(attach_uses_store_geometry),
+    TEST_ENTRY(info_matches_stats),
+    TEST_ENTRY(info_invalid_args),
     TEST_ENTRY(file_mode_exact),
 #ifdef __linux__
     TEST_ENTRY(shm_object_private),
@@ -874,6 +1000,8 @@ static const test_case_t tests[] = {
     TEST_ENTRY(iterate_all),
     TEST_ENTRY(iterate_small_buffers),
     TEST_ENTRY(iterate_small_value),
+    TEST_ENTRY(iterate_keys_only),
+    TEST_ENTRY(iterate_keys_only_bad_cap),
     TEST_ENTRY(read_only_handle),
     TEST_ENTRY(file_backed_persists),
     TEST_ENTRY(open_close_no_leak),

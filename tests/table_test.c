@@ -51,6 +51,19 @@ static size_t key_with_home(const fixture_t *f, uint64_t home, const char *tag, 
     }
 }
 
+/* Three keys ("a…", "b…", "c…") that all have home slot `home`. */
+typedef struct colliding {
+    char key[3][KEY_MAX];
+    size_t len[3];
+} colliding_t;
+
+static void colliding_keys(const fixture_t *f, uint64_t home, colliding_t *c)
+{
+    static const char *const tags[3] = { "a", "b", "c" };
+    for (int i = 0; i < 3; i++)
+        c->len[i] = key_with_home(f, home, tags[i], c->key[i]);
+}
+
 /* Inserts through the journal as kv_put does; returns the slot or -1. */
 static long long insert(fixture_t *f, const void *key, size_t klen, const char *val)
 {
@@ -81,18 +94,15 @@ static int value_is(fixture_t *f, long long i, const char *val)
 TEST(probe_wraps_around_the_end)
 {
     fixture_t f;
-    char a[KEY_MAX], b[KEY_MAX], c[KEY_MAX];
-    size_t la, lb, lc;
+    colliding_t k;
     REQUIRE(fixture_open(&f) == 0);
-    la = key_with_home(&f, SLOTS - 1, "a", a);
-    lb = key_with_home(&f, SLOTS - 1, "b", b);
-    lc = key_with_home(&f, SLOTS - 1, "c", c);
-    CHECK_EQ(insert(&f, a, la, "A"), SLOTS - 1);
-    CHECK_EQ(insert(&f, b, lb, "B"), 0);      /* wrapped to the start */
-    CHECK_EQ(insert(&f, c, lc, "C"), 1);
-    CHECK_EQ(find(&f, c, lc), 1);
+    colliding_keys(&f, SLOTS - 1, &k);
+    CHECK_EQ(insert(&f, k.key[0], k.len[0], "A"), SLOTS - 1);
+    CHECK_EQ(insert(&f, k.key[1], k.len[1], "B"), 0); /* wrapped to the start */
+    CHECK_EQ(insert(&f, k.key[2], k.len[2], "C"), 1);
+    CHECK_EQ(find(&f, k.key[2], k.len[2]), 1);
     CHECK_EQ(table_probe_length(&f.t, 1), 3);
-    CHECK(value_is(&f, find(&f, b, lb), "B"));
+    CHECK(value_is(&f, find(&f, k.key[1], k.len[1]), "B"));
     fixture_close(&f);
     TEST_DONE();
 }
@@ -121,20 +131,18 @@ TEST(full_table_has_no_free_slot)
 TEST(tombstone_is_reused_and_keeps_chain)
 {
     fixture_t f;
-    char a[KEY_MAX], b[KEY_MAX], c[KEY_MAX];
-    size_t la, lb, lc;
+    colliding_t k;
     REQUIRE(fixture_open(&f) == 0);
-    la = key_with_home(&f, 2, "a", a);
-    lb = key_with_home(&f, 2, "b", b);
-    lc = key_with_home(&f, 2, "c", c);
-    REQUIRE(insert(&f, a, la, "A") == 2 && insert(&f, b, lb, "B") == 3);
+    colliding_keys(&f, 2, &k);
+    REQUIRE(insert(&f, k.key[0], k.len[0], "A") == 2);
+    REQUIRE(insert(&f, k.key[1], k.len[1], "B") == 3);
     journal_delete(&f.t, f.h, 2);
     /* a's slot is a tombstone (b follows), and b is still found past it */
     CHECK_EQ(table_state(table_slot(&f.t, 2)), KV_SLOT_TOMB);
     CHECK_EQ(f.h->tombstones, 1);
-    CHECK_EQ(find(&f, b, lb), 3);
-    CHECK_EQ(find(&f, a, la), KV_ENOTFOUND);
-    CHECK_EQ(insert(&f, c, lc, "C"), 2); /* the tombstone is reused */
+    CHECK_EQ(find(&f, k.key[1], k.len[1]), 3);
+    CHECK_EQ(find(&f, k.key[0], k.len[0]), KV_ENOTFOUND);
+    CHECK_EQ(insert(&f, k.key[2], k.len[2], "C"), 2); /* the tombstone is reused */
     CHECK_EQ(f.h->tombstones, 0);
     CHECK_EQ(f.h->used, 2);
     fixture_close(&f);
@@ -144,14 +152,11 @@ TEST(tombstone_is_reused_and_keeps_chain)
 TEST(tombstone_run_before_empty_is_reclaimed)
 {
     fixture_t f;
-    char a[KEY_MAX], b[KEY_MAX], c[KEY_MAX];
-    size_t la, lb, lc;
+    colliding_t k;
     REQUIRE(fixture_open(&f) == 0);
-    la = key_with_home(&f, 4, "a", a);
-    lb = key_with_home(&f, 4, "b", b);
-    lc = key_with_home(&f, 4, "c", c);
-    REQUIRE(insert(&f, a, la, "A") == 4 && insert(&f, b, lb, "B") == 5 &&
-            insert(&f, c, lc, "C") == 6);
+    colliding_keys(&f, 4, &k);
+    for (int i = 0; i < 3; i++)
+        REQUIRE(insert(&f, k.key[i], k.len[i], "v") == 4 + i);
     journal_delete(&f.t, f.h, 4);
     journal_delete(&f.t, f.h, 5);
     CHECK_EQ(f.h->tombstones, 2);
@@ -184,10 +189,11 @@ TEST(census_counts_probe_lengths)
 {
     fixture_t f;
     table_census_t c;
-    char a[KEY_MAX], b[KEY_MAX];
+    colliding_t k;
     REQUIRE(fixture_open(&f) == 0);
-    REQUIRE(insert(&f, a, key_with_home(&f, 0, "a", a), "A") == 0);
-    REQUIRE(insert(&f, b, key_with_home(&f, 0, "b", b), "B") == 1);
+    colliding_keys(&f, 0, &k);
+    REQUIRE(insert(&f, k.key[0], k.len[0], "A") == 0);
+    REQUIRE(insert(&f, k.key[1], k.len[1], "B") == 1);
     table_census(&f.t, &c);
     CHECK_EQ(c.used, 2);
     CHECK_EQ(c.probe_sum, 3);
@@ -199,12 +205,11 @@ TEST(census_counts_probe_lengths)
 TEST(check_slot_finds_damage)
 {
     fixture_t f;
-    char a[KEY_MAX], b[KEY_MAX];
-    long long ia, ib;
+    colliding_t k;
     REQUIRE(fixture_open(&f) == 0);
-    ia = insert(&f, a, key_with_home(&f, 3, "a", a), "A");
-    ib = insert(&f, b, key_with_home(&f, 3, "b", b), "B");
-    REQUIRE(ia == 3 && ib == 4);
+    colliding_keys(&f, 3, &k);
+    REQUIRE(insert(&f, k.key[0], k.len[0], "A") == 3);
+    REQUIRE(insert(&f, k.key[1], k.len[1], "B") == 4);
     CHECK(table_check_slot(&f.t, 3) == NULL);
     table_slot(&f.t, 4)->hash ^= 1; /* stored hash no longer matches */
     CHECK(table_check_slot(&f.t, 4) != NULL);
@@ -216,7 +221,7 @@ TEST(check_slot_finds_damage)
     CHECK(table_check_slot(&f.t, 4) != NULL);
     atomic_store(&table_slot(&f.t, 3)->key_len, KEY_MAX + 1);
     CHECK(table_check_slot(&f.t, 3) != NULL);
-    CHECK_EQ(find(&f, b, strlen(b)), KV_ECORRUPT); /* lookups refuse, never overrun */
+    CHECK_EQ(find(&f, k.key[1], k.len[1]), KV_ECORRUPT); /* lookups refuse, never overrun */
     fixture_close(&f);
     TEST_DONE();
 }

@@ -6,10 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tools/deps.sh
-cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKV_BUILD_TESTS=OFF >/dev/null
-cmake --build build/release -j"$(nproc)" >/dev/null
+cmake -S . -B build/demo -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKV_BUILD_TESTS=OFF >/dev/null
+cmake --build build/demo -j"$(nproc)" >/dev/null
 
-bin=build/release
+bin=build/demo
 store="demo-$$"
 trap '"$bin/kvcli" destroy "$store" >/dev/null 2>&1 || true' EXIT
 

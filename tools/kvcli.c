@@ -399,12 +399,12 @@ static void geometry_set(kv_options_t *o, int g, uint64_t v)
         o->val_max = (uint32_t)v;
 }
 
-/* Reads a geometry value from a store's stats. */
-static uint64_t geometry_get(const kv_stats_t *st, int g)
+/* Reads a geometry value from a store's kv_info(). */
+static uint64_t geometry_get(const kv_info_t *info, int g)
 {
     if (g == GEO_SLOTS)
-        return st->slots;
-    return g == GEO_KEY_MAX ? st->key_max : st->val_max;
+        return info->slots;
+    return g == GEO_KEY_MAX ? info->key_max : info->val_max;
 }
 
 /* Applies one parsed option.  Returns 0, CLI_HELP or CLI_USAGE. */
@@ -970,9 +970,11 @@ static int open_store(const cli_t *c, unsigned flags, const kv_options_t *opts, 
     return err;
 }
 
-/* An iteration over every entry, with buffers sized from the store. */
+/* An iteration over every entry, with buffers sized from the store.  With
+ * no value buffer (e.val NULL) kv_next() copies keys only. */
 typedef struct iter {
     kv_t *kv;
+    kv_info_t info; /* the store's geometry */
     uint64_t cursor;
     kv_entry_t e;
 } iter_t;
@@ -983,22 +985,24 @@ static void iter_close(iter_t *it)
     free(it->e.val);
 }
 
-/* Reads the store's stats and allocates key_max/val_max buffers.
- * Returns 0 or a kv error. */
-static int iter_open(iter_t *it, kv_t *kv, kv_stats_t *st)
+/* Reads the store's geometry with kv_info() (no lock, so a busy store is
+ * first noticed by kv_next) and allocates a key_max key buffer and, when
+ * `with_values`, a val_max value buffer.  Returns 0 or a kv error. */
+static int iter_open(iter_t *it, kv_t *kv, int with_values)
 {
     int err;
 
     memset(it, 0, sizeof *it);
     it->kv = kv;
-    memset(st, 0, sizeof *st);
-    if ((err = kv_stats(kv, st)) != 0)
+    if ((err = kv_info(kv, &it->info)) != 0)
         return err;
-    it->e.key_cap = st->key_max;
-    it->e.val_cap = st->val_max;
+    it->e.key_cap = it->info.key_max;
     it->e.key = malloc(it->e.key_cap ? it->e.key_cap : 1);
-    it->e.val = malloc(it->e.val_cap ? it->e.val_cap : 1);
-    if (!it->e.key || !it->e.val) {
+    if (with_values) {
+        it->e.val_cap = it->info.val_max;
+        it->e.val = malloc(it->e.val_cap ? it->e.val_cap : 1);
+    }
+    if (!it->e.key || (with_values && !it->e.val)) {
         iter_close(it);
         return KV_ENOMEM;
     }
@@ -1007,19 +1011,20 @@ static int iter_open(iter_t *it, kv_t *kv, kv_stats_t *st)
 
 /* Reads the next entry.  Returns 0, KV_ENOTFOUND at the end, or an error.
  * The buffers already fit the store's limits, so KV_ERANGE can only mean
- * the limits were misread; grow to the reported lengths and retry once. */
+ * the limits were misread; grow to the reported lengths and retry once.
+ * A keys-only iteration reports val_len but has no value buffer to grow. */
 static int iter_next(iter_t *it)
 {
     int err = kv_next(it->kv, &it->cursor, &it->e);
-    void *k, *v;
+    int val_short = it->e.val && it->e.val_len > it->e.val_cap;
+    void *k, *v = it->e.val;
 
-    if (err != KV_ERANGE || (it->e.key_len <= it->e.key_cap && it->e.val_len <= it->e.val_cap))
+    if (err != KV_ERANGE || (it->e.key_len <= it->e.key_cap && !val_short))
         return err;
     k = grow(it->e.key, &it->e.key_cap, it->e.key_len, it->e.key_len);
     if (k)
         it->e.key = k;
-    v = grow(it->e.val, &it->e.val_cap, it->e.val_len, it->e.val_len);
-    if (v)
+    if (val_short && (v = grow(it->e.val, &it->e.val_cap, it->e.val_len, it->e.val_len)) != NULL)
         it->e.val = v;
     return k && v ? kv_next(it->kv, &it->cursor, &it->e) : KV_ENOMEM;
 }
@@ -1069,17 +1074,14 @@ static void describe_lock(const kv_stats_t *st, char *buf, size_t cap)
 
 static int cmd_create(cli_t *c, kv_t *kv)
 {
-    kv_stats_t st;
+    kv_info_t info;
     int err;
 
-    memset(&st, 0, sizeof st);
-    err = kv_stats(kv, &st);
-    /* On KV_ETIMEDOUT the geometry is still filled: it needs no lock. */
-    if (err && err != KV_ETIMEDOUT)
+    if ((err = kv_info(kv, &info)) != 0)
         return fail(c, err, NULL);
     printf("%s: %s (slots %" PRIu64 ", key_max %" PRIu32 ", value_max %" PRIu32 ")\n",
-           c->store, kv_created(kv) ? "created" : "already exists", st.slots, st.key_max,
-           st.val_max);
+           c->store, kv_created(kv) ? "created" : "already exists", info.slots,
+           info.key_max, info.val_max);
     return CLI_OK;
 }
 
@@ -1132,11 +1134,10 @@ static int cmd_list(cli_t *c, kv_t *kv)
 {
     const char *prefix = c->nargs ? c->arg[0] : "";
     size_t plen = strlen(prefix);
-    kv_stats_t st;
     iter_t it;
     int err;
 
-    if ((err = iter_open(&it, kv, &st)) != 0)
+    if ((err = iter_open(&it, kv, 0)) != 0)
         return fail(c, err, NULL);
     while ((err = iter_next(&it)) == 0) {
         if (it.e.key_len < plen || memcmp(it.e.key, prefix, plen) != 0)
@@ -1261,17 +1262,21 @@ static int cmd_stats(cli_t *c, kv_t *kv)
 
 static int cmd_dump(cli_t *c, kv_t *kv)
 {
-    kv_stats_t st;
     iter_t it;
     int err, g;
 
-    if ((err = iter_open(&it, kv, &st)) != 0)
+    if ((err = iter_open(&it, kv, 1)) != 0)
         return fail(c, err, NULL);
-    printf("{\"kv_dump\":%d", DUMP_VERSION);
-    for (g = 0; g < GEO_COUNT; g++)
-        printf(",\"%s\":%" PRIu64, geometry[g].json, geometry_get(&st, g));
-    fputs("}\n", stdout);
-    while ((err = iter_next(&it)) == 0) {
+    /* The first entry is read before the header is written, so a store whose
+     * lock cannot be taken produces no output rather than a lone header. */
+    err = iter_next(&it);
+    if (err == 0 || err == KV_ENOTFOUND) {
+        printf("{\"kv_dump\":%d", DUMP_VERSION);
+        for (g = 0; g < GEO_COUNT; g++)
+            printf(",\"%s\":%" PRIu64, geometry[g].json, geometry_get(&it.info, g));
+        fputs("}\n", stdout);
+    }
+    for (; err == 0; err = iter_next(&it)) {
         fputc('{', stdout);
         put_json_bytes(stdout, "key", it.e.key, it.e.key_len);
         fputc(',', stdout);
@@ -1414,16 +1419,15 @@ static int load_entry(load_t *ld)
 /* Puts every entry line after the header. */
 static int load_entries(load_t *ld)
 {
-    kv_stats_t st;
+    kv_info_t info;
     uint64_t limit;
     int rc, eof, err;
 
-    memset(&st, 0, sizeof st);
-    if ((err = kv_stats(ld->kv, &st)) != 0 && err != KV_ETIMEDOUT)
+    if ((err = kv_info(ld->kv, &info)) != 0)
         return fail(ld->c, err, NULL);
     /* Longest line an entry can need: every byte escaped as \u00XX (6x,
      * more than base64's 4/3), plus the member names and punctuation. */
-    limit = 6u * ((uint64_t)st.key_max + st.val_max) + 256u;
+    limit = 6u * ((uint64_t)info.key_max + info.val_max) + 256u;
     if (limit > SIZE_MAX / 2)
         limit = SIZE_MAX / 2;
     for (;;) {
