@@ -10,8 +10,7 @@ cmake -S . -B build/demo -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKV_BUILD_TESTS=OFF 
 cmake --build build/demo -j"$(nproc)" >/dev/null
 
 bin=build/demo
-store="demo-$$"
-trap '"$bin/kvcli" destroy "$store" >/dev/null 2>&1 || true' EXIT
+store=demo   # left in place for you to inspect; 'kvcli destroy demo' removes it
 
 echo "== two processes share the store '$store' =="
 "$bin/kvdemo" "$store"
