@@ -250,7 +250,10 @@ typedef struct kv_stats {
     uint64_t lock_timeouts;  /* lock waits that hit their timeout, all processes */
     uint32_t layout_version; /* on-mapping format version */
     uint32_t holder_pid;     /* pid holding the lock when stats was read, else 0 */
-    uint64_t holder_since_ms;/* wall-clock ms since the epoch it was taken, else 0 */
+    uint64_t holder_since_ms;/* wall-clock ms (since the epoch) when a waiter first
+                              * found the lock held by that holder: a lower bound
+                              * on how long it has been held.  0 if no one has
+                              * waited (the fast path reads no clock). */
 } kv_stats_t;
 
 /* Fills *st.  Counting probe lengths scans every slot under the lock, so it

@@ -9,8 +9,8 @@
  * contents belong to the OS layer; its format is named by `lock_abi` and
  * checked on attach.
  *
- *   offset 0              kv_header_t (4 cache lines, see fields)
- *   offset 256            journal undo image: up to val_max bytes
+ *   offset 0              kv_header_t (3 cache lines, see fields)
+ *   offset 192            journal undo image: up to val_max bytes
  *   offset header_size    slot 0, slot 1, ... slot (slot_count - 1)
  *
  * Every value read from the block is untrusted (another process may have
@@ -28,7 +28,7 @@
 #define KV_LAYOUT_VERSION 1u
 #define KV_BYTE_ORDER_MARK UINT32_C(0x01020304)  /* reads differently on a BE host */
 #define KV_CACHE_LINE     64u
-#define KV_LOCK_AREA      64u  /* bytes reserved for the OS layer's mutex */
+#define KV_LOCK_AREA      48u  /* bytes reserved for the OS layer's mutex */
 
 /* Slot states live in key_len: keys are never empty, so 0 can mean "never
  * used" and the all-ones value "deleted". */
@@ -57,18 +57,19 @@ typedef struct kv_header {
     uint32_t lock_abi;       /* which OS layer formatted the lock area */
     uint32_t creator_ptr_bits; /* 32 or 64: informational, the format has no pointers */
 
-    /* --- line 1: the lock, owned by the OS layer (os.h) ---------------- */
-    uint8_t  lock[KV_LOCK_AREA];
-
-    /* --- line 2: who holds the lock; written without the lock by the
-     *     holder only, read racily by stats for diagnosis --------------- */
-    _Atomic uint32_t holder_pid;      /* 0 when free */
+    /* --- line 1: the lock and who holds it.  Everything a get writes is
+     *     on this one line, so processes taking turns move one line. ---- */
+    uint8_t  lock[KV_LOCK_AREA];      /* owned by the OS layer (os.h) */
+    _Atomic uint32_t holder_pid;      /* set by the holder after locking, 0
+                                       * before unlocking: nonzero in a store
+                                       * nobody has open = a holder died */
     uint32_t reserved1;
-    _Atomic uint64_t holder_since_ms; /* wall clock, ms since the epoch */
-    _Atomic uint64_t lock_timeouts;   /* bumped by waiters that gave up */
-    uint8_t  reserved2[KV_CACHE_LINE - 24];
+    _Atomic uint64_t holder_since_ms; /* wall-clock ms when a waiter first saw
+                                       * the lock held (a lower bound on the
+                                       * hold); 0 = no one has waited */
 
-    /* --- line 3: counters and journal, changed only under the lock ----- */
+    /* --- line 2: counters and journal, changed only under the lock, and
+     *     the timeout counter, bumped without it by waiters that gave up - */
     uint64_t used;           /* slots holding a key (recomputed by recovery) */
     uint64_t tombstones;     /* deleted slots (recomputed by recovery) */
     uint64_t generation;     /* bumped by every change */
@@ -76,8 +77,9 @@ typedef struct kv_header {
     _Atomic uint32_t journal_op; /* KV_JOURNAL_*: the commit word of the journal */
     uint32_t journal_slot;   /* slot the undo image belongs to */
     uint32_t journal_val_len;/* old value length in the undo image */
-    uint32_t reserved3;
-    uint8_t  reserved4[KV_CACHE_LINE - 48];
+    uint32_t reserved2;
+    _Atomic uint64_t lock_timeouts;
+    uint64_t reserved3;
 } kv_header_t;
 
 /* A slot: a 16-byte head, then key_max key bytes, then val_max value bytes. */
@@ -93,11 +95,12 @@ typedef struct kv_slot {
 #define KV_JOURNAL_IMAGE_OFFSET ((uint32_t)sizeof(kv_header_t))
 
 /* The layout is the contract between processes: pin every offset. */
-_Static_assert(sizeof(kv_header_t) == 4 * KV_CACHE_LINE, "header is four lines");
+_Static_assert(sizeof(kv_header_t) == 3 * KV_CACHE_LINE, "header is three lines");
 _Static_assert(offsetof(kv_header_t, lock) == 1 * KV_CACHE_LINE, "lock on line 1");
-_Static_assert(offsetof(kv_header_t, holder_pid) == 2 * KV_CACHE_LINE, "holder on line 2");
-_Static_assert(offsetof(kv_header_t, used) == 3 * KV_CACHE_LINE, "counters on line 3");
-_Static_assert(offsetof(kv_header_t, journal_op) == 3 * KV_CACHE_LINE + 32, "journal");
+_Static_assert(offsetof(kv_header_t, holder_since_ms) == 2 * KV_CACHE_LINE - 8,
+               "holder on the lock's line");
+_Static_assert(offsetof(kv_header_t, used) == 2 * KV_CACHE_LINE, "counters on line 2");
+_Static_assert(offsetof(kv_header_t, journal_op) == 2 * KV_CACHE_LINE + 32, "journal");
 _Static_assert(sizeof(_Atomic uint32_t) == 4 && sizeof(_Atomic uint64_t) == 8,
                "atomics have the plain integers' size");
 _Static_assert(sizeof(kv_slot_t) == 16, "slot head is 16 bytes");

@@ -61,8 +61,9 @@ int os_object_unlink(const char *name);
 
 /* ---- the store mutex, living in the header's lock area ---------------- */
 
-/* Results of os_mutex_lock() besides negative KV_E* codes. */
-enum { OS_LOCK_OK = 0, OS_LOCK_OWNER_DIED = 1 };
+/* Results of os_mutex_trylock() and os_mutex_lock() besides negative
+ * KV_E* codes. */
+enum { OS_LOCK_OK = 0, OS_LOCK_OWNER_DIED = 1, OS_LOCK_BUSY = 2 };
 
 /* A code naming the lock area's format on this platform (its ABI), stored in
  * the header so a process whose mutex layout differs refuses to attach. */
@@ -72,10 +73,15 @@ uint32_t os_mutex_abi(void);
  * (KV_LOCK_AREA bytes).  Only called while attached alone. */
 int os_mutex_init(void *area);
 
-/* Locks, waiting at most timeout_ms.  Returns OS_LOCK_OK, OS_LOCK_OWNER_DIED
- * (locked, but the previous holder died holding it: the caller must repair
- * and then call os_mutex_consistent), KV_ETIMEDOUT, or KV_ECORRUPT when the
- * mutex is unusable. */
+/* Locks if the mutex is free, without waiting and without a system call.
+ * Returns OS_LOCK_OK, OS_LOCK_OWNER_DIED (locked, but the previous holder
+ * died holding it: the caller must repair and then call
+ * os_mutex_consistent), OS_LOCK_BUSY, or KV_ECORRUPT when the mutex is
+ * unusable. */
+int os_mutex_trylock(void *area);
+
+/* Locks, waiting at most timeout_ms (> 0): spins briefly, then sleeps in the
+ * kernel.  Returns as os_mutex_trylock(), with KV_ETIMEDOUT for BUSY. */
 int os_mutex_lock(void *area, uint32_t timeout_ms);
 
 /* Marks a mutex whose owner died as usable again (after repair). */

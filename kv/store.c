@@ -52,22 +52,46 @@ struct kv {
 static void holder_set(kv_t *kv)
 {
     atomic_store_explicit(&kv->hdr->holder_pid, kv->pid, memory_order_relaxed);
-    atomic_store_explicit(&kv->hdr->holder_since_ms, os_clock_ms(), memory_order_relaxed);
     atomic_signal_fence(memory_order_seq_cst);
 }
 
 static void store_unlock(kv_t *kv)
 {
-    atomic_store_explicit(&kv->hdr->holder_pid, 0, memory_order_release);
-    os_mutex_unlock(kv->hdr->lock);
+    kv_header_t *h = kv->hdr;
+    /* Only a waiter stamps the time (store_wait), so the uncontended path
+     * reads no clock; a stamp that lands after this clear is cleared by the
+     * next unlock. */
+    if (atomic_load_explicit(&h->holder_since_ms, memory_order_relaxed))
+        atomic_store_explicit(&h->holder_since_ms, 0, memory_order_relaxed);
+    atomic_store_explicit(&h->holder_pid, 0, memory_order_release);
+    os_mutex_unlock(h->lock);
 }
 
+/* The slow path of store_lock: the lock is held by someone else.  Stamp when
+ * it was first seen held (for stats), then wait up to the timeout. */
+static int store_wait(kv_t *kv)
+{
+    kv_header_t *h = kv->hdr;
+    uint32_t ms = atomic_load_explicit(&kv->timeout_ms, memory_order_relaxed);
+    uint64_t unset = 0;
+    int rc;
+    atomic_compare_exchange_strong_explicit(&h->holder_since_ms, &unset, os_clock_ms(),
+                                            memory_order_relaxed, memory_order_relaxed);
+    rc = ms ? os_mutex_lock(h->lock, ms) : KV_ETIMEDOUT;
+    if (rc == KV_ETIMEDOUT)
+        atomic_fetch_add_explicit(&h->lock_timeouts, 1, memory_order_relaxed);
+    return rc;
+}
+
+/* Takes the store's mutex: the one place every operation locks.  A dead
+ * previous holder's damage is repaired here, before the caller's operation
+ * looks at any slot. */
 static int store_lock(kv_t *kv)
 {
     kv_header_t *h = kv->hdr;
-    int rc = os_mutex_lock(h->lock, atomic_load_explicit(&kv->timeout_ms, memory_order_relaxed));
-    if (rc == KV_ETIMEDOUT)
-        atomic_fetch_add_explicit(&h->lock_timeouts, 1, memory_order_relaxed);
+    int rc = os_mutex_trylock(h->lock);
+    if (rc == OS_LOCK_BUSY)
+        rc = store_wait(kv);
     if (rc < 0)
         return rc;
     holder_set(kv);
@@ -542,7 +566,7 @@ int kv_stats(kv_t *kv, kv_stats_t *st)
         return KV_EINVAL;
     stats_unlocked(kv, st);
     if ((rc = store_lock(kv)) != 0) {
-        st->lock_timeouts = atomic_load_explicit(&kv->hdr->lock_timeouts, memory_order_relaxed);
+        stats_unlocked(kv, st); /* again: our own wait stamped the holder's time */
         return rc;
     }
     table_census(&kv->table, &c);

@@ -285,24 +285,65 @@ static void deadline_after(uint32_t ms, struct timespec *ts)
     }
 }
 
-int os_mutex_lock(void *area, uint32_t timeout_ms)
+static int lock_result(int e)
 {
-    pthread_mutex_t *m = area;
-    /* Try first: the uncontended path makes no system call and does not
-     * read the clock. */
-    int e = pthread_mutex_trylock(m);
-    if (e == EBUSY && timeout_ms > 0) {
-        struct timespec ts;
-        deadline_after(timeout_ms, &ts);
-        e = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &ts);
-    }
     switch (e) {
     case 0:          return OS_LOCK_OK;
     case EOWNERDEAD: return OS_LOCK_OWNER_DIED;
-    case EBUSY:
+    case EBUSY:      return OS_LOCK_BUSY;
     case ETIMEDOUT:  return KV_ETIMEDOUT;
     default:         return KV_ECORRUPT; /* ENOTRECOVERABLE, EINVAL: a damaged lock */
     }
+}
+
+int os_mutex_trylock(void *area)
+{
+    return lock_result(pthread_mutex_trylock((pthread_mutex_t *)area));
+}
+
+/* How many times a waiter looks at the lock word before sleeping.  A
+ * critical section lasts tens to hundreds of nanoseconds; a futex sleep and
+ * wake-up costs microseconds in both processes.  Watching the word for a
+ * few microseconds usually gets the lock without entering the kernel, and
+ * then the holder's unlock has no sleeper to wake either. */
+#define SPIN_LIMIT 256
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* Whether the mutex looks free.  Reading glibc's lock word (test before
+ * test-and-set) keeps spinning waiters from bouncing the line with atomic
+ * writes; elsewhere every spin is a trylock. */
+static int looks_free(pthread_mutex_t *m)
+{
+#ifdef __GLIBC__
+    return __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 0;
+#else
+    (void)m;
+    return 1;
+#endif
+}
+
+int os_mutex_lock(void *area, uint32_t timeout_ms)
+{
+    pthread_mutex_t *m = area;
+    struct timespec ts;
+    for (int i = 0; i < SPIN_LIMIT; i++) {
+        if (looks_free(m)) {
+            int e = pthread_mutex_trylock(m);
+            if (e != EBUSY)
+                return lock_result(e);
+        }
+        cpu_relax();
+    }
+    deadline_after(timeout_ms, &ts);
+    return lock_result(pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &ts));
 }
 
 void os_mutex_consistent(void *area)
