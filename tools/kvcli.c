@@ -1063,9 +1063,13 @@ static void describe_lock(const kv_stats_t *st, char *buf, size_t cap)
         snprintf(buf, cap, "free");
         return;
     }
+    if (st->holder_since_ms == 0) { /* stamped only once someone has waited */
+        snprintf(buf, cap, "held by pid %" PRIu32, st->holder_pid);
+        return;
+    }
     format_iso(st->holder_since_ms, iso, sizeof iso);
-    snprintf(buf, cap, "held by pid %" PRIu32 " since %s (%" PRIu64 " ms)", st->holder_pid,
-             iso, now > st->holder_since_ms ? now - st->holder_since_ms : 0);
+    snprintf(buf, cap, "held by pid %" PRIu32 " since at least %s (%" PRIu64 " ms)",
+             st->holder_pid, iso, now > st->holder_since_ms ? now - st->holder_since_ms : 0);
 }
 
 /* ======================================================================== */

@@ -1,0 +1,235 @@
+/*
+ * procs.c — the multi-process section: 1, 2 and 4 processes sharing one
+ * store, each doing 90% get / 10% put overwrite on uniformly random keys for
+ * a fixed time (--duration-ms).  Total ops/s is the sum over workers of each
+ * worker's operations divided by its own elapsed time.
+ *
+ * The parent creates and fills the store, then starts each worker with
+ * posix_spawn of this same binary ("kvbench --worker SYS STORE ..."); the
+ * worker attaches by name through the system's attach() and rebuilds the key
+ * set (keys.c makes it from the sizes alone), then warms up by reading
+ * every key once.  Start barrier: a worker writes "ready" on its stdout (a
+ * pipe to the parent), then blocks reading its stdin, the read end of one
+ * start pipe shared by all; when every worker is ready the parent closes
+ * the write end and all of them see EOF at once.
+ * A worker ends by writing "<ops> <ns>" on its stdout.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+extern char **environ;
+
+#define MAX_PROCS 4
+#define CHECK_EVERY 256 /* operations between clock reads */
+
+typedef struct worker {
+    pid_t pid;
+    int out; /* read end of the worker's stdout */
+} worker_t;
+
+/* ---------------------------------------------------------------------- */
+/* Worker side                                                             */
+/* ---------------------------------------------------------------------- */
+
+/* Blocks until the parent closes the start pipe (our stdin). */
+static void wait_for_start(void)
+{
+    char c;
+    while (read(0, &c, 1) < 0 && errno == EINTR)
+        ;
+}
+
+/* Warm-up, before the start barrier: one get of every key, so this
+ * process's page tables and caches hold the store as the parent's do. */
+static int worker_warm(const bench_sys_t *sys, void *h, const bench_keys_t *k)
+{
+    int rc = 0;
+    for (uint32_t i = 0; i < k->count && !rc; i++)
+        rc = sys->get(h, keys_at(k->present, k, i), k->key_size, k->buf, k->val_size);
+    return rc == BENCH_MISS ? bench_error("get: unexpected miss") : rc;
+}
+
+/* The mixed workload until the deadline; returns ops done or BENCH_ERR. */
+static int64_t worker_loop(const bench_sys_t *sys, void *h, const bench_keys_t *k,
+                           uint64_t seed, uint64_t deadline)
+{
+    int64_t ops = 0;
+    uint64_t rng = seed;
+    do {
+        for (int j = 0; j < CHECK_EVERY; j++) {
+            uint64_t x = bench_rand(&rng); /* high half: the key; low half: get or put */
+            uint32_t i = (uint32_t)(((x >> 32) * k->count) >> 32);
+            const unsigned char *key = keys_at(k->present, k, i);
+            int rc = (uint32_t)x % 10 == 0
+                         ? sys->put(h, key, k->key_size, k->val[x >> 31 & 1], k->val_size)
+                         : sys->get(h, key, k->key_size, k->buf, k->val_size);
+            if (rc != BENCH_OK)
+                return rc < 0 ? BENCH_ERR : bench_error("get: unexpected miss");
+        }
+        ops += CHECK_EVERY;
+    } while (bench_now_ns() < deadline);
+    return ops;
+}
+
+/* argv: SYS STORE KEYS KEY_SIZE VAL_SIZE DURATION_MS INDEX */
+int procs_worker(int argc, char **argv)
+{
+    const bench_sys_t *sys = argc == 7 ? bench_find_sys(argv[0]) : NULL;
+    bench_opts_t o = { 0 };
+    bench_keys_t k;
+    void *h = NULL;
+    int64_t ops = BENCH_ERR;
+    uint64_t t0;
+    if (!sys || !sys->attach) {
+        fprintf(stderr, "kvbench: bad --worker arguments\n");
+        return 2;
+    }
+    o.key_size = (uint32_t)strtoul(argv[3], NULL, 10);
+    o.val_size = (uint32_t)strtoul(argv[4], NULL, 10);
+    if (keys_make(&k, (uint32_t)strtoul(argv[2], NULL, 10), o.key_size, o.val_size, 0) == 0 &&
+        sys->attach(&h, argv[1], &o) == 0 && worker_warm(sys, h, &k) == 0 &&
+        dprintf(1, "ready\n") > 0) {
+        wait_for_start();
+        t0 = bench_now_ns();
+        ops = worker_loop(sys, h, &k, 1000 + strtoull(argv[6], NULL, 10),
+                          t0 + strtoull(argv[5], NULL, 10) * 1000000u);
+        if (ops >= 0)
+            dprintf(1, "%lld %llu\n", (long long)ops, (unsigned long long)(bench_now_ns() - t0));
+    }
+    if (ops < 0)
+        fprintf(stderr, "kvbench worker: %s: %s\n", argv[1], bench_last_error());
+    if (h)
+        sys->close(h, 0);
+    keys_free(&k);
+    return ops < 0 ? 3 : 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Parent side                                                             */
+/* ---------------------------------------------------------------------- */
+
+/* Reads one line (without its newline) from fd; 0, or -1 at EOF first. */
+static int read_line(int fd, char *buf, size_t cap)
+{
+    size_t n = 0;
+    while (n + 1 < cap) {
+        ssize_t r = read(fd, buf + n, 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0 || buf[n] == '\n')
+            break;
+        n++;
+    }
+    buf[n] = '\0';
+    return n > 0 ? 0 : -1;
+}
+
+/* Starts one worker with stdin = start_fd and stdout = a new pipe. */
+static int spawn_worker(worker_t *w, char *const argv[], int start_fd)
+{
+    static char self[4096];
+    posix_spawn_file_actions_t fa;
+    int out[2], rc;
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return bench_error("readlink /proc/self/exe: %s", strerror(errno));
+    self[n] = '\0';
+    if (pipe2(out, O_CLOEXEC) != 0)
+        return bench_error("pipe: %s", strerror(errno));
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, start_fd, 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    rc = posix_spawn(&w->pid, self, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(out[1]);
+    if (rc != 0) {
+        close(out[0]);
+        return bench_error("posix_spawn %s: %s", self, strerror(rc));
+    }
+    w->out = out[0];
+    return 0;
+}
+
+/* Reads a worker's result, reaps it, and adds its ops/s to *total. */
+static int collect(worker_t *w, int ok, double *total)
+{
+    char line[64], *end;
+    int status, rc = ok && read_line(w->out, line, sizeof line) == 0 ? 0 : BENCH_ERR;
+    close(w->out);
+    if (!ok)
+        kill(w->pid, SIGKILL);
+    while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (rc == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        double ops = strtod(line, &end), ns = strtod(end, NULL);
+        *total += ns > 0 ? ops * 1e9 / ns : 0;
+        return 0;
+    }
+    return ok ? bench_error("a worker failed (see its message above)") : BENCH_ERR;
+}
+
+/* One run with nproc workers; *ops_s gets the total ops/s. */
+static int run_procs(const bench_sys_t *sys, const char *store, const bench_keys_t *k,
+                     const bench_opts_t *o, unsigned nproc, double *ops_s)
+{
+    char a[5][24], line[16];
+    char *argv[] = { "kvbench", "--worker", (char *)sys->name, (char *)store,
+                     a[0], a[1], a[2], a[3], a[4], NULL };
+    worker_t w[MAX_PROCS];
+    unsigned started = 0;
+    int start[2], rc = 0;
+    if (pipe2(start, O_CLOEXEC) != 0)
+        return bench_error("pipe: %s", strerror(errno));
+    snprintf(a[0], sizeof a[0], "%u", k->count);
+    snprintf(a[1], sizeof a[1], "%u", o->key_size);
+    snprintf(a[2], sizeof a[2], "%u", o->val_size);
+    snprintf(a[3], sizeof a[3], "%u", o->duration_ms);
+    for (; started < nproc && !rc; started += !rc) {
+        snprintf(a[4], sizeof a[4], "%u", started);
+        rc = spawn_worker(&w[started], argv, start[0]);
+    }
+    close(start[0]);
+    for (unsigned i = 0; i < started && !rc; i++)
+        if (read_line(w[i].out, line, sizeof line) != 0)
+            rc = bench_error("a worker did not start (see its message above)");
+    close(start[1]); /* the start signal */
+    *ops_s = 0;
+    for (unsigned i = 0; i < started; i++)
+        if (collect(&w[i], !rc, ops_s) != 0 && !rc)
+            rc = BENCH_ERR;
+    return rc;
+}
+
+void procs_section(const bench_sys_t *sys, const bench_store_t *s, const bench_keys_t *k,
+                   const bench_opts_t *o)
+{
+    static const unsigned counts[] = { 1, 2, 4 };
+    char store[128], series[64];
+    void *h = NULL;
+    int rc;
+    rc = bench_create(sys, s, o, store, sizeof store, &h);
+    if (!rc)
+        rc = bench_fill(sys, h, k, 0, k->count);
+    snprintf(series, sizeof series, "%s/%s", sys->name, s->label);
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        char name[64];
+        double ops_s = 0;
+        int r = rc ? rc : run_procs(sys, store, k, o, counts[i], &ops_s);
+        snprintf(name, sizeof name, "90%% get/10%% put, %u proc%s", counts[i],
+                 counts[i] > 1 ? "s" : "");
+        report_row("procs", sys->name, s->label, name, name, r ? 0 : 1e9 / ops_s,
+                   r ? bench_last_error() : NULL);
+        report_plot(series, counts[i], r ? 0 : ops_s);
+    }
+    if (h)
+        sys->close(h, 1);
+}
