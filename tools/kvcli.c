@@ -410,7 +410,7 @@ static uint64_t geometry_get(const kv_info_t *info, int g)
 /* Applies one parsed option.  Returns 0, CLI_HELP or CLI_USAGE. */
 static int apply_option(cli_t *c, const struct option_spec *o, const char *val)
 {
-    uint64_t v;
+    uint64_t v = 0; /* set by option_number on success; gcc -O3 cannot tell */
     int rc;
 
     switch (o->bit) {

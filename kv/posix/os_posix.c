@@ -306,7 +306,8 @@ int os_mutex_trylock(void *area)
  * wake-up costs microseconds in both processes.  Watching the word for a
  * few microseconds usually gets the lock without entering the kernel, and
  * then the holder's unlock has no sleeper to wake either. */
-#define SPIN_LIMIT 256
+#define SPIN_LIMIT 64
+#define SPIN_PAUSE_MAX 256
 
 static void cpu_relax(void)
 {
@@ -334,13 +335,16 @@ int os_mutex_lock(void *area, uint32_t timeout_ms)
 {
     pthread_mutex_t *m = area;
     struct timespec ts;
-    for (int i = 0; i < SPIN_LIMIT; i++) {
+    for (int i = 0, pause = 1; i < SPIN_LIMIT; i++) {
         if (looks_free(m)) {
             int e = pthread_mutex_trylock(m);
             if (e != EBUSY)
                 return lock_result(e);
         }
-        cpu_relax();
+        for (int p = 0; p < pause; p++)
+            cpu_relax();
+        if (pause < SPIN_PAUSE_MAX)
+            pause *= 2;
     }
     deadline_after(timeout_ms, &ts);
     return lock_result(pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &ts));

@@ -5,16 +5,22 @@
  * kvbench compares kv with peers in one run.  Each system (kv, the "floor"
  * baseline, LMDB, Redis) is one bench_sys_t in its own sys_*.c; the
  * workloads (workloads.c, procs.c) are written once against that interface,
- * so every system runs the same operations on the same keys, made by keys.c
- * from a fixed seed.  report.c prints the table and writes the CSV and plot
- * files.  Peers are optional at build time: a sys_*.c built without its
- * library still defines its bench_sys_t, whose unavailable() says why.
+ * so every system runs the same operations on the same keys: keys.c fixes
+ * the access order from a seed, and key_gen() below writes each key as it
+ * is needed into a small buffer, so no key array is read while timing.
+ * Every section runs all its systems side by side, taking turns within each
+ * repetition, so the ratios compare figures measured close in time.
+ * report.c prints the table and writes the CSV and plot files.  Peers are
+ * optional at build time: a sys_*.c built without its library still defines
+ * its bench_sys_t, whose unavailable() says why.
  */
 #ifndef KVBENCH_BENCH_H
 #define KVBENCH_BENCH_H
 
+#include <endian.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* ---------------------------------------------------------------------- */
 /* Options and stores                                                      */
@@ -23,6 +29,7 @@
 typedef struct bench_opts {
     uint32_t key_size, val_size; /* every key and value has exactly this size */
     uint32_t reps;               /* timed repetitions after one warm-up */
+    uint32_t ops;                /* operations per repetition (--ops), 0: defaults */
     uint32_t duration_ms;        /* length of one multi-process run */
     int redis_port;              /* 0: no server given */
     int quick;                   /* small store only, fewer ops */
@@ -90,6 +97,7 @@ typedef struct bench_sys {
 } bench_sys_t;
 
 extern const bench_sys_t bench_sys_kv, bench_sys_floor, bench_sys_lmdb, bench_sys_redis;
+#define BENCH_MAX_SYS 4 /* the systems above */
 
 /* Records why the current operation failed (printf-style); returns BENCH_ERR. */
 int bench_error(const char *fmt, ...);
@@ -102,23 +110,40 @@ const char *bench_last_error(void);
 
 typedef struct bench_keys {
     uint32_t count, key_size, val_size;
-    unsigned char *present; /* count keys that workloads store */
-    unsigned char *absent;  /* count keys never stored (NULL in workers) */
-    uint32_t *order;        /* 0..count-1 shuffled with a fixed seed */
+    uint32_t *order;        /* 0..count-1 shuffled with a fixed seed (NULL in workers) */
     unsigned char *val[2];  /* two values; overwrites alternate between them */
     unsigned char *buf;     /* room for one value, for gets */
 } bench_keys_t;
 
-/* Makes the key set; `full` 0 skips absent keys and order (for workers).
+/* Key i of the set is 'k', then 2i (stored) or 2i+1 (absent) as KEY_DIGITS
+ * lowercase hex digits, then filler bytes up to the key size.  Fixed-width
+ * hex sorts as the numbers do, so absent keys fall among the stored ones. */
+#define KEY_DIGITS 8
+#define KEY_SIZE_MIN (1 + KEY_DIGITS)
+
+/* Prepares the inputs; `full` 0 skips the order (for workers).
  * Returns 0 or BENCH_ERR. */
 int keys_make(bench_keys_t *k, uint32_t count, uint32_t key_size, uint32_t val_size,
               int full);
 void keys_free(bench_keys_t *k);
+/* Room for n keys, back to back, each already holding the 'k' and the
+ * filler, so key_gen() only writes the digits.  NULL if out of memory;
+ * free() it. */
+unsigned char *keys_buffer(const bench_keys_t *k, uint32_t n);
 
-static inline const unsigned char *keys_at(const unsigned char *set, const bench_keys_t *k,
-                                           uint32_t i)
+/* Writes key i (stored, or `absent`) into key, a keys_buffer() slot, and
+ * returns it: the digits of 2i + absent, spread one nibble per byte, turned
+ * into ASCII and stored most significant first (a few ns, no division). */
+static inline const unsigned char *key_gen(unsigned char *key, uint32_t i, int absent)
 {
-    return set + (size_t)i * k->key_size;
+    uint64_t x = (uint32_t)(2 * i + (absent != 0)), mask;
+    x = (x | x << 16) & UINT64_C(0x0000ffff0000ffff);
+    x = (x | x << 8) & UINT64_C(0x00ff00ff00ff00ff);
+    x = (x | x << 4) & UINT64_C(0x0f0f0f0f0f0f0f0f);          /* one nibble per byte */
+    mask = (x + UINT64_C(0x0606060606060606)) >> 4 & UINT64_C(0x0101010101010101); /* > 9 */
+    x = htobe64(x + UINT64_C(0x3030303030303030) + mask * ('a' - '0' - 10));
+    memcpy(key + 1, &x, KEY_DIGITS);
+    return key;
 }
 
 /* splitmix64: the one random generator, seeded with fixed numbers. */
@@ -140,17 +165,23 @@ int ycsb_make(uint32_t **seq, uint64_t ops, uint32_t records, unsigned update_pc
 int bench_create(const bench_sys_t *sys, const bench_store_t *s, const bench_opts_t *o,
                  char *name, size_t cap, void **h);
 
-/* Each runs one section for one system on one store and reports its rows;
- * a failure becomes the row's note, so they return nothing. */
-void single_section(const bench_sys_t *sys, const bench_store_t *s, const bench_keys_t *k,
-                    const bench_opts_t *o);
-void ycsb_section(const bench_sys_t *sys, const bench_store_t *s, const bench_keys_t *k,
-                  const bench_opts_t *o, uint32_t *const seq[3], uint64_t ops);
-void procs_section(const bench_sys_t *sys, const bench_store_t *s, const bench_keys_t *k,
-                   const bench_opts_t *o);
-/* Fills order[from..to) of the key set into the store (batched if it can). */
+/* Each runs one section for the n systems sys[0..n) (kv first) on one store
+ * and reports their rows; a failure becomes the row's note, so they return
+ * nothing.  ycsb_section replays seq[0..2] (YCSB A, B, C) of `ops` each. */
+void single_section(const bench_sys_t *const *sys, size_t n, const bench_store_t *s,
+                    const bench_keys_t *k, const bench_opts_t *o);
+void ycsb_section(const bench_sys_t *const *sys, size_t n, const bench_store_t *s,
+                  const bench_keys_t *k, const bench_opts_t *o, uint32_t *const seq[3],
+                  uint64_t ops);
+void procs_section(const bench_sys_t *const *sys, size_t n, const bench_store_t *s,
+                   const bench_keys_t *k, const bench_opts_t *o);
+#define PROCS_REPS 3 /* multi-process runs per system and process count */
+/* Fills the keys order[from..to) of the set into the store (batched if it
+ * can). */
 int bench_fill(const bench_sys_t *sys, void *h, const bench_keys_t *k, uint32_t from,
                uint32_t to);
+/* The median of v[0..n); sorts v. */
+double bench_median(double *v, unsigned n);
 
 /* The worker role: argv after "--worker".  Returns the exit code. */
 int procs_worker(int argc, char **argv);

@@ -3,13 +3,14 @@
  * order, the values, the random generator and YCSB's zipfian sequences.
  *
  * Everything is a pure function of the sizes and fixed seeds, so each system
- * (and each worker process, which rebuilds the key set itself) sees exactly
- * the same bytes in the same order.  Stored key i is 'k', 2i in decimal,
- * then filler bytes up to --key-size; absent key i is the same with 2i+1,
- * so absent keys sort among the stored ones (an ordered store such as LMDB
- * must not find all its misses in one cached corner of its tree).
- * Sequences are made before timing starts: the zipfian generator costs two
- * pow() calls per draw, as much as a kv get.
+ * (and each worker process, which makes its own inputs) sees exactly the
+ * same bytes in the same order.  Keys are not stored: key_gen() (bench.h)
+ * writes key i into a keys_buffer() slot when an operation needs it.  Key i
+ * is 'k', then 2i (stored) or 2i+1 (absent) as 8 lowercase hex digits, then
+ * filler bytes up to --key-size, so absent keys sort among the stored ones
+ * (an ordered store such as LMDB must not find all its misses in one cached
+ * corner of its tree).  Sequences are made before timing starts: the
+ * zipfian generator costs two pow() calls per draw, as much as a kv get.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -41,21 +42,6 @@ uint64_t bench_now_ns(void)
 /* Key set                                                                 */
 /* ---------------------------------------------------------------------- */
 
-/* Writes the key numbered i into out[0..size). */
-static void make_key(unsigned char *out, uint32_t size, uint32_t i)
-{
-    char digits[12];
-    uint32_t n = 0, at = 0;
-    do
-        digits[n++] = (char)('0' + i % 10);
-    while ((i /= 10) != 0);
-    out[at++] = 'k';
-    while (n > 0 && at < size)
-        out[at++] = (unsigned char)digits[--n];
-    for (; at < size; at++)
-        out[at] = (unsigned char)('a' + at % 26);
-}
-
 /* Fisher-Yates over 0..count-1 with the fixed seed. */
 static void shuffle(uint32_t *order, uint32_t count)
 {
@@ -72,27 +58,19 @@ static void shuffle(uint32_t *order, uint32_t count)
 int keys_make(bench_keys_t *k, uint32_t count, uint32_t key_size, uint32_t val_size,
               int full)
 {
-    size_t bytes = (size_t)count * key_size;
     memset(k, 0, sizeof *k);
     k->count = count;
     k->key_size = key_size;
     k->val_size = val_size;
-    k->present = malloc(bytes);
     k->val[0] = malloc(val_size + 1u);
     k->val[1] = malloc(val_size + 1u);
     k->buf = malloc(val_size + 1u);
-    if (full) {
-        k->absent = malloc(bytes);
+    if (full)
         k->order = malloc(sizeof *k->order * count);
-    }
-    if (!k->present || !k->val[0] || !k->val[1] || !k->buf ||
-        (full && (!k->absent || !k->order)))
+    if (key_size < KEY_SIZE_MIN)
+        return bench_error("keys must be at least %d bytes", KEY_SIZE_MIN);
+    if (!k->val[0] || !k->val[1] || !k->buf || (full && !k->order))
         return bench_error("out of memory for %u keys", count);
-    for (uint32_t i = 0; i < count; i++) {
-        make_key(k->present + (size_t)i * key_size, key_size, 2 * i);
-        if (full)
-            make_key(k->absent + (size_t)i * key_size, key_size, 2 * i + 1);
-    }
     if (full)
         shuffle(k->order, count);
     memset(k->val[0], 'v', val_size);
@@ -102,13 +80,24 @@ int keys_make(bench_keys_t *k, uint32_t count, uint32_t key_size, uint32_t val_s
 
 void keys_free(bench_keys_t *k)
 {
-    free(k->present);
-    free(k->absent);
     free(k->order);
     free(k->val[0]);
     free(k->val[1]);
     free(k->buf);
     memset(k, 0, sizeof *k);
+}
+
+unsigned char *keys_buffer(const bench_keys_t *k, uint32_t n)
+{
+    unsigned char *b = malloc((size_t)n * k->key_size);
+    for (size_t j = 0; b && j < n; j++) {
+        unsigned char *key = b + j * k->key_size;
+        key[0] = 'k';
+        for (uint32_t at = 1 + KEY_DIGITS; at < k->key_size; at++)
+            key[at] = (unsigned char)('a' + at % 26);
+        key_gen(key, 0, 0);
+    }
+    return b;
 }
 
 /* ---------------------------------------------------------------------- */

@@ -9,7 +9,10 @@
  *           (systems with a per-process attach: kv and the floor);
  *   ycsb    YCSB A, B and C with zipfian keys over 1M records (not Redis:
  *           a network round trip per operation would dominate the run).
- * The systems are in sys_*.c, the workloads in workloads.c and procs.c.
+ * In every section the selected systems run side by side, taking turns
+ * within each repetition (the VM's speed drifts by tens of percent between
+ * runs; turns keep the ratios to kv honest).  The systems are in sys_*.c,
+ * the workloads in workloads.c and procs.c.
  * A benchmark, not a test: it prints figures and never judges them.
  */
 #include <stdio.h>
@@ -22,13 +25,17 @@ static const bench_sys_t *const systems[] = {
     &bench_sys_kv, &bench_sys_floor, &bench_sys_lmdb, &bench_sys_redis,
 };
 #define NSYS (sizeof systems / sizeof systems[0])
+_Static_assert(NSYS <= BENCH_MAX_SYS, "BENCH_MAX_SYS too small");
 
 static const char usage[] =
-    "usage: kvbench [--quick] [--key-size N] [--value-size N] [--reps N]\n"
+    "usage: kvbench [--quick] [--key-size N] [--value-size N] [--reps N] [--ops N]\n"
     "               [--duration-ms N] [--redis-port N] [--only SYSTEM[,SYSTEM]]\n"
     "               [--csv FILE] [--plot-data FILE]\n"
     "  systems: kv, floor, lmdb, redis.  --quick: small store only, fewer operations.\n"
-    "  Defaults: 16-byte keys (at least 8), 32-byte values, 5 repetitions,\n"
+    "  --ops: operations per repetition, for every store and YCSB (a multiple of\n"
+    "  the key count when larger than it).\n"
+    "  Defaults: 16-byte keys (at least 9), 32-byte values, 7 repetitions (1-63),\n"
+    "  200000 operations on the small store and 1000000 on the big one and YCSB,\n"
     "  1000 ms per multi-process run, no Redis server.\n";
 
 const bench_sys_t *bench_find_sys(const char *name)
@@ -82,6 +89,7 @@ static int parse_option(bench_opts_t *o, const char *opt, const char *arg, int *
         { "--key-size", offsetof(bench_opts_t, key_size) },
         { "--value-size", offsetof(bench_opts_t, val_size) },
         { "--reps", offsetof(bench_opts_t, reps) },
+        { "--ops", offsetof(bench_opts_t, ops) },
         { "--duration-ms", offsetof(bench_opts_t, duration_ms) },
     };
     *used = 1;
@@ -112,7 +120,8 @@ static int parse_option(bench_opts_t *o, const char *opt, const char *arg, int *
 static int parse_args(int argc, char **argv, bench_opts_t *o)
 {
     int reps_given = 0, duration_given = 0;
-    *o = (bench_opts_t){ 16, 32, 5, 1000, 0, 0, (1u << NSYS) - 1, NULL, NULL };
+    *o = (bench_opts_t){ .key_size = 16, .val_size = 32, .reps = 7, .duration_ms = 1000,
+                         .systems = (1u << NSYS) - 1 };
     for (int i = 1; i < argc; i++) {
         int used;
         reps_given |= strcmp(argv[i], "--reps") == 0;
@@ -125,7 +134,21 @@ static int parse_args(int argc, char **argv, bench_opts_t *o)
         o->reps = 3;
     if (o->quick && !duration_given)
         o->duration_ms = 300;
-    return o->key_size < 8 || o->reps == 0 || o->reps > 63 || o->duration_ms == 0 ? -1 : 0;
+    if (o->key_size < KEY_SIZE_MIN) {
+        fprintf(stderr, "kvbench: --key-size must be at least %d ('k' and %d hex digits)\n",
+                KEY_SIZE_MIN, KEY_DIGITS);
+        return -1;
+    }
+    return o->reps == 0 || o->reps > 63 || o->duration_ms == 0 ? -1 : 0;
+}
+
+/* Operations per repetition on a store of `keys` keys: --ops (a whole number
+ * of passes over the keys when it is larger), or the default. */
+static uint64_t store_ops(const bench_opts_t *o, uint32_t keys, uint64_t dflt)
+{
+    if (!o->ops)
+        return dflt;
+    return o->ops > keys ? o->ops - o->ops % keys : o->ops;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -134,7 +157,8 @@ static int parse_args(int argc, char **argv, bench_opts_t *o)
 
 static void print_header(const bench_opts_t *o, const bench_store_t *st, size_t nstores)
 {
-    printf("kvbench: %u-byte keys, %u-byte values; median of %u repetitions after 1 warm-up\n",
+    printf("kvbench: %u-byte keys, %u-byte values; median of %u repetitions after 1 warm-up,\n"
+           "the systems taking turns within each repetition\n",
            o->key_size, o->val_size, o->reps);
     for (size_t i = 0; i < nstores; i++)
         printf("%s store: %u keys in %llu slots, %llu operations per repetition\n",
@@ -144,6 +168,8 @@ static void print_header(const bench_opts_t *o, const bench_store_t *st, size_t 
         if (systems[i]->max_ops && selected(o, i))
             printf("%s times at most %llu operations per repetition (a random subset of keys)\n",
                    systems[i]->name, (unsigned long long)systems[i]->max_ops);
+    printf("processes: median of %d runs of %u ms per system, the systems taking turns\n",
+           PROCS_REPS, o->duration_ms);
     printf("vs kv = ns/op / kv's ns/op for the same workload and store (> 1: slower than kv);\n"
            "batched rows are compared with kv's unbatched workload\n");
 }
@@ -164,21 +190,21 @@ static void run_sections(const bench_opts_t *o, const bench_store_t *st, bench_k
 {
     const bench_sys_t *sys[NSYS];
     size_t n;
-    if ((n = section_systems(o, BENCH_SEC_SINGLE, sys)) != 0)
+    if ((n = section_systems(o, BENCH_SEC_SINGLE, sys)) != 0) {
         report_section("== single process ==");
-    for (size_t s = 0; s < nstores; s++)
-        for (size_t i = 0; i < n; i++)
-            single_section(sys[i], &st[s], &keys[s], o);
-    if ((n = section_systems(o, BENCH_SEC_PROCS, sys)) != 0)
+        for (size_t s = 0; s < nstores; s++)
+            single_section(sys, n, &st[s], &keys[s], o);
+    }
+    if ((n = section_systems(o, BENCH_SEC_PROCS, sys)) != 0) {
         report_section("== processes: 90% get / 10% put overwrite, random keys, "
                        "ns/op = 1e9 / total ops/s ==");
-    for (size_t s = 0; s < nstores; s++)
-        for (size_t i = 0; i < n; i++)
-            procs_section(sys[i], &st[s], &keys[s], o);
-    if ((n = section_systems(o, BENCH_SEC_YCSB, sys)) != 0)
+        for (size_t s = 0; s < nstores; s++)
+            procs_section(sys, n, &st[s], &keys[s], o);
+    }
+    if ((n = section_systems(o, BENCH_SEC_YCSB, sys)) != 0) {
         report_section("== YCSB, zipfian keys (theta 0.99, scrambled) ==");
-    for (size_t i = 0; i < n; i++)
-        ycsb_section(sys[i], &st[nstores - 1], &keys[nstores - 1], o, seq, ycsb_ops);
+        ycsb_section(sys, n, &st[nstores - 1], &keys[nstores - 1], o, seq, ycsb_ops);
+    }
 }
 
 int main(int argc, char **argv)
@@ -199,8 +225,9 @@ int main(int argc, char **argv)
         return 2;
     }
     nstores = o.quick ? 1 : 2;
-    st[0].ops = o.quick ? 50000 : st[0].ops;
-    ycsb_ops = o.quick ? 100000 : 1000000;
+    for (size_t s = 0; s < 2; s++)
+        st[s].ops = store_ops(&o, st[s].keys, o.quick && s == 0 ? 50000 : st[s].ops);
+    ycsb_ops = o.ops ? o.ops : o.quick ? 100000 : 1000000;
     for (size_t s = 0; s < nstores && !rc; s++)
         rc = keys_make(&keys[s], st[s].keys, o.key_size, o.val_size, 1);
     for (int w = 0; w < 3 && !rc; w++)

@@ -4,15 +4,19 @@
  * a fixed time (--duration-ms).  Total ops/s is the sum over workers of each
  * worker's operations divided by its own elapsed time.
  *
- * The parent creates and fills the store, then starts each worker with
- * posix_spawn of this same binary ("kvbench --worker SYS STORE ..."); the
- * worker attaches by name through the system's attach() and rebuilds the key
- * set (keys.c makes it from the sizes alone), then warms up by reading
- * every key once.  Start barrier: a worker writes "ready" on its stdout (a
- * pipe to the parent), then blocks reading its stdin, the read end of one
- * start pipe shared by all; when every worker is ready the parent closes
- * the write end and all of them see EOF at once.
- * A worker ends by writing "<ops> <ns>" on its stdout.
+ * The parent creates and fills one store per system (kv and the floor), all
+ * open at once.  For each process count the systems take turns, kv, floor,
+ * kv, floor, ... for PROCS_REPS runs each, and each system's median is
+ * reported, so the ratio compares runs made close in time.  A run starts
+ * its workers with posix_spawn of this same binary ("kvbench --worker SYS
+ * STORE ..."); a worker attaches by name through the system's attach(),
+ * makes its inputs from the sizes alone (keys.c; keys come from key_gen()
+ * as in the parent), then warms up by reading every key once.  Start
+ * barrier: a worker writes "ready" on its stdout (a pipe to the parent),
+ * then blocks reading its stdin, the read end of one start pipe shared by
+ * all; when every worker is ready the parent closes the write end and all
+ * of them see EOF at once.  A worker ends by writing "<ops> <ns>" on its
+ * stdout.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -50,17 +54,18 @@ static void wait_for_start(void)
 
 /* Warm-up, before the start barrier: one get of every key, so this
  * process's page tables and caches hold the store as the parent's do. */
-static int worker_warm(const bench_sys_t *sys, void *h, const bench_keys_t *k)
+static int worker_warm(const bench_sys_t *sys, void *h, const bench_keys_t *k,
+                       unsigned char *keybuf)
 {
     int rc = 0;
     for (uint32_t i = 0; i < k->count && !rc; i++)
-        rc = sys->get(h, keys_at(k->present, k, i), k->key_size, k->buf, k->val_size);
+        rc = sys->get(h, key_gen(keybuf, i, 0), k->key_size, k->buf, k->val_size);
     return rc == BENCH_MISS ? bench_error("get: unexpected miss") : rc;
 }
 
 /* The mixed workload until the deadline; returns ops done or BENCH_ERR. */
 static int64_t worker_loop(const bench_sys_t *sys, void *h, const bench_keys_t *k,
-                           uint64_t seed, uint64_t deadline)
+                           unsigned char *keybuf, uint64_t seed, uint64_t deadline)
 {
     int64_t ops = 0;
     uint64_t rng = seed;
@@ -68,7 +73,7 @@ static int64_t worker_loop(const bench_sys_t *sys, void *h, const bench_keys_t *
         for (int j = 0; j < CHECK_EVERY; j++) {
             uint64_t x = bench_rand(&rng); /* high half: the key; low half: get or put */
             uint32_t i = (uint32_t)(((x >> 32) * k->count) >> 32);
-            const unsigned char *key = keys_at(k->present, k, i);
+            const unsigned char *key = key_gen(keybuf, i, 0);
             int rc = (uint32_t)x % 10 == 0
                          ? sys->put(h, key, k->key_size, k->val[x >> 31 & 1], k->val_size)
                          : sys->get(h, key, k->key_size, k->buf, k->val_size);
@@ -86,6 +91,7 @@ int procs_worker(int argc, char **argv)
     const bench_sys_t *sys = argc == 7 ? bench_find_sys(argv[0]) : NULL;
     bench_opts_t o = { 0 };
     bench_keys_t k;
+    unsigned char *keybuf = NULL;
     void *h = NULL;
     int64_t ops = BENCH_ERR;
     uint64_t t0;
@@ -96,11 +102,11 @@ int procs_worker(int argc, char **argv)
     o.key_size = (uint32_t)strtoul(argv[3], NULL, 10);
     o.val_size = (uint32_t)strtoul(argv[4], NULL, 10);
     if (keys_make(&k, (uint32_t)strtoul(argv[2], NULL, 10), o.key_size, o.val_size, 0) == 0 &&
-        sys->attach(&h, argv[1], &o) == 0 && worker_warm(sys, h, &k) == 0 &&
-        dprintf(1, "ready\n") > 0) {
+        (keybuf = keys_buffer(&k, 1)) != NULL && sys->attach(&h, argv[1], &o) == 0 &&
+        worker_warm(sys, h, &k, keybuf) == 0 && dprintf(1, "ready\n") > 0) {
         wait_for_start();
         t0 = bench_now_ns();
-        ops = worker_loop(sys, h, &k, 1000 + strtoull(argv[6], NULL, 10),
+        ops = worker_loop(sys, h, &k, keybuf, 1000 + strtoull(argv[6], NULL, 10),
                           t0 + strtoull(argv[5], NULL, 10) * 1000000u);
         if (ops >= 0)
             dprintf(1, "%lld %llu\n", (long long)ops, (unsigned long long)(bench_now_ns() - t0));
@@ -109,6 +115,7 @@ int procs_worker(int argc, char **argv)
         fprintf(stderr, "kvbench worker: %s: %s\n", argv[1], bench_last_error());
     if (h)
         sys->close(h, 0);
+    free(keybuf);
     keys_free(&k);
     return ops < 0 ? 3 : 0;
 }
@@ -209,27 +216,69 @@ static int run_procs(const bench_sys_t *sys, const char *store, const bench_keys
     return rc;
 }
 
-void procs_section(const bench_sys_t *sys, const bench_store_t *s, const bench_keys_t *k,
-                   const bench_opts_t *o)
+/* One system's shared store and its runs at the current process count. */
+typedef struct shared {
+    const bench_sys_t *sys;
+    void *h;                  /* NULL: no store (note says why) */
+    char name[128];           /* the store's name, for the workers */
+    char note[256];           /* why the store or a run failed */
+    int failed;               /* a run at the current process count failed */
+    double ops_s[PROCS_REPS]; /* total ops/s of each run */
+} shared_t;
+
+static void shared_fail(shared_t *sh)
+{
+    snprintf(sh->note, sizeof sh->note, "%s", bench_last_error());
+    sh->failed = 1;
+}
+
+/* Creates and fills sh's store; on failure h is NULL and note says why. */
+static void shared_open(shared_t *sh, const bench_sys_t *sys, const bench_store_t *s,
+                        const bench_keys_t *k, const bench_opts_t *o)
+{
+    memset(sh, 0, sizeof *sh);
+    sh->sys = sys;
+    if (bench_create(sys, s, o, sh->name, sizeof sh->name, &sh->h) == 0 &&
+        bench_fill(sys, sh->h, k, 0, k->count) == 0)
+        return;
+    shared_fail(sh);
+    if (sh->h)
+        sys->close(sh->h, 1);
+    sh->h = NULL;
+}
+
+/* PROCS_REPS runs of nproc workers on every store, the systems taking
+ * turns, then each system's row and plot point. */
+static void procs_point(shared_t *sh, size_t n, const bench_store_t *s, const bench_keys_t *k,
+                        const bench_opts_t *o, unsigned nproc)
+{
+    char name[64], series[64];
+    for (size_t i = 0; i < n; i++)
+        sh[i].failed = sh[i].h == NULL;
+    for (unsigned rep = 0; rep < PROCS_REPS; rep++)
+        for (size_t i = 0; i < n; i++)
+            if (!sh[i].failed && run_procs(sh[i].sys, sh[i].name, k, o, nproc, &sh[i].ops_s[rep]))
+                shared_fail(&sh[i]);
+    snprintf(name, sizeof name, "90%% get/10%% put, %u proc%s", nproc, nproc > 1 ? "s" : "");
+    for (size_t i = 0; i < n; i++) {
+        double ops_s = sh[i].failed ? 0 : bench_median(sh[i].ops_s, PROCS_REPS);
+        report_row("procs", sh[i].sys->name, s->label, name, name, ops_s > 0 ? 1e9 / ops_s : 0,
+                   sh[i].failed ? sh[i].note : NULL);
+        snprintf(series, sizeof series, "%s/%s", sh[i].sys->name, s->label);
+        report_plot(series, nproc, ops_s);
+    }
+}
+
+void procs_section(const bench_sys_t *const *sys, size_t n, const bench_store_t *s,
+                   const bench_keys_t *k, const bench_opts_t *o)
 {
     static const unsigned counts[] = { 1, 2, 4 };
-    char store[128], series[64];
-    void *h = NULL;
-    int rc;
-    rc = bench_create(sys, s, o, store, sizeof store, &h);
-    if (!rc)
-        rc = bench_fill(sys, h, k, 0, k->count);
-    snprintf(series, sizeof series, "%s/%s", sys->name, s->label);
-    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
-        char name[64];
-        double ops_s = 0;
-        int r = rc ? rc : run_procs(sys, store, k, o, counts[i], &ops_s);
-        snprintf(name, sizeof name, "90%% get/10%% put, %u proc%s", counts[i],
-                 counts[i] > 1 ? "s" : "");
-        report_row("procs", sys->name, s->label, name, name, r ? 0 : 1e9 / ops_s,
-                   r ? bench_last_error() : NULL);
-        report_plot(series, counts[i], r ? 0 : ops_s);
-    }
-    if (h)
-        sys->close(h, 1);
+    shared_t sh[BENCH_MAX_SYS];
+    for (size_t i = 0; i < n; i++)
+        shared_open(&sh[i], sys[i], s, k, o);
+    for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++)
+        procs_point(sh, n, s, k, o, counts[c]);
+    for (size_t i = 0; i < n; i++)
+        if (sh[i].h)
+            sys[i]->close(sh[i].h, 1);
 }

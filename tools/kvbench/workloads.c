@@ -5,22 +5,30 @@
  * the store state it needs (full, or empty but for the keys it will insert)
  * and whether it goes through the system's batch call.  A repetition is one
  * or more rounds; a round first brings the store to the needed state
- * (untimed), then times `span` operations on keys order[0..span).  span is
- * the key count, or the system's max_ops when that is smaller (a slow peer
- * times a random subset: insert then fills the rest first, so every system
- * inserts into a store of the same size).  One warm-up repetition, then
- * --reps timed ones; the median ns/op is reported.
+ * (untimed), then times `span` operations on keys order[0..span), each key
+ * written by key_gen() into the run's own small key buffer as it is needed.
+ * span is the key count, or the system's max_ops when that is smaller (a
+ * slow peer times a random subset: insert then fills the rest first, so
+ * every system inserts into a store of the same size).
  *
- * The YCSB section reuses the same measurement on a full store: a run
+ * The systems run side by side: each has its own store of the section's
+ * size open throughout, and they take turns.  Each does one warm-up
+ * repetition, then in each of --reps rounds each does one timed repetition
+ * (who goes first rotates), and each system's median ns/op is reported.
+ * The machine's speed drifts between runs; taking turns keeps a system's
+ * figure and kv's, which it is compared with, measured close in time.
+ *
+ * The YCSB section reuses the same measurement on full stores: a repetition
  * replays a precomputed zipfian sequence of reads and updates (keys.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "bench.h"
 
-#define MAX_REPS 64
+#define MAX_REPS 64    /* more than --reps may be */
 #define MAX_BATCH 1024 /* largest bench_sys_t.batch */
 
 enum op { OP_GET, OP_MISS, OP_PUT, OP_DEL };
@@ -45,16 +53,24 @@ static const workload_t workloads[] = {
     { "put insert", BENCH_W_INSERT, OP_PUT, PREP_INSERT, 1 },
 };
 
-/* One system's open store and what the workloads know about its contents. */
+/* One system's open store, what the workloads know about its contents, and
+ * its figures for the workload being measured. */
 typedef struct run {
     const bench_sys_t *sys;
-    void *h;
+    void *h;              /* NULL: no store (note says why) */
     const bench_keys_t *k;
-    uint32_t span;    /* keys per round */
-    uint32_t rounds;  /* rounds per repetition */
-    uint32_t missing; /* keys order[0..missing) are absent, the rest present */
-    unsigned flip;    /* which of the two values the next overwrite writes */
+    unsigned char *key;   /* room for one batch of keys (keys_buffer) */
+    uint32_t span;        /* keys per round */
+    uint32_t rounds;      /* rounds per repetition */
+    uint32_t missing;     /* keys order[0..missing) are absent, the rest present */
+    unsigned flip;        /* which of the two values the next overwrite writes */
+    int on;               /* still measuring the current workload */
+    double t[MAX_REPS];   /* its ns/op, one per timed repetition */
+    char note[256];       /* why the store or the workload failed */
 } run_t;
+
+/* One repetition of a workload `what` on r; *ns gets its ns/op. */
+typedef int (*rep_fn)(run_t *r, const void *what, double *ns);
 
 int bench_create(const bench_sys_t *sys, const bench_store_t *s, const bench_opts_t *o,
                  char *name, size_t cap, void **h)
@@ -78,7 +94,7 @@ static int median_cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static double median(double *v, unsigned n)
+double bench_median(double *v, unsigned n)
 {
     qsort(v, n, sizeof *v, median_cmp);
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
@@ -100,7 +116,7 @@ static int expect(int rc, int want, const char *what)
 static int do_one(run_t *r, enum op op, uint32_t i)
 {
     const bench_keys_t *k = r->k;
-    const unsigned char *key = keys_at(op == OP_MISS ? k->absent : k->present, k, k->order[i]);
+    const unsigned char *key = key_gen(r->key, k->order[i], op == OP_MISS);
     switch (op) {
     case OP_GET:
         return expect(r->sys->get(r->h, key, k->key_size, k->buf, k->val_size), BENCH_OK, "get");
@@ -120,7 +136,7 @@ static int do_batch(run_t *r, enum op op, uint32_t from, uint32_t n)
     const bench_keys_t *k = r->k;
     const unsigned char *keys[MAX_BATCH];
     for (uint32_t j = 0; j < n; j++)
-        keys[j] = keys_at(k->present, k, k->order[from + j]);
+        keys[j] = key_gen(r->key + (size_t)j * k->key_size, k->order[from + j], 0);
     if (op == OP_PUT)
         return r->sys->put_batch(r->h, keys, n, k->key_size, k->val[r->flip], k->val_size);
     return expect(r->sys->get_batch(r->h, keys, n, k->key_size, k->buf, k->val_size),
@@ -143,11 +159,28 @@ static int do_range(run_t *r, enum op op, int batched, uint32_t from, uint32_t t
     return rc;
 }
 
+/* Fills order[from..to) into r's store. */
+static int fill(run_t *r, uint32_t from, uint32_t to)
+{
+    return do_range(r, OP_PUT, r->sys->put_batch != NULL, from, to);
+}
+
+/* Gives r its key buffer; 0 or BENCH_ERR. */
+static int key_room(run_t *r)
+{
+    r->key = keys_buffer(r->k, r->sys->batch ? r->sys->batch : 1);
+    return r->key ? 0 : bench_error("out of memory for keys");
+}
+
 int bench_fill(const bench_sys_t *sys, void *h, const bench_keys_t *k, uint32_t from,
                uint32_t to)
 {
-    run_t r = { sys, h, k, 0, 0, 0, 0 };
-    return do_range(&r, OP_PUT, sys->put_batch != NULL, from, to);
+    run_t r = { .sys = sys, .h = h, .k = k };
+    int rc = key_room(&r);
+    if (!rc)
+        rc = fill(&r, from, to);
+    free(r.key);
+    return rc;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -160,12 +193,12 @@ static int prepare(run_t *r, const workload_t *w)
     int rc;
     if (w->prep == PREP_INSERT) {
         if ((rc = r->sys->clear(r->h)) != 0 ||
-            (rc = bench_fill(r->sys, r->h, r->k, r->span, r->k->count)) != 0)
+            (rc = fill(r, r->span, r->k->count)) != 0)
             return rc;
         r->missing = r->span;
         return 0;
     }
-    if (r->missing && (rc = bench_fill(r->sys, r->h, r->k, 0, r->missing)) != 0)
+    if (r->missing && (rc = fill(r, 0, r->missing)) != 0)
         return rc;
     r->missing = 0;
     return 0;
@@ -194,21 +227,87 @@ static int repetition(run_t *r, const void *what, double *ns)
     return 0;
 }
 
-/* A warm-up run of fn, then reps timed ones; *ns gets the median ns/op. */
-static int measure(run_t *r, int (*fn)(run_t *, const void *, double *), const void *what,
-                   unsigned reps, double *ns)
+/* ---------------------------------------------------------------------- */
+/* Taking turns                                                            */
+/* ---------------------------------------------------------------------- */
+
+/* Keeps the last error as r's note. */
+static void note_error(run_t *r)
 {
-    double t[MAX_REPS];
-    int rc = fn(r, what, &t[0]);
-    for (unsigned i = 0; i < reps && !rc; i++)
-        rc = fn(r, what, &t[i]);
-    if (!rc)
-        *ns = median(t, reps);
-    return rc;
+    snprintf(r->note, sizeof r->note, "%s", bench_last_error());
 }
 
+/* One repetition of fn on r; a failure takes r out of the workload, its
+ * note saying why. */
+static void turn(run_t *r, rep_fn fn, const void *what, double *ns)
+{
+    if (fn(r, what, ns) != 0) {
+        note_error(r);
+        r->on = 0;
+    }
+}
+
+/* A warm-up repetition of fn on every run that is on, then reps rounds of
+ * one timed repetition each, the first system rotating from round to round. */
+static void measure(run_t *runs, size_t n, rep_fn fn, const void *what, unsigned reps)
+{
+    for (unsigned rep = 0; rep <= reps; rep++)
+        for (size_t j = 0; j < n; j++) {
+            run_t *r = &runs[(j + rep) % n];
+            if (r->on)
+                turn(r, fn, what, &r->t[rep ? rep - 1 : 0]);
+        }
+}
+
+/* Reports r's row: its median ns/op, or the note saying why there is none. */
+static void report_run(run_t *r, const char *section, const bench_store_t *s,
+                       const char *workload, const char *base, unsigned reps)
+{
+    report_row(section, r->sys->name, s->label, workload, base,
+               r->on ? bench_median(r->t, reps) : 0, r->on ? NULL : r->note);
+}
+
+/* Closes r's store; its note stays for the rows that follow. */
+static void drop(run_t *r)
+{
+    if (r->h)
+        r->sys->close(r->h, 1);
+    r->h = NULL;
+}
+
+/* Creates each system's store for s; one that cannot be made has h NULL
+ * and a note. */
+static void runs_open(run_t *runs, const bench_sys_t *const *sys, size_t n,
+                      const bench_store_t *s, const bench_keys_t *k, const bench_opts_t *o)
+{
+    for (size_t i = 0; i < n; i++) {
+        run_t *r = &runs[i];
+        char name[128];
+        memset(r, 0, sizeof *r);
+        r->sys = sys[i];
+        r->k = k;
+        r->missing = k->count;
+        if (key_room(r) != 0 || bench_create(r->sys, s, o, name, sizeof name, &r->h) != 0) {
+            note_error(r);
+            drop(r);
+        }
+    }
+}
+
+static void runs_close(run_t *runs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        drop(&runs[i]);
+        free(runs[i].key);
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Single-process section                                                  */
+/* ---------------------------------------------------------------------- */
+
 /* Whether the system runs workload w at all. */
-static int runs(const bench_sys_t *sys, const workload_t *w)
+static int takes_part(const bench_sys_t *sys, const workload_t *w)
 {
     if (sys->skip & w->bit)
         return 0;
@@ -217,54 +316,45 @@ static int runs(const bench_sys_t *sys, const workload_t *w)
     return w->op == OP_PUT ? sys->put_batch != NULL : sys->get_batch != NULL;
 }
 
-static void report_workload(const bench_sys_t *sys, const bench_store_t *s,
-                            const workload_t *w, double ns, const char *note)
+/* Reports r's figure for w; after a failure empties its store, whose state
+ * is unknown, so that the next workload refills it (or drops the store). */
+static void finish_workload(run_t *r, const bench_store_t *s, const workload_t *w,
+                            unsigned reps)
 {
     char name[64];
     if (w->batched)
-        snprintf(name, sizeof name, "%s [%s]", w->name, sys->batch_label);
+        snprintf(name, sizeof name, "%s [%s]", w->name, r->sys->batch_label);
     else
         snprintf(name, sizeof name, "%s", w->name);
-    report_row("single", sys->name, s->label, name, w->name, ns, note);
-}
-
-/* ---------------------------------------------------------------------- */
-/* Sections                                                                */
-/* ---------------------------------------------------------------------- */
-
-/* Creates the store for s; NULL on failure (bench_last_error() says why). */
-static void *open_store(const bench_sys_t *sys, const bench_store_t *s, const bench_opts_t *o)
-{
-    char name[128];
-    void *h;
-    return bench_create(sys, s, o, name, sizeof name, &h) == 0 ? h : NULL;
-}
-
-void single_section(const bench_sys_t *sys, const bench_store_t *s, const bench_keys_t *k,
-                    const bench_opts_t *o)
-{
-    uint64_t ops = capped_ops(sys, s->ops);
-    run_t r = { sys, open_store(sys, s, o), k, 0, 0, k->count, 0 };
-    r.span = ops < k->count ? (uint32_t)ops : k->count;
-    r.rounds = (uint32_t)(ops / r.span);
-    for (size_t i = 0; i < sizeof workloads / sizeof workloads[0]; i++) {
-        const workload_t *w = &workloads[i];
-        double ns = 0;
-        if (!runs(sys, w))
-            continue;
-        if (!r.h || measure(&r, repetition, w, o->reps, &ns) != 0) {
-            report_workload(sys, s, w, 0, bench_last_error());
-            if (!r.h)
-                continue;
-            r.missing = k->count; /* unknown state: refill everything */
-            if (sys->clear(r.h) != 0)
-                break;
-        } else {
-            report_workload(sys, s, w, ns, NULL);
-        }
+    report_run(r, "single", s, name, w->name, reps);
+    if (r->on || !r->h)
+        return;
+    r->missing = r->k->count;
+    if (r->sys->clear(r->h) != 0) {
+        note_error(r);
+        drop(r);
     }
-    if (r.h)
-        sys->close(r.h, 1);
+}
+
+void single_section(const bench_sys_t *const *sys, size_t n, const bench_store_t *s,
+                    const bench_keys_t *k, const bench_opts_t *o)
+{
+    run_t runs[BENCH_MAX_SYS];
+    runs_open(runs, sys, n, s, k, o);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t ops = capped_ops(sys[i], s->ops);
+        runs[i].span = ops < k->count ? (uint32_t)ops : k->count;
+        runs[i].rounds = (uint32_t)(ops / runs[i].span);
+    }
+    for (size_t w = 0; w < sizeof workloads / sizeof workloads[0]; w++) {
+        for (size_t i = 0; i < n; i++)
+            runs[i].on = runs[i].h && takes_part(sys[i], &workloads[w]);
+        measure(runs, n, repetition, &workloads[w], o->reps);
+        for (size_t i = 0; i < n; i++)
+            if (takes_part(sys[i], &workloads[w]))
+                finish_workload(&runs[i], s, &workloads[w], o->reps);
+    }
+    runs_close(runs, n);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -279,7 +369,7 @@ static int ycsb_once(run_t *r, const void *what, double *ns)
     uint64_t t0 = bench_now_ns();
     int rc = 0;
     for (uint32_t i = 0; i < r->span && !rc; i++) {
-        const unsigned char *key = keys_at(k->present, k, seq[i] & ~YCSB_UPDATE);
+        const unsigned char *key = key_gen(r->key, seq[i] & ~YCSB_UPDATE, 0);
         if (seq[i] & YCSB_UPDATE)
             rc = r->sys->put(r->h, key, k->key_size, k->val[i & 1], k->val_size);
         else
@@ -290,20 +380,31 @@ static int ycsb_once(run_t *r, const void *what, double *ns)
     return rc;
 }
 
-void ycsb_section(const bench_sys_t *sys, const bench_store_t *s, const bench_keys_t *k,
-                  const bench_opts_t *o, uint32_t *const seq[3], uint64_t ops)
+void ycsb_section(const bench_sys_t *const *sys, size_t n, const bench_store_t *s,
+                  const bench_keys_t *k, const bench_opts_t *o, uint32_t *const seq[3],
+                  uint64_t ops)
 {
     static const char *const names[3] = { "A 50/50 read/update", "B 95/5 read/update",
                                           "C read only" };
-    run_t r = { sys, open_store(sys, s, o), k, (uint32_t)capped_ops(sys, ops), 1, 0, 0 };
-    int rc = r.h ? bench_fill(sys, r.h, k, 0, k->count) : BENCH_ERR;
-    for (int w = 0; w < 3; w++) {
-        double ns = 0;
-        if (!rc)
-            rc = measure(&r, ycsb_once, seq[w], o->reps, &ns);
-        report_row("ycsb", sys->name, s->label, names[w], names[w], rc ? 0 : ns,
-                   rc ? bench_last_error() : NULL);
+    run_t runs[BENCH_MAX_SYS];
+    runs_open(runs, sys, n, s, k, o);
+    for (size_t i = 0; i < n; i++) {
+        runs[i].span = (uint32_t)capped_ops(sys[i], ops);
+        runs[i].rounds = 1;
+        if (runs[i].h && fill(&runs[i], 0, k->count) != 0) {
+            note_error(&runs[i]);
+            drop(&runs[i]);
+        }
     }
-    if (r.h)
-        sys->close(r.h, 1);
+    for (int w = 0; w < 3; w++) {
+        for (size_t i = 0; i < n; i++)
+            runs[i].on = runs[i].h != NULL;
+        measure(runs, n, ycsb_once, seq[w], o->reps);
+        for (size_t i = 0; i < n; i++) {
+            report_run(&runs[i], "ycsb", s, names[w], names[w], o->reps);
+            if (!runs[i].on)
+                drop(&runs[i]); /* a failed run's store state is unknown */
+        }
+    }
+    runs_close(runs, n);
 }
