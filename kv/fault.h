@@ -13,11 +13,15 @@
 
 #define KV_CRASH_EXIT_CODE 86
 
+/* KV_CRASH_SPLITS_COPIES: whether copies are split around a crash point
+ * (journal.c), so that a release build copies with one memcpy. */
 #ifdef KV_FAULT_INJECTION
 void fault_point(void);
 #  define KV_CRASH_POINT() fault_point()
+#  define KV_CRASH_SPLITS_COPIES 1
 #else
 #  define KV_CRASH_POINT() ((void)0)
+#  define KV_CRASH_SPLITS_COPIES 0
 #endif
 
 #endif /* KV_FAULT_H */
