@@ -70,6 +70,9 @@ extern "C" {
 #define KV_ENAME     (-14) /* store name too long or has characters not allowed */
 #define KV_ERDONLY   (-15) /* the handle was opened without KV_RDWR */
 #define KV_EIO       (-16) /* an operating-system call failed unexpectedly */
+#define KV_ECONFLICT (-17) /* the entry's version is not the one required */
+#define KV_ENOTNUM   (-18) /* kv_incr: the value is not a decimal integer */
+#define KV_EOVERFLOW (-19) /* kv_incr: the result does not fit in int64_t */
 
 /* Returns a static, human-readable message for a KV_E* code (or "unknown
  * error").  Safe to call from any thread. */
@@ -85,6 +88,8 @@ typedef struct kv kv_t;
 #define KV_RDWR   0x1u /* allow put/del/clear; without it the handle is read-only */
 #define KV_CREATE 0x2u /* create the store if it does not exist */
 #define KV_EXCL   0x4u /* with KV_CREATE: fail with KV_EEXIST if it exists */
+#define KV_CACHE  0x8u /* with KV_CREATE: a new store is a cache (see below);
+                        * ignored when attaching (the store's mode applies) */
 
 /* Limits on creation options. */
 #define KV_NAME_MAX       200u          /* longest plain store name, in bytes */
@@ -172,30 +177,93 @@ KV_API int kv_flush(kv_t *kv);
 /* Data                                                                     */
 /* ------------------------------------------------------------------------ */
 
-/* Flags for kv_put(). */
-#define KV_NOREPLACE 0x1u /* insert only: fail with KV_EEXIST if the key exists */
+/* Flags for kv_put() and kv_put_opts_t. */
+#define KV_NOREPLACE  0x1u /* insert only: fail with KV_EEXIST if the key exists */
+#define KV_IF_VERSION 0x2u /* compare-and-swap: write only if the entry's version is
+                            * opts->if_version (0: only if the key is absent),
+                            * else KV_ECONFLICT */
 
 /* Stores `val` under `key`, replacing any value it had (unless
- * KV_NOREPLACE).  Once it returns 0 the write survives the death of any
- * process, this one included.
+ * KV_NOREPLACE) and clearing any time-to-live it had.  Once it returns 0 the
+ * write survives the death of any process, this one included.
  * Errors: KV_EINVAL (empty key, NULL pointer with nonzero length, unknown
  * flag), KV_ETOOBIG, KV_EFULL, KV_EEXIST, KV_ERDONLY, KV_ETIMEDOUT,
  * KV_ECORRUPT.  On any error the store is unchanged. */
 KV_API int kv_put(kv_t *kv, const void *key, size_t key_len,
                   const void *val, size_t val_len, unsigned flags);
 
+/* The optional part of a write. */
+typedef struct kv_put_opts {
+    unsigned flags;      /* KV_NOREPLACE, KV_IF_VERSION */
+    uint64_t ttl_ms;     /* time to live in ms; 0: never expires */
+    uint64_t if_version; /* with KV_IF_VERSION: the version the entry must have */
+    uint64_t version;    /* out: the version this write gave the entry */
+} kv_put_opts_t;
+
+/* kv_put() with a time-to-live, a version condition, and the new version
+ * reported.  `opts` may be NULL (= kv_put with no flags).
+ *
+ * Expiry is wall-clock time (ms since the Unix epoch, CLOCK_REALTIME), so an
+ * entry of a file-backed store still expires at the right moment after a
+ * reboot; setting the clock forward expires entries early.  An expired entry
+ * reads as absent; its slot is reclaimed when a lookup meets it, when an
+ * insert needs room, or by kv_purge_expired().
+ *
+ * Versions: every write gives the entry a new version, larger than any
+ * version the store has handed out (it is the store's generation after the
+ * write), so a version seen once is never reused, even after delete and
+ * re-insert.
+ * Errors: those of kv_put(), and KV_ECONFLICT (KV_IF_VERSION failed). */
+KV_API int kv_put_ex(kv_t *kv, const void *key, size_t key_len,
+                     const void *val, size_t val_len, kv_put_opts_t *opts);
+
 /* Copies the value of `key` into buf[0..cap) and sets *val_len to its
  * length.  If cap is smaller than the value, returns KV_ERANGE, sets
  * *val_len to the size needed and leaves buf untouched.  `buf` may be NULL
  * when cap is 0 (to ask for the size).  `val_len` may be NULL.
- * Errors: KV_ENOTFOUND, KV_EINVAL, KV_ETOOBIG (key longer than key_max),
- * KV_ERANGE, KV_ETIMEDOUT, KV_ECORRUPT. */
+ * Errors: KV_ENOTFOUND (also for an expired entry), KV_EINVAL, KV_ETOOBIG
+ * (key longer than key_max), KV_ERANGE, KV_ETIMEDOUT, KV_ECORRUPT. */
 KV_API int kv_get(kv_t *kv, const void *key, size_t key_len,
                   void *buf, size_t cap, size_t *val_len);
+
+/* What kv_get_ex() reports besides the value. */
+typedef struct kv_meta {
+    uint64_t version;    /* the entry's version (see kv_put_ex) */
+    uint64_t expires_ms; /* wall-clock ms since the epoch it expires at; 0: never */
+} kv_meta_t;
+
+/* kv_get() that also fills *meta (which may be NULL); on KV_ERANGE *meta is
+ * filled too.  Errors: those of kv_get(). */
+KV_API int kv_get_ex(kv_t *kv, const void *key, size_t key_len,
+                     void *buf, size_t cap, size_t *val_len, kv_meta_t *meta);
 
 /* Removes `key`.  Errors: KV_ENOTFOUND, KV_EINVAL, KV_ETOOBIG, KV_ERDONLY,
  * KV_ETIMEDOUT, KV_ECORRUPT. */
 KV_API int kv_del(kv_t *kv, const void *key, size_t key_len);
+
+/* Removes `key` only if its version is `version`.  Errors: those of
+ * kv_del(), and KV_ECONFLICT (present with another version). */
+KV_API int kv_del_if(kv_t *kv, const void *key, size_t key_len, uint64_t version);
+
+/* Adds `delta` to the decimal integer stored under `key` (like Redis
+ * INCRBY), creating the key at 0 first when absent, and stores the result
+ * back as decimal text.  An existing entry keeps its time-to-live.  *result
+ * (may be NULL) gets the new value.  The value must be an optional '-' and
+ * 1..19 digits with nothing else.
+ * Errors: KV_ENOTNUM (not such an integer), KV_EOVERFLOW (result outside
+ * int64_t), KV_ETOOBIG (val_max below 20 bytes), and those of kv_put(). */
+KV_API int kv_incr(kv_t *kv, const void *key, size_t key_len, int64_t delta,
+                   int64_t *result);
+
+/* Sets *ttl_ms to the time `key` has left to live in ms, or -1 if it never
+ * expires.  Errors: KV_ENOTFOUND (absent or expired), KV_EINVAL, KV_ETOOBIG,
+ * KV_ETIMEDOUT, KV_ECORRUPT. */
+KV_API int kv_ttl(kv_t *kv, const void *key, size_t key_len, int64_t *ttl_ms);
+
+/* Deletes every expired entry (one O(slots) pass under the lock) and sets
+ * *purged (may be NULL) to how many.  Errors: KV_ERDONLY, KV_ETIMEDOUT,
+ * KV_EINVAL. */
+KV_API int kv_purge_expired(kv_t *kv, uint64_t *purged);
 
 /* Sets *count to the number of keys.  Errors: KV_EINVAL, KV_ETIMEDOUT. */
 KV_API int kv_count(kv_t *kv, uint64_t *count);
@@ -203,6 +271,43 @@ KV_API int kv_count(kv_t *kv, uint64_t *count);
 /* Removes every key, as one crash-safe operation: after a crash it is either
  * complete or not begun.  Errors: KV_ERDONLY, KV_ETIMEDOUT, KV_EINVAL. */
 KV_API int kv_clear(kv_t *kv);
+
+/* ------------------------------------------------------------------------ */
+/* Caches                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* A store created with KV_CACHE never answers an insert with KV_EFULL while
+ * it holds entries: once 7/8 of its slots are used, an insert of a new key
+ * evicts an entry instead — an expired one if the new key's probe window
+ * (the 16 slots from its home) holds one, else the first one there whose
+ * reference bit is clear (CLOCK: a get sets the bit on the slot line it
+ * already reads, a passing eviction scan clears it).  Eviction and insert
+ * are one crash-safe step.  A store without KV_CACHE still reclaims expired
+ * entries for room, and otherwise returns KV_EFULL. */
+
+/* ------------------------------------------------------------------------ */
+/* Change notification                                                      */
+/* ------------------------------------------------------------------------ */
+
+/* Sets *generation to the store's generation (bumped by every change),
+ * without taking the lock.  Errors: KV_EINVAL.  Thread-safe. */
+KV_API int kv_generation(kv_t *kv, uint64_t *generation);
+
+/* Blocks until the store's generation differs from `seen` or timeout_ms
+ * passes, and sets *generation (may be NULL) to the current one.  Sleeps in
+ * the kernel (a shared futex on a word in the mapping on Linux): no busy
+ * waiting, and no change is missed between reading the generation and
+ * sleeping.  Every waiter of every process is woken by every change.
+ * Errors: KV_ETIMEDOUT (no change; *generation still set), KV_EINVAL.
+ * Takes no lock.  Thread-safe. */
+KV_API int kv_wait(kv_t *kv, uint64_t seen, uint32_t timeout_ms, uint64_t *generation);
+
+/* Blocks until the version of `key` differs from `seen` (0: absent), i.e.
+ * the key was written, deleted or expired, or timeout_ms passes; sets
+ * *version (may be NULL) to the current version (0 if absent).
+ * Errors: KV_ETIMEDOUT, KV_EINVAL, KV_ETOOBIG, KV_ECORRUPT. */
+KV_API int kv_watch(kv_t *kv, const void *key, size_t key_len, uint64_t seen,
+                    uint32_t timeout_ms, uint64_t *version);
 
 /* ------------------------------------------------------------------------ */
 /* Iteration                                                                */
@@ -248,6 +353,11 @@ typedef struct kv_stats {
     uint64_t generation;     /* bumped by every change (put, del, clear, recovery) */
     uint64_t recoveries;     /* repairs after a process died holding the lock */
     uint64_t lock_timeouts;  /* lock waits that hit their timeout, all processes */
+    uint64_t hits;           /* gets that found their key */
+    uint64_t misses;         /* gets that did not (expired entries included) */
+    uint64_t expirations;    /* expired entries reclaimed */
+    uint64_t evictions;      /* entries evicted to make room (cache stores) */
+    uint32_t cache;          /* 1 if the store was created with KV_CACHE */
     uint32_t layout_version; /* on-mapping format version */
     uint32_t holder_pid;     /* pid holding the lock when stats was read, else 0 */
     uint64_t holder_since_ms;/* wall-clock ms (since the epoch) when a waiter first

@@ -23,6 +23,9 @@ static const char *const messages[] = {
     [-KV_ENAME]      = "invalid store name (too long or bad characters)",
     [-KV_ERDONLY]    = "store was opened read-only",
     [-KV_EIO]        = "operating-system error",
+    [-KV_ECONFLICT]  = "version conflict: the entry changed",
+    [-KV_ENOTNUM]    = "value is not a decimal integer",
+    [-KV_EOVERFLOW]  = "integer overflow",
 };
 
 const char *kv_strerror(int err)

@@ -24,17 +24,22 @@
  *  delete  Storing TOMB into the state word is the whole change.  Turning a
  *          run of tombstones that ends at an empty slot back into empty slots
  *          follows; each of those single stores is safe on its own.
- *  replace Overwrites a value in place, so it needs an undo record: the old
- *          value is copied into the header's undo image with its slot and
- *          length, and journal_op = REPLACE commits the record.  Then the new
- *          value is written; journal_op = IDLE commits the replace.  A crash
- *          in between is rolled back from the image (undo is idempotent).
+ *  replace Overwrites an entry in place (a new value for the same key, or an
+ *          evicted entry's slot taken by another key), so it needs an undo
+ *          record: the slot's used bytes are copied into the header's undo
+ *          image (a slot-shaped copy) with the slot's index, and
+ *          journal_op = REPLACE commits the record.  Then the new entry is
+ *          written; journal_op = IDLE commits the replace.  A crash in
+ *          between is rolled back from the image (undo is idempotent).
  *  clear   journal_op = CLEAR commits the intent; recovery rolls it forward
  *          (emptying slots is idempotent), then IDLE.
  *
  *  Counters (used, tombstones, generation) are updated after the commit and
  *  are not journaled: recovery recomputes used and tombstones from a census
- *  of every slot, and bumps generation, since a recovery is a change.
+ *  of every slot, and moves generation past every entry's version (an entry
+ *  committed just before a crash may carry generation + 1), since a
+ *  recovery is a change too.  Every change of generation also bumps the
+ *  futex word change_seq, which kv_wait sleeps on.
  *
  * Recovery runs when the mutex reports a dead owner (EOWNERDEAD /
  * WAIT_ABANDONED), or when a process attaches alone and finds the holder
@@ -73,54 +78,83 @@ static void copy_bytes(unsigned char *dst, const void *src, size_t n)
     memcpy(dst + half, (const unsigned char *)src + half, n - half);
 }
 
-static unsigned char *undo_image(kv_header_t *h)
+static kv_slot_t *undo_image(kv_header_t *h)
 {
-    return (unsigned char *)h + KV_JOURNAL_IMAGE_OFFSET;
+    return (kv_slot_t *)((unsigned char *)h + KV_JOURNAL_IMAGE_OFFSET);
+}
+
+/* Makes `generation` the store's generation and tells kv_wait sleepers. */
+static void publish(kv_header_t *h, uint64_t generation)
+{
+    atomic_store_explicit(&h->generation, generation, memory_order_release);
+    atomic_fetch_add_explicit(&h->change_seq, 1, memory_order_seq_cst);
+}
+
+/* Writes an entry's head fields and bytes into slot s, all but its commit
+ * word key_len.  `key` NULL leaves the key bytes as they are. */
+static void write_entry(const kv_table_t *t, kv_slot_t *s, const void *key, uint32_t key_len,
+                        const journal_entry_t *e, uint64_t version)
+{
+    s->hash = e->hash;
+    s->val_len = e->val_len;
+    s->version = version;
+    s->expires_ms = e->expires_ms;
+    KV_CRASH_POINT();
+    if (key)
+        memcpy(table_key(s), key, key_len);
+    copy_bytes(table_val(t, s), e->val, e->val_len);
 }
 
 /* ---------------------------------------------------------------------- */
 /* Operations                                                              */
 /* ---------------------------------------------------------------------- */
 
-void journal_insert(const kv_table_t *t, kv_header_t *h, uint64_t i, uint64_t hash,
-                    const void *key, uint32_t key_len, const void *val, uint32_t val_len)
+uint64_t journal_insert(const kv_table_t *t, kv_header_t *h, uint64_t i,
+                        const void *key, uint32_t key_len, const journal_entry_t *e)
 {
     kv_slot_t *s = table_slot(t, i);
     uint64_t was_tomb = table_state(s) == KV_SLOT_TOMB;
+    uint64_t version = atomic_load_explicit(&h->generation, memory_order_relaxed) + 1;
 
-    s->hash = hash;
-    s->val_len = val_len;
-    KV_CRASH_POINT();
-    memcpy(table_key(s), key, key_len);
-    copy_bytes(table_val(t, s), val, val_len);
+    write_entry(t, s, key, key_len, e, version);
     KV_CRASH_POINT();
     commit_u32(&s->key_len, key_len);
     KV_CRASH_POINT();
     h->used++;
     h->tombstones -= was_tomb;
-    h->generation++;
+    publish(h, version);
+    return version;
 }
 
-void journal_replace(const kv_table_t *t, kv_header_t *h, uint64_t i,
-                     const void *val, uint32_t val_len)
+/* Copies the used bytes of slot s — head, key, value — into the image. */
+static void save_undo(const kv_table_t *t, kv_header_t *h, const kv_slot_t *s)
+{
+    kv_slot_t *img = undo_image(h);
+    memcpy(img, s, KV_SLOT_HEAD);
+    memcpy(table_key(img), s->data, table_state(s));
+    copy_bytes(table_val(t, img), s->data + t->geo.key_max, table_val_len(s));
+}
+
+uint64_t journal_replace(const kv_table_t *t, kv_header_t *h, uint64_t i,
+                         const void *key, uint32_t key_len, const journal_entry_t *e)
 {
     kv_slot_t *s = table_slot(t, i);
-    uint32_t old_len = s->val_len;
+    uint64_t version = atomic_load_explicit(&h->generation, memory_order_relaxed) + 1;
 
     /* The undo record is written while journal_op is IDLE: a crash here
      * leaves nothing to undo. */
-    copy_bytes(undo_image(h), table_val(t, s), old_len);
+    save_undo(t, h, s);
     h->journal_slot = (uint32_t)i;
-    h->journal_val_len = old_len;
     KV_CRASH_POINT();
     commit_u32(&h->journal_op, KV_JOURNAL_REPLACE);
     KV_CRASH_POINT();
-    s->val_len = val_len;
+    write_entry(t, s, key, key_len, e, version);
+    if (key)
+        atomic_store_explicit(&s->key_len, key_len, memory_order_relaxed);
     KV_CRASH_POINT();
-    copy_bytes(table_val(t, s), val, val_len);
-    h->generation++;
-    KV_CRASH_POINT();
+    publish(h, version);
     commit_u32(&h->journal_op, KV_JOURNAL_IDLE);
+    return version;
 }
 
 /* If the slot after i is empty, no probe path runs through i to a later
@@ -145,7 +179,7 @@ void journal_delete(const kv_table_t *t, kv_header_t *h, uint64_t i)
     KV_CRASH_POINT();
     h->used--;
     h->tombstones++;
-    h->generation++;
+    publish(h, atomic_load_explicit(&h->generation, memory_order_relaxed) + 1);
     KV_CRASH_POINT();
     h->tombstones -= reclaim_tombstones(t, i);
 }
@@ -160,7 +194,7 @@ static void empty_all_slots(const kv_table_t *t, kv_header_t *h)
     }
     h->used = 0;
     h->tombstones = 0;
-    h->generation++;
+    publish(h, atomic_load_explicit(&h->generation, memory_order_relaxed) + 1);
 }
 
 void journal_clear(const kv_table_t *t, kv_header_t *h)
@@ -181,24 +215,27 @@ int journal_busy(const kv_header_t *h)
     return atomic_load_explicit(&h->journal_op, memory_order_relaxed) != KV_JOURNAL_IDLE;
 }
 
-/* Puts the old value back.  The record's slot and length come from the
- * mapping, so they are checked before use. */
+/* Puts the old entry back from the image.  The slot index and the image's
+ * lengths come from the mapping, so they are checked before use. */
 static int undo_replace(const kv_table_t *t, kv_header_t *h)
 {
     uint64_t i = h->journal_slot;
-    uint32_t len = h->journal_val_len;
-    kv_slot_t *s;
-    if (i > t->mask || !validate_val_len(len, &t->geo))
+    kv_slot_t *img = undo_image(h), *s;
+    uint32_t key_len = table_state(img);
+    if (i > t->mask || key_len == KV_SLOT_EMPTY || key_len > t->geo.key_max ||
+        !validate_val_len(table_val_len(img), &t->geo))
         return KV_ECORRUPT;
     s = table_slot(t, i);
-    memcpy(table_val(t, s), undo_image(h), len);
-    s->val_len = len;
+    memcpy(s, img, KV_SLOT_HEAD);
+    memcpy(table_key(s), table_key(img), key_len);
+    memcpy(table_val(t, s), table_val(t, img), table_val_len(img));
     return 0;
 }
 
 int journal_recover(const kv_table_t *t, kv_header_t *h)
 {
     table_census_t census;
+    uint64_t generation;
     int rc = 0;
 
     switch (atomic_load_explicit(&h->journal_op, memory_order_relaxed)) {
@@ -219,6 +256,7 @@ int journal_recover(const kv_table_t *t, kv_header_t *h)
     h->used = census.used;
     h->tombstones = census.tombstones;
     h->recoveries++;
-    h->generation++;
+    generation = atomic_load_explicit(&h->generation, memory_order_relaxed);
+    publish(h, (census.version_max > generation ? census.version_max : generation) + 1);
     return rc;
 }

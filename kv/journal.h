@@ -9,14 +9,24 @@
 
 #include "table.h"
 
-/* Stores a new entry in free slot i (EMPTY or TOMB). */
-void journal_insert(const kv_table_t *t, kv_header_t *h, uint64_t i, uint64_t hash,
-                    const void *key, uint32_t key_len, const void *val, uint32_t val_len);
+/* What a write stores in a slot besides its key (given by the caller). */
+typedef struct journal_entry {
+    uint64_t hash;
+    const void *val;
+    uint32_t val_len;
+    uint64_t expires_ms; /* 0: never */
+} journal_entry_t;
 
-/* Replaces the value of the entry in slot i, whose val_len the caller has
- * validated. */
-void journal_replace(const kv_table_t *t, kv_header_t *h, uint64_t i,
-                     const void *val, uint32_t val_len);
+/* Stores a new entry in free slot i (EMPTY or TOMB).  Returns its version. */
+uint64_t journal_insert(const kv_table_t *t, kv_header_t *h, uint64_t i,
+                        const void *key, uint32_t key_len, const journal_entry_t *e);
+
+/* Replaces the whole entry in used slot i — the same key with a new value,
+ * or (eviction) another key — as one undoable step.  `key` NULL keeps the
+ * slot's key.  The caller has validated the slot's lengths.  Returns the
+ * new version. */
+uint64_t journal_replace(const kv_table_t *t, kv_header_t *h, uint64_t i,
+                         const void *key, uint32_t key_len, const journal_entry_t *e);
 
 /* Deletes the entry in slot i. */
 void journal_delete(const kv_table_t *t, kv_header_t *h, uint64_t i);

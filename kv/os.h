@@ -16,6 +16,7 @@
 #ifndef KV_OS_H
 #define KV_OS_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -89,10 +90,23 @@ void os_mutex_consistent(void *area);
 
 void os_mutex_unlock(void *area);
 
+/* ---- waiting for a change --------------------------------------------- */
+
+/* Sleeps while the 32-bit word at `word` (in the mapping) still holds
+ * `expected`, at most timeout_ms; the check and the sleep are one atomic
+ * step, so a change made before the sleep is never missed.  Works across
+ * processes.  Returns 0 (woken, or the word differed: the caller rechecks)
+ * or KV_ETIMEDOUT. */
+int os_wait(_Atomic uint32_t *word, uint32_t expected, uint32_t timeout_ms);
+
+/* Wakes every process sleeping in os_wait on `word`. */
+void os_wake_all(_Atomic uint32_t *word);
+
 /* ---- small services --------------------------------------------------- */
 
 uint32_t os_pid(void);          /* this process's id */
 uint64_t os_clock_ms(void);     /* wall clock, ms since the Unix epoch; cheap, coarse */
+uint64_t os_monotonic_ms(void); /* a clock that never jumps, for timeouts */
 uint64_t os_random64(void);     /* unpredictable 64 bits (getrandom, else time+pid) */
 void     os_sleep_ms(uint32_t ms);
 

@@ -1,6 +1,7 @@
 /*
- * store.c — kv's public API: opening a store, and every operation as
- * "check arguments, hash, lock, act on the table, unlock".
+ * store.c — opening and closing stores, and the store's lock.  The
+ * operations themselves (data.c, notify.c, inspect.c) all follow "check
+ * arguments, hash, store_lock, act on the table, store_unlock".
  *
  * Opening: the OS layer opens the object and takes the attach lock.  The
  * process that gets it alone either formats a new block (header written,
@@ -14,32 +15,15 @@
  * when the previous holder died, before the caller's operation looks at any
  * slot.
  */
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "journal.h"
-#include "kv.h"
-#include "os.h"
+#include "store.h"
 
-struct kv {
-    os_object_t *obj;
-    kv_header_t *hdr;
-    kv_table_t table;            /* slot array with the validated geometry */
-    uint64_t object_size;        /* bytes of the object when opened */
-    _Atomic uint32_t timeout_ms; /* lock wait limit; settable from any thread */
-    uint32_t pid;                /* cached: getpid() is a system call */
-    int created;
-    int writable;
-};
-
-#define KV_ALL_OPEN_FLAGS (KV_RDWR | KV_CREATE | KV_EXCL)
+#define KV_ALL_OPEN_FLAGS (KV_RDWR | KV_CREATE | KV_EXCL | KV_CACHE)
 /* How long an opener waits for a creator that has made an object but not yet
  * sized it (a window of a few system calls). */
 #define EMPTY_OBJECT_RETRIES 20
-/* kv_next scans at most this many slots per lock hold. */
-#define NEXT_SCAN_BATCH 65536u
 
 /* ---------------------------------------------------------------------- */
 /* The lock                                                                */
@@ -55,7 +39,8 @@ static void holder_set(kv_t *kv)
     atomic_signal_fence(memory_order_seq_cst);
 }
 
-static void store_unlock(kv_t *kv)
+/* Drops the mutex; see store.h. */
+void store_unlock(kv_t *kv, const store_hold_t *hold)
 {
     kv_header_t *h = kv->hdr;
     /* Only a waiter stamps the time (store_wait), so the uncontended path
@@ -65,6 +50,13 @@ static void store_unlock(kv_t *kv)
         atomic_store_explicit(&h->holder_since_ms, 0, memory_order_relaxed);
     atomic_store_explicit(&h->holder_pid, 0, memory_order_release);
     os_mutex_unlock(h->lock);
+    /* Wake after unlocking, so sleepers do not wake into a held lock.  The
+     * seq_cst load pairs with kv_wait's seq_cst increment of `waiters`:
+     * either this sees the waiter, or the waiter's futex sleep sees the new
+     * change_seq and does not sleep (see notify.c). */
+    if (atomic_load_explicit(&h->change_seq, memory_order_relaxed) != hold->change_seq &&
+        atomic_load_explicit(&h->waiters, memory_order_seq_cst) != 0)
+        os_wake_all(&h->change_seq);
 }
 
 /* The slow path of store_lock: the lock is held by someone else.  Stamp when
@@ -83,10 +75,7 @@ static int store_wait(kv_t *kv)
     return rc;
 }
 
-/* Takes the store's mutex: the one place every operation locks.  A dead
- * previous holder's damage is repaired here, before the caller's operation
- * looks at any slot. */
-static int store_lock(kv_t *kv)
+int store_lock(kv_t *kv, store_hold_t *hold)
 {
     kv_header_t *h = kv->hdr;
     int rc = os_mutex_trylock(h->lock);
@@ -95,6 +84,7 @@ static int store_lock(kv_t *kv)
     if (rc < 0)
         return rc;
     holder_set(kv);
+    hold->change_seq = atomic_load_explicit(&h->change_seq, memory_order_relaxed);
     if (rc == OS_LOCK_OWNER_DIED) {
         /* Repair before marking the mutex consistent: if this process dies
          * while repairing, the next locker is told again and repeats the
@@ -102,7 +92,7 @@ static int store_lock(kv_t *kv)
         rc = journal_recover(&kv->table, h);
         os_mutex_consistent(h->lock);
         if (rc < 0) {
-            store_unlock(kv);
+            store_unlock(kv, hold);
             return rc;
         }
     }
@@ -151,7 +141,7 @@ static int store_format(kv_t *kv, const kv_geometry_t *g)
     h->hash_seed = os_random64();
     h->total_size = g->total_size;
     h->lock_abi = os_mutex_abi();
-    h->creator_ptr_bits = (uint32_t)(sizeof(void *) * 8);
+    h->flags = kv->cache ? KV_STORE_CACHE : 0;
     rc = os_mutex_init(h->lock);
     if (rc)
         return rc;
@@ -173,6 +163,7 @@ static int store_repair_alone(kv_t *kv)
     if (atomic_load_explicit(&h->holder_pid, memory_order_relaxed) != 0 || journal_busy(h))
         rc = journal_recover(&kv->table, h);
     atomic_store_explicit(&h->holder_pid, 0, memory_order_relaxed);
+    atomic_store_explicit(&h->waiters, 0, memory_order_relaxed); /* nobody else is here */
     return rc ? rc : os_mutex_init(h->lock);
 }
 
@@ -189,6 +180,7 @@ static int store_attach_existing(kv_t *kv, uint64_t size, int alone)
     if (rc)
         return rc;
     table_from_header(kv, &g);
+    kv->cache = (kv->hdr->flags & KV_STORE_CACHE) != 0;
     return alone ? store_repair_alone(kv) : 0;
 }
 
@@ -248,6 +240,7 @@ int kv_open(kv_t **out, const char *name, unsigned flags, const kv_options_t *op
     atomic_init(&kv->timeout_ms, opts->lock_timeout_ms);
     kv->pid = os_pid();
     kv->writable = (flags & KV_RDWR) != 0;
+    kv->cache = (flags & KV_CACHE) != 0; /* for a store this call creates */
     if ((rc = store_attach(kv, name, flags, opts, &want)) != 0) {
         kv_close(kv);
         return rc;
@@ -304,351 +297,15 @@ int kv_flush(kv_t *kv)
     return kv ? os_object_flush(kv->obj) : KV_EINVAL;
 }
 
-/* ---------------------------------------------------------------------- */
-/* Data                                                                    */
-/* ---------------------------------------------------------------------- */
-
-/* Checks a key argument: present, non-empty, within the store's limit. */
-static int check_key(const kv_t *kv, const void *key, size_t key_len)
+int store_check_key(const kv_t *kv, const void *key, size_t key_len)
 {
     if (!kv || !key || key_len == 0)
         return KV_EINVAL;
     return key_len > kv->table.geo.key_max ? KV_ETOOBIG : 0;
 }
 
-static int check_write(const kv_t *kv, const void *key, size_t key_len,
-                       const void *val, size_t val_len)
+void store_copy_out(void *dst, const unsigned char *src, size_t n)
 {
-    int rc = check_key(kv, key, key_len);
-    if (rc)
-        return rc;
-    if (!val && val_len)
-        return KV_EINVAL;
-    if (val_len > kv->table.geo.val_max)
-        return KV_ETOOBIG;
-    return kv->writable ? 0 : KV_ERDONLY;
-}
-
-/* Copies n bytes out of the mapping; a caller's buffer may be NULL when n
- * is 0, which memcpy does not allow. */
-static void copy_out(void *dst, const unsigned char *src, size_t n)
-{
-    if (n)
+    if (n) /* memcpy must not see a NULL dst, even for 0 bytes */
         memcpy(dst, src, n);
-}
-
-/* Looks the key up and, when found, checks the slot's value length (it was
- * read from the mapping).  Returns the slot or NULL with *rc set. */
-static kv_slot_t *find_entry(kv_t *kv, uint64_t hash, const void *key, size_t key_len,
-                             table_pos_t *pos, int *rc)
-{
-    kv_slot_t *s;
-    *rc = table_lookup(&kv->table, hash, key, (uint32_t)key_len, pos);
-    if (*rc)
-        return NULL;
-    s = table_slot(&kv->table, pos->found);
-    if (!validate_val_len(s->val_len, &kv->table.geo)) {
-        *rc = KV_ECORRUPT;
-        return NULL;
-    }
-    return s;
-}
-
-static int put_locked(kv_t *kv, uint64_t hash, const void *key, size_t key_len,
-                      const void *val, size_t val_len, unsigned flags)
-{
-    table_pos_t pos;
-    int rc;
-    if (find_entry(kv, hash, key, key_len, &pos, &rc)) {
-        if (flags & KV_NOREPLACE)
-            return KV_EEXIST;
-        journal_replace(&kv->table, kv->hdr, pos.found, val, (uint32_t)val_len);
-        return 0;
-    }
-    if (rc != KV_ENOTFOUND)
-        return rc;
-    if (pos.free == TABLE_NONE)
-        return KV_EFULL;
-    journal_insert(&kv->table, kv->hdr, pos.free, hash, key, (uint32_t)key_len, val,
-                   (uint32_t)val_len);
-    return 0;
-}
-
-int kv_put(kv_t *kv, const void *key, size_t key_len, const void *val, size_t val_len,
-           unsigned flags)
-{
-    uint64_t hash;
-    int rc = check_write(kv, key, key_len, val, val_len);
-    if (rc)
-        return rc;
-    if (flags & ~KV_NOREPLACE)
-        return KV_EINVAL;
-    hash = table_hash(&kv->table, key, key_len);
-    if ((rc = store_lock(kv)) != 0)
-        return rc;
-    rc = put_locked(kv, hash, key, key_len, val, val_len, flags);
-    store_unlock(kv);
-    return rc;
-}
-
-static int get_locked(kv_t *kv, uint64_t hash, const void *key, size_t key_len,
-                      void *buf, size_t cap, size_t *val_len)
-{
-    table_pos_t pos;
-    int rc;
-    kv_slot_t *s = find_entry(kv, hash, key, key_len, &pos, &rc);
-    if (!s)
-        return rc;
-    *val_len = s->val_len;
-    if (s->val_len > cap)
-        return KV_ERANGE;
-    copy_out(buf, table_val(&kv->table, s), s->val_len);
-    return 0;
-}
-
-int kv_get(kv_t *kv, const void *key, size_t key_len, void *buf, size_t cap, size_t *val_len)
-{
-    size_t len = 0;
-    uint64_t hash;
-    int rc = check_key(kv, key, key_len);
-    if (rc)
-        return rc;
-    if (!buf && cap)
-        return KV_EINVAL;
-    hash = table_hash(&kv->table, key, key_len);
-    if ((rc = store_lock(kv)) != 0)
-        return rc;
-    rc = get_locked(kv, hash, key, key_len, buf, cap, &len);
-    store_unlock(kv);
-    if (val_len && (rc == 0 || rc == KV_ERANGE))
-        *val_len = len;
-    return rc;
-}
-
-int kv_del(kv_t *kv, const void *key, size_t key_len)
-{
-    table_pos_t pos;
-    uint64_t hash;
-    int rc = check_key(kv, key, key_len);
-    if (rc)
-        return rc;
-    if (!kv->writable)
-        return KV_ERDONLY;
-    hash = table_hash(&kv->table, key, key_len);
-    if ((rc = store_lock(kv)) != 0)
-        return rc;
-    rc = table_lookup(&kv->table, hash, key, (uint32_t)key_len, &pos);
-    if (rc == 0)
-        journal_delete(&kv->table, kv->hdr, pos.found);
-    store_unlock(kv);
-    return rc;
-}
-
-int kv_count(kv_t *kv, uint64_t *count)
-{
-    int rc;
-    if (!kv || !count)
-        return KV_EINVAL;
-    if ((rc = store_lock(kv)) != 0)
-        return rc;
-    *count = kv->hdr->used;
-    store_unlock(kv);
-    return 0;
-}
-
-int kv_clear(kv_t *kv)
-{
-    int rc;
-    if (!kv)
-        return KV_EINVAL;
-    if (!kv->writable)
-        return KV_ERDONLY;
-    if ((rc = store_lock(kv)) != 0)
-        return rc;
-    journal_clear(&kv->table, kv->hdr);
-    store_unlock(kv);
-    return 0;
-}
-
-/* ---------------------------------------------------------------------- */
-/* Iteration                                                               */
-/* ---------------------------------------------------------------------- */
-
-/* Copies the entry in slot i into *e if its buffers are large enough. */
-static int copy_entry(kv_t *kv, uint64_t i, uint32_t key_len, kv_entry_t *e)
-{
-    kv_slot_t *s = table_slot(&kv->table, i);
-    if (!validate_key_len(key_len, &kv->table.geo) || !validate_val_len(s->val_len, &kv->table.geo))
-        return KV_ECORRUPT;
-    e->key_len = key_len;
-    e->val_len = s->val_len;
-    if (e->key_len > e->key_cap || (e->val && e->val_len > e->val_cap))
-        return KV_ERANGE;
-    copy_out(e->key, table_key(s), e->key_len);
-    if (e->val) /* NULL: keys only */
-        copy_out(e->val, table_val(&kv->table, s), e->val_len);
-    return 0;
-}
-
-/* Scans at most NEXT_SCAN_BATCH slots from *cursor for a used one.  Returns
- * 0 (entry copied, cursor past it), 1 (batch done, cursor advanced), or an
- * error with the cursor on the entry. */
-static int next_locked(kv_t *kv, uint64_t *cursor, kv_entry_t *e)
-{
-    uint64_t end = *cursor + NEXT_SCAN_BATCH;
-    for (uint64_t i = *cursor; i <= kv->table.mask; i++) {
-        uint32_t state = table_state(table_slot(&kv->table, i));
-        int rc;
-        if (i == end) {
-            *cursor = i;
-            return 1;
-        }
-        if (state == KV_SLOT_EMPTY || state == KV_SLOT_TOMB)
-            continue;
-        *cursor = i;
-        if ((rc = copy_entry(kv, i, state, e)) != 0)
-            return rc;
-        *cursor = i + 1;
-        return 0;
-    }
-    *cursor = kv->table.mask + 1;
-    return KV_ENOTFOUND;
-}
-
-int kv_next(kv_t *kv, uint64_t *cursor, kv_entry_t *e)
-{
-    uint64_t pos;
-    int rc;
-    if (!kv || !cursor || !e || (!e->key && e->key_cap) || (!e->val && e->val_cap))
-        return KV_EINVAL;
-    pos = *cursor;
-    do {
-        if (pos > kv->table.mask)
-            return KV_ENOTFOUND;
-        if ((rc = store_lock(kv)) != 0)
-            return rc;
-        rc = next_locked(kv, &pos, e);
-        store_unlock(kv);
-    } while (rc == 1);
-    if (rc == 0 || rc == KV_ENOTFOUND)
-        *cursor = pos;
-    return rc;
-}
-
-/* ---------------------------------------------------------------------- */
-/* Inspection                                                              */
-/* ---------------------------------------------------------------------- */
-
-/* The fields that need no lock: geometry from the private copy, and the
- * counters and holder mark read racily (for diagnosing a stuck store). */
-static void stats_unlocked(const kv_t *kv, kv_stats_t *st)
-{
-    const kv_header_t *h = kv->hdr;
-    kv_info_t info;
-    kv_info(kv, &info);
-    memset(st, 0, sizeof *st);
-    st->slots = info.slots;
-    st->key_max = info.key_max;
-    st->val_max = info.val_max;
-    st->total_bytes = info.total_bytes;
-    st->layout_version = KV_LAYOUT_VERSION;
-    st->holder_pid = atomic_load_explicit(&h->holder_pid, memory_order_relaxed);
-    st->holder_since_ms = st->holder_pid
-        ? atomic_load_explicit(&h->holder_since_ms, memory_order_relaxed) : 0;
-    st->lock_timeouts = atomic_load_explicit(&h->lock_timeouts, memory_order_relaxed);
-}
-
-int kv_stats(kv_t *kv, kv_stats_t *st)
-{
-    table_census_t c;
-    int rc;
-    if (!kv || !st)
-        return KV_EINVAL;
-    stats_unlocked(kv, st);
-    if ((rc = store_lock(kv)) != 0) {
-        stats_unlocked(kv, st); /* again: our own wait stamped the holder's time */
-        return rc;
-    }
-    table_census(&kv->table, &c);
-    st->generation = kv->hdr->generation;
-    st->recoveries = kv->hdr->recoveries;
-    store_unlock(kv);
-    st->used = c.used;
-    st->tombstones = c.tombstones;
-    st->load_factor = (double)c.used / (double)st->slots;
-    st->avg_probe = c.used ? (double)c.probe_sum / (double)c.used : 0.0;
-    st->max_probe = c.probe_max;
-    return 0;
-}
-
-/* A bounded text buffer that kv_check appends problem lines to. */
-typedef struct report {
-    char *buf;
-    size_t cap, len;
-    uint64_t problems;
-} report_t;
-
-#define REPORT_MAX_SLOT_LINES 20
-
-static void report_add(report_t *r, const char *fmt, ...)
-{
-    va_list ap;
-    size_t room;
-    int n;
-    r->problems++;
-    if (!r->buf || r->len + 1 >= r->cap)
-        return;
-    room = r->cap - r->len;
-    va_start(ap, fmt);
-    n = vsnprintf(r->buf + r->len, room, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        r->len += (size_t)n < room ? (size_t)n : room - 1;
-}
-
-static void check_header(kv_t *kv, report_t *r)
-{
-    kv_geometry_t live;
-    const kv_header_t *h = kv->hdr;
-    if (validate_header(h, kv->object_size, os_mutex_abi(), &live) != 0 ||
-        memcmp(&live, &kv->table.geo, sizeof live) != 0 || h->hash_seed != kv->table.seed)
-        report_add(r, "header: identity fields damaged or changed since open\n");
-    if (journal_busy(h))
-        report_add(r, "journal: an operation is still marked in flight\n");
-}
-
-static void check_slots(kv_t *kv, report_t *r)
-{
-    table_census_t c;
-    uint64_t bad = 0;
-    for (uint64_t i = 0; i <= kv->table.mask; i++) {
-        const char *why = table_check_slot(&kv->table, i);
-        if (why && ++bad <= REPORT_MAX_SLOT_LINES)
-            report_add(r, "slot %llu: %s\n", (unsigned long long)i, why);
-    }
-    if (bad > REPORT_MAX_SLOT_LINES)
-        report_add(r, "... and %llu more damaged slots\n",
-                   (unsigned long long)(bad - REPORT_MAX_SLOT_LINES));
-    table_census(&kv->table, &c);
-    if (c.used != kv->hdr->used || c.tombstones != kv->hdr->tombstones)
-        report_add(r, "header: counters (used %llu, tombstones %llu) disagree with the "
-                      "slots (%llu, %llu)\n",
-                   (unsigned long long)kv->hdr->used, (unsigned long long)kv->hdr->tombstones,
-                   (unsigned long long)c.used, (unsigned long long)c.tombstones);
-}
-
-int kv_check(kv_t *kv, char *report, size_t cap)
-{
-    report_t r = { report, cap, 0, 0 };
-    int rc;
-    if (!kv || (!report && cap))
-        return KV_EINVAL;
-    if (report && cap)
-        report[0] = '\0';
-    if ((rc = store_lock(kv)) != 0)
-        return rc;
-    check_header(kv, &r);
-    check_slots(kv, &r);
-    store_unlock(kv);
-    return r.problems ? KV_ECORRUPT : 0;
 }

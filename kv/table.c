@@ -70,6 +70,31 @@ int table_lookup(const kv_table_t *t, uint64_t hash, const void *key, uint32_t k
     return KV_ENOTFOUND;
 }
 
+uint64_t table_victim(const kv_table_t *t, uint64_t hash, uint64_t now_ms, int cache)
+{
+    uint64_t i = hash & t->mask, first = TABLE_NONE, unreferenced = TABLE_NONE;
+    for (uint64_t step = 0; step < TABLE_VICTIM_WINDOW && step <= t->mask;
+         step++, i = (i + 1) & t->mask) {
+        kv_slot_t *s = table_slot(t, i);
+        uint32_t state = table_state(s);
+        if (state == KV_SLOT_EMPTY)
+            break;
+        if (state == KV_SLOT_TOMB || state > t->geo.key_max)
+            continue;
+        if (table_expired(s, now_ms))
+            return i;
+        if (!cache)
+            continue;
+        if (first == TABLE_NONE)
+            first = i;
+        if (unreferenced == TABLE_NONE && !(s->val_len & KV_VAL_REF))
+            unreferenced = i;
+        else if (unreferenced == TABLE_NONE)
+            s->val_len &= ~KV_VAL_REF; /* a hint: not journaled */
+    }
+    return unreferenced != TABLE_NONE ? unreferenced : first;
+}
+
 uint64_t table_probe_length(const kv_table_t *t, uint64_t i)
 {
     uint64_t home = table_slot(t, i)->hash & t->mask;
@@ -89,6 +114,8 @@ void table_census(const kv_table_t *t, table_census_t *c)
             c->damaged++;
         } else {
             uint64_t probe = table_probe_length(t, i);
+            if (table_slot(t, i)->version > c->version_max)
+                c->version_max = table_slot(t, i)->version;
             c->used++;
             c->probe_sum += probe;
             if (probe > c->probe_max)
@@ -117,7 +144,7 @@ const char *table_check_slot(const kv_table_t *t, uint64_t i)
         return NULL;
     if (!validate_key_len(state, &t->geo))
         return "key length out of range";
-    if (!validate_val_len(s->val_len, &t->geo))
+    if (!validate_val_len(table_val_len(s), &t->geo))
         return "value length out of range";
     if (table_hash(t, table_key(s), state) != s->hash)
         return "stored hash does not match the key";

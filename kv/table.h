@@ -49,6 +49,18 @@ static inline unsigned char *table_val(const kv_table_t *t, kv_slot_t *s)
     return s->data + t->geo.key_max;
 }
 
+/* A used slot's value length, without the reference bit. */
+static inline uint32_t table_val_len(const kv_slot_t *s)
+{
+    return s->val_len & KV_VAL_LEN_MASK;
+}
+
+/* Whether a used slot's entry has expired at wall-clock time now_ms. */
+static inline int table_expired(const kv_slot_t *s, uint64_t now_ms)
+{
+    return s->expires_ms != 0 && s->expires_ms <= now_ms;
+}
+
 /* Reads a slot's state word (EMPTY, TOMB or key length).  The caller holds
  * the lock, so relaxed is enough: the mutex orders it against other
  * processes' writes. */
@@ -62,12 +74,25 @@ static inline uint32_t table_state(const kv_slot_t *s)
 int table_lookup(const kv_table_t *t, uint64_t hash, const void *key, uint32_t key_len,
                  table_pos_t *pos);
 
+/* How many slots from a key's home an eviction scan looks at. */
+#define TABLE_VICTIM_WINDOW 16u
+
+/* Chooses a used slot that a new key with `hash` may take over, scanning at
+ * most TABLE_VICTIM_WINDOW slots from its home and never past an empty slot
+ * (the new key must stay reachable).  An expired entry is taken first.  With
+ * `cache`, otherwise the first entry whose reference bit is clear, clearing
+ * the bits it passes (CLOCK's second chance), else the first entry seen;
+ * without `cache`, only expired entries qualify.  Returns the slot or
+ * TABLE_NONE. */
+uint64_t table_victim(const kv_table_t *t, uint64_t hash, uint64_t now_ms, int cache);
+
 /* Probe length of the entry in slot i: 1 if it sits in its home slot. */
 uint64_t table_probe_length(const kv_table_t *t, uint64_t i);
 
 /* Occupancy and probe lengths, from one pass over every slot. */
 typedef struct table_census {
     uint64_t used, tombstones, probe_sum, probe_max, damaged;
+    uint64_t version_max; /* largest entry version seen */
 } table_census_t;
 
 void table_census(const kv_table_t *t, table_census_t *c);

@@ -36,12 +36,13 @@ int validate_options(uint64_t slots, uint32_t key_max, uint32_t val_max, kv_geom
     if (key_max == 0 || key_max > KV_KEY_MAX_LIMIT || val_max > KV_VAL_MAX_LIMIT)
         return KV_EINVAL;
     /* With the limits above every product below fits in 64 bits:
-     * 2^30 slots * (16 + 2^16 + 2^30) bytes < 2^61. */
+     * 2^30 slots * (32 + 2^16 + 2^30) bytes < 2^61. */
     g->slot_count = next_pow2(slots);
     g->key_max = key_max;
     g->val_max = val_max;
     g->slot_size = (uint32_t)round_up((uint64_t)KV_SLOT_HEAD + key_max + val_max, 8);
-    g->header_size = (uint32_t)round_up((uint64_t)sizeof(kv_header_t) + val_max, KV_CACHE_LINE);
+    g->header_size = (uint32_t)round_up((uint64_t)sizeof(kv_header_t) + g->slot_size,
+                                        KV_CACHE_LINE);
     g->total_size = g->header_size + g->slot_count * g->slot_size;
     return 0;
 }
@@ -64,7 +65,7 @@ int validate_header(const kv_header_t *h, uint64_t object_size, uint32_t lock_ab
         return KV_EVERSION;
     if (h->lock_abi != lock_abi)
         return KV_EVERSION;
-    if (h->creator_ptr_bits != 32 && h->creator_ptr_bits != 64)
+    if (h->flags & ~KV_STORE_FLAGS)
         return KV_ECORRUPT;
     if (!is_pow2(h->slot_count))
         return KV_ECORRUPT;

@@ -19,7 +19,8 @@ typedef struct kv_geometry {
     uint32_t key_max;
     uint32_t val_max;
     uint32_t slot_size;   /* KV_SLOT_HEAD + key_max + val_max, rounded up to 8 */
-    uint32_t header_size; /* sizeof(kv_header_t) + val_max, rounded up to 64 */
+    uint32_t header_size; /* sizeof(kv_header_t) + slot_size (the undo image),
+                           * rounded up to 64 */
     uint64_t total_size;  /* header_size + slot_count * slot_size */
 } kv_geometry_t;
 
@@ -49,10 +50,11 @@ static inline int validate_key_len(uint32_t key_len, const kv_geometry_t *g)
     return key_len == KV_SLOT_EMPTY || key_len == KV_SLOT_TOMB || key_len <= g->key_max;
 }
 
-/* A used slot's val_len is sound if it fits the value area. */
+/* A used slot's value length (val_len without KV_VAL_REF) is sound if it
+ * fits the value area. */
 static inline int validate_val_len(uint32_t val_len, const kv_geometry_t *g)
 {
-    return val_len <= g->val_max;
+    return (val_len & KV_VAL_LEN_MASK) <= g->val_max;
 }
 
 #endif /* KV_VALIDATE_H */

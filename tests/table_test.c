@@ -72,7 +72,8 @@ static long long insert(fixture_t *f, const void *key, size_t klen, const char *
     if (table_lookup(&f->t, hash, key, (uint32_t)klen, &pos) != KV_ENOTFOUND ||
         pos.free == TABLE_NONE)
         return -1;
-    journal_insert(&f->t, f->h, pos.free, hash, key, (uint32_t)klen, val, (uint32_t)strlen(val));
+    journal_entry_t e = { hash, val, (uint32_t)strlen(val), 0 };
+    journal_insert(&f->t, f->h, pos.free, key, (uint32_t)klen, &e);
     return (long long)pos.free;
 }
 
@@ -230,22 +231,42 @@ TEST(recovery_undoes_an_interrupted_replace)
 {
     fixture_t f;
     long long i;
+    kv_slot_t *s;
     REQUIRE(fixture_open(&f) == 0);
     i = insert(&f, "key", 3, "old value");
     REQUIRE(i >= 0);
+    s = table_slot(&f.t, (uint64_t)i);
     /* What a replace leaves when it dies after arming the journal and
-     * writing half of the new value. */
-    memcpy((unsigned char *)f.h + KV_JOURNAL_IMAGE_OFFSET, "old value", 9);
+     * writing half of the new entry: the image is a copy of the old slot. */
+    memcpy((unsigned char *)f.h + KV_JOURNAL_IMAGE_OFFSET, s, f.g.slot_size);
     f.h->journal_slot = (uint32_t)i;
-    f.h->journal_val_len = 9;
     atomic_store(&f.h->journal_op, KV_JOURNAL_REPLACE);
-    memcpy(table_val(&f.t, table_slot(&f.t, (uint64_t)i)), "NEW v", 5);
-    table_slot(&f.t, (uint64_t)i)->val_len = 20;
+    memcpy(table_val(&f.t, s), "NEW v", 5);
+    s->val_len = 20;
+    s->version = 999;
     CHECK_EQ(journal_recover(&f.t, f.h), 0);
     CHECK(value_is(&f, i, "old value"));
+    CHECK_EQ(s->version, 1);
     CHECK(!journal_busy(f.h));
     CHECK_EQ(f.h->recoveries, 1);
     CHECK_EQ(f.h->used, 1);
+    fixture_close(&f);
+    TEST_DONE();
+}
+
+TEST(recovery_moves_generation_past_every_version)
+{
+    fixture_t f;
+    long long i;
+    REQUIRE(fixture_open(&f) == 0);
+    i = insert(&f, "key", 3, "v");
+    REQUIRE(i >= 0);
+    /* An insert committed its slot (version generation + 1) but died
+     * before publishing the generation. */
+    table_slot(&f.t, (uint64_t)i)->version = 41;
+    atomic_store(&f.h->generation, 40);
+    CHECK_EQ(journal_recover(&f.t, f.h), 0);
+    CHECK(atomic_load(&f.h->generation) > 41);
     fixture_close(&f);
     TEST_DONE();
 }
@@ -272,7 +293,6 @@ TEST(recovery_refuses_a_damaged_journal)
     i = insert(&f, "key", 3, "value");
     REQUIRE(i >= 0);
     f.h->journal_slot = SLOTS + 5; /* out of range: must not be written */
-    f.h->journal_val_len = 1;
     atomic_store(&f.h->journal_op, KV_JOURNAL_REPLACE);
     CHECK_EQ(journal_recover(&f.t, f.h), KV_ECORRUPT);
     CHECK(!journal_busy(f.h));
@@ -306,6 +326,7 @@ static const test_case_t tests[] = {
     TEST_ENTRY(census_counts_probe_lengths),
     TEST_ENTRY(check_slot_finds_damage),
     TEST_ENTRY(recovery_undoes_an_interrupted_replace),
+    TEST_ENTRY(recovery_moves_generation_past_every_version),
     TEST_ENTRY(recovery_finishes_an_interrupted_clear),
     TEST_ENTRY(recovery_refuses_a_damaged_journal),
     TEST_ENTRY(recount_after_stale_counters),

@@ -10,6 +10,9 @@
  * kernel drops it when a process dies, so "I got it exclusively" proves that
  * no other process has the store mapped.
  *
+ * Change notification sleeps on a shared futex (Linux); a port to another
+ * POSIX system replaces os_wait/os_wake_all only.
+ *
  * The store mutex is a pthread mutex with PTHREAD_PROCESS_SHARED and
  * PTHREAD_MUTEX_ROBUST in the header's lock area: when its holder dies the
  * kernel marks it, and the next locker gets EOWNERDEAD.
@@ -18,6 +21,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +31,7 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -367,6 +373,26 @@ void os_mutex_unlock(void *area)
 }
 
 /* ---------------------------------------------------------------------- */
+/* Waiting for a change: a shared futex                                    */
+/* ---------------------------------------------------------------------- */
+
+/* FUTEX_WAIT and FUTEX_WAKE without FUTEX_PRIVATE_FLAG: the kernel keys the
+ * futex by the page of the shared mapping, so processes that map the store
+ * at different addresses meet on the same word. */
+int os_wait(_Atomic uint32_t *word, uint32_t expected, uint32_t timeout_ms)
+{
+    struct timespec ts = { (time_t)(timeout_ms / 1000), (long)(timeout_ms % 1000) * 1000000L };
+    if (syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT, expected, &ts, NULL, 0) == 0)
+        return 0;
+    return errno == ETIMEDOUT ? KV_ETIMEDOUT : 0; /* EAGAIN (changed), EINTR: recheck */
+}
+
+void os_wake_all(_Atomic uint32_t *word)
+{
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+/* ---------------------------------------------------------------------- */
 /* Small services                                                          */
 /* ---------------------------------------------------------------------- */
 
@@ -381,6 +407,13 @@ uint64_t os_clock_ms(void)
     /* The coarse clock is read from the vDSO without a system call and is
      * plenty for "held since". */
     clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t os_monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 

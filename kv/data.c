@@ -1,0 +1,463 @@
+/*
+ * data.c — the operations on entries: put (with a time-to-live and a
+ * version condition), get, delete, increment, time-to-live, purge, count
+ * and clear.  Each checks its arguments and hashes the key outside the lock,
+ * then does all its work in one lock hold through journal.c, so each is one
+ * crash-safe step.
+ *
+ * Expiry is lazy: an expired entry stays in its slot and reads as absent; it
+ * is reclaimed when a lookup meets it, when an insert needs room (it is the
+ * first choice of victim), or by kv_purge_expired().  The wall clock is read
+ * only when needed: an entry with a TTL is met, a TTL is set, or an eviction
+ * scan runs — so a store that never uses TTLs never reads it.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "store.h"
+
+#define TTL_MAX_MS (UINT64_C(1) << 47) /* ~4,400 years: now + ttl cannot overflow */
+
+/* ---------------------------------------------------------------------- */
+/* Finding entries                                                         */
+/* ---------------------------------------------------------------------- */
+
+/* The wall clock, read at most once per operation and only if needed. */
+typedef struct lazy_clock {
+    uint64_t ms; /* 0: not read yet */
+} lazy_clock_t;
+
+static uint64_t clock_now(lazy_clock_t *c)
+{
+    if (!c->ms)
+        c->ms = os_clock_ms();
+    return c->ms;
+}
+
+/* Where a key stands. */
+typedef struct found {
+    table_pos_t pos;
+    kv_slot_t *slot; /* the slot holding the key, or NULL */
+    int live;        /* the slot holds it and it has not expired */
+} found_t;
+
+static int find(kv_t *kv, uint64_t hash, const void *key, size_t key_len, lazy_clock_t *clk,
+                found_t *f)
+{
+    int rc = table_lookup(&kv->table, hash, key, (uint32_t)key_len, &f->pos);
+    f->slot = NULL;
+    f->live = 0;
+    if (rc)
+        return rc == KV_ENOTFOUND ? 0 : rc;
+    f->slot = table_slot(&kv->table, f->pos.found);
+    if (!validate_val_len(table_val_len(f->slot), &kv->table.geo))
+        return KV_ECORRUPT; /* read from the mapping: never trusted */
+    f->live = f->slot->expires_ms == 0 || !table_expired(f->slot, clock_now(clk));
+    return 0;
+}
+
+/* Deletes the expired entry a lookup met. */
+static void reclaim_expired(kv_t *kv, const found_t *f)
+{
+    journal_delete(&kv->table, kv->hdr, f->pos.found);
+    kv->hdr->expirations++;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Writing                                                                 */
+/* ---------------------------------------------------------------------- */
+
+/* One write: the key, the entry to store, and its condition. */
+typedef struct write_req {
+    const void *key;
+    uint32_t key_len;
+    journal_entry_t e;
+    unsigned flags;       /* KV_NOREPLACE, KV_IF_VERSION */
+    uint64_t if_version;
+} write_req_t;
+
+/* A cache store starts evicting when 7/8 of its slots are used, so probe
+ * paths stay short instead of the table running full. */
+static uint64_t cache_capacity(const kv_table_t *t)
+{
+    return t->geo.slot_count - t->geo.slot_count / 8;
+}
+
+/* Stores a new key: in a free slot, or over a victim (an expired entry, or
+ * in a crowded cache store a not-recently-used one) as one undoable step. */
+static int place_new(kv_t *kv, const found_t *f, const write_req_t *w, lazy_clock_t *clk,
+                     uint64_t *version)
+{
+    const kv_table_t *t = &kv->table;
+    kv_header_t *h = kv->hdr;
+    int crowded = kv->cache && h->used >= cache_capacity(t);
+    uint64_t victim;
+    int expired;
+    if (f->pos.free != TABLE_NONE && !crowded) {
+        *version = journal_insert(t, h, f->pos.free, w->key, w->key_len, &w->e);
+        return 0;
+    }
+    victim = table_victim(t, w->e.hash, clock_now(clk), kv->cache);
+    if (victim == TABLE_NONE) {
+        if (f->pos.free == TABLE_NONE)
+            return KV_EFULL;
+        *version = journal_insert(t, h, f->pos.free, w->key, w->key_len, &w->e);
+        return 0;
+    }
+    if (!validate_val_len(table_val_len(table_slot(t, victim)), &t->geo))
+        return KV_ECORRUPT;
+    expired = table_expired(table_slot(t, victim), clock_now(clk));
+    *version = journal_replace(t, h, victim, w->key, w->key_len, &w->e);
+    if (expired)
+        h->expirations++;
+    else
+        h->evictions++;
+    return 0;
+}
+
+/* Stores w where the lookup f says: over the key's own slot (live or
+ * expired), else as a new key. */
+static int store_entry(kv_t *kv, const found_t *f, const write_req_t *w, lazy_clock_t *clk,
+                       uint64_t *version)
+{
+    if (!f->slot)
+        return place_new(kv, f, w, clk, version);
+    *version = journal_replace(&kv->table, kv->hdr, f->pos.found, NULL, 0, &w->e);
+    if (!f->live)
+        kv->hdr->expirations++;
+    return 0;
+}
+
+static int check_condition(const found_t *f, const write_req_t *w)
+{
+    uint64_t current = f->live ? f->slot->version : 0;
+    if ((w->flags & KV_IF_VERSION) && current != w->if_version)
+        return KV_ECONFLICT;
+    if ((w->flags & KV_NOREPLACE) && f->live)
+        return KV_EEXIST;
+    return 0;
+}
+
+static int write_locked(kv_t *kv, const write_req_t *w, uint64_t *version)
+{
+    lazy_clock_t clk = { 0 };
+    found_t f;
+    int rc = find(kv, w->e.hash, w->key, w->key_len, &clk, &f);
+    if (!rc)
+        rc = check_condition(&f, w);
+    return rc ? rc : store_entry(kv, &f, w, &clk, version);
+}
+
+static int check_write(const kv_t *kv, const void *key, size_t key_len,
+                       const void *val, size_t val_len)
+{
+    int rc = store_check_key(kv, key, key_len);
+    if (rc)
+        return rc;
+    if (!val && val_len)
+        return KV_EINVAL;
+    if (val_len > kv->table.geo.val_max)
+        return KV_ETOOBIG;
+    return kv->writable ? 0 : KV_ERDONLY;
+}
+
+int kv_put_ex(kv_t *kv, const void *key, size_t key_len, const void *val, size_t val_len,
+              kv_put_opts_t *opts)
+{
+    kv_put_opts_t none = { 0, 0, 0, 0 };
+    store_hold_t hold;
+    write_req_t w;
+    uint64_t version = 0;
+    int rc = check_write(kv, key, key_len, val, val_len);
+    if (rc)
+        return rc;
+    if (!opts)
+        opts = &none;
+    if ((opts->flags & ~(KV_NOREPLACE | KV_IF_VERSION)) || opts->ttl_ms > TTL_MAX_MS)
+        return KV_EINVAL;
+    w.key = key;
+    w.key_len = (uint32_t)key_len;
+    w.e.hash = table_hash(&kv->table, key, key_len);
+    w.e.val = val;
+    w.e.val_len = (uint32_t)val_len;
+    w.e.expires_ms = opts->ttl_ms ? os_clock_ms() + opts->ttl_ms : 0;
+    w.flags = opts->flags;
+    w.if_version = opts->if_version;
+    if ((rc = store_lock(kv, &hold)) != 0)
+        return rc;
+    rc = write_locked(kv, &w, &version);
+    store_unlock(kv, &hold);
+    if (rc == 0)
+        opts->version = version;
+    return rc;
+}
+
+int kv_put(kv_t *kv, const void *key, size_t key_len, const void *val, size_t val_len,
+           unsigned flags)
+{
+    kv_put_opts_t opts = { flags, 0, 0, 0 };
+    if (flags & ~KV_NOREPLACE)
+        return KV_EINVAL;
+    return kv_put_ex(kv, key, key_len, val, val_len, &opts);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Reading                                                                 */
+/* ---------------------------------------------------------------------- */
+
+/* Looks a key up for a reader: a live entry, or KV_ENOTFOUND after counting
+ * the miss and reclaiming an expired entry. */
+static int find_live(kv_t *kv, uint64_t hash, const void *key, size_t key_len, found_t *f,
+                     lazy_clock_t *clk)
+{
+    int rc = find(kv, hash, key, key_len, clk, f);
+    if (rc)
+        return rc;
+    if (f->live)
+        return 0;
+    if (f->slot)
+        reclaim_expired(kv, f);
+    return KV_ENOTFOUND;
+}
+
+static int get_locked(kv_t *kv, uint64_t hash, const void *key, size_t key_len, void *buf,
+                      size_t cap, size_t *len, kv_meta_t *meta)
+{
+    lazy_clock_t clk = { 0 };
+    found_t f;
+    int rc = find_live(kv, hash, key, key_len, &f, &clk);
+    if (rc) {
+        kv->hdr->misses += rc == KV_ENOTFOUND;
+        return rc;
+    }
+    kv->hdr->hits++;
+    if (kv->cache && !(f.slot->val_len & KV_VAL_REF))
+        f.slot->val_len |= KV_VAL_REF; /* CLOCK's reference bit, on a line already read */
+    *len = table_val_len(f.slot);
+    if (meta) {
+        meta->version = f.slot->version;
+        meta->expires_ms = f.slot->expires_ms;
+    }
+    if (*len > cap)
+        return KV_ERANGE;
+    store_copy_out(buf, table_val(&kv->table, f.slot), *len);
+    return 0;
+}
+
+int kv_get_ex(kv_t *kv, const void *key, size_t key_len, void *buf, size_t cap,
+              size_t *val_len, kv_meta_t *meta)
+{
+    store_hold_t hold;
+    size_t len = 0;
+    uint64_t hash;
+    int rc = store_check_key(kv, key, key_len);
+    if (rc)
+        return rc;
+    if (!buf && cap)
+        return KV_EINVAL;
+    hash = table_hash(&kv->table, key, key_len);
+    if ((rc = store_lock(kv, &hold)) != 0)
+        return rc;
+    rc = get_locked(kv, hash, key, key_len, buf, cap, &len, meta);
+    store_unlock(kv, &hold);
+    if (val_len && (rc == 0 || rc == KV_ERANGE))
+        *val_len = len;
+    return rc;
+}
+
+int kv_get(kv_t *kv, const void *key, size_t key_len, void *buf, size_t cap, size_t *val_len)
+{
+    return kv_get_ex(kv, key, key_len, buf, cap, val_len, NULL);
+}
+
+int kv_ttl(kv_t *kv, const void *key, size_t key_len, int64_t *ttl_ms)
+{
+    lazy_clock_t clk = { 0 };
+    store_hold_t hold;
+    found_t f;
+    uint64_t hash;
+    int rc = store_check_key(kv, key, key_len);
+    if (rc || !ttl_ms)
+        return rc ? rc : KV_EINVAL;
+    hash = table_hash(&kv->table, key, key_len);
+    if ((rc = store_lock(kv, &hold)) != 0)
+        return rc;
+    rc = find_live(kv, hash, key, key_len, &f, &clk);
+    if (rc == 0)
+        *ttl_ms = f.slot->expires_ms ? (int64_t)(f.slot->expires_ms - clock_now(&clk)) : -1;
+    store_unlock(kv, &hold);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Deleting                                                                */
+/* ---------------------------------------------------------------------- */
+
+/* Deletes key; with `conditional`, only if its version is `version`. */
+static int delete_key(kv_t *kv, const void *key, size_t key_len, int conditional,
+                      uint64_t version)
+{
+    lazy_clock_t clk = { 0 };
+    store_hold_t hold;
+    found_t f;
+    uint64_t hash;
+    int rc = store_check_key(kv, key, key_len);
+    if (rc)
+        return rc;
+    if (!kv->writable)
+        return KV_ERDONLY;
+    hash = table_hash(&kv->table, key, key_len);
+    if ((rc = store_lock(kv, &hold)) != 0)
+        return rc;
+    rc = find_live(kv, hash, key, key_len, &f, &clk);
+    if (rc == 0 && conditional && f.slot->version != version)
+        rc = KV_ECONFLICT;
+    if (rc == 0)
+        journal_delete(&kv->table, kv->hdr, f.pos.found);
+    store_unlock(kv, &hold);
+    return rc;
+}
+
+int kv_del(kv_t *kv, const void *key, size_t key_len)
+{
+    return delete_key(kv, key, key_len, 0, 0);
+}
+
+int kv_del_if(kv_t *kv, const void *key, size_t key_len, uint64_t version)
+{
+    return delete_key(kv, key, key_len, 1, version);
+}
+
+int kv_purge_expired(kv_t *kv, uint64_t *purged)
+{
+    const kv_table_t *t;
+    store_hold_t hold;
+    uint64_t now, n = 0;
+    int rc;
+    if (!kv)
+        return KV_EINVAL;
+    if (!kv->writable)
+        return KV_ERDONLY;
+    t = &kv->table;
+    now = os_clock_ms();
+    if ((rc = store_lock(kv, &hold)) != 0)
+        return rc;
+    for (uint64_t i = 0; i <= t->mask; i++) {
+        kv_slot_t *s = table_slot(t, i);
+        uint32_t state = table_state(s);
+        if (state == KV_SLOT_EMPTY || state == KV_SLOT_TOMB || state > t->geo.key_max ||
+            !table_expired(s, now))
+            continue;
+        journal_delete(t, kv->hdr, i); /* turns tombstones before i, never after */
+        kv->hdr->expirations++;
+        n++;
+    }
+    store_unlock(kv, &hold);
+    if (purged)
+        *purged = n;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Increment                                                               */
+/* ---------------------------------------------------------------------- */
+
+/* Parses an optional '-' and 1..19 digits into *out. */
+static int parse_int64(const unsigned char *p, uint32_t n, int64_t *out)
+{
+    uint32_t i = n > 0 && p[0] == '-';
+    uint64_t v = 0, limit = i ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    if (i == n || n - i > 19)
+        return KV_ENOTNUM;
+    for (; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return KV_ENOTNUM;
+        v = v * 10 + (uint64_t)(p[i] - '0'); /* 19 digits < 2^64: no overflow */
+    }
+    if (v > limit)
+        return KV_ENOTNUM;
+    *out = p[0] == '-' ? (v == limit ? INT64_MIN : -(int64_t)v) : (int64_t)v;
+    return 0;
+}
+
+static int add_int64(int64_t a, int64_t b, int64_t *sum)
+{
+    if ((b > 0 && a > INT64_MAX - b) || (b < 0 && a < INT64_MIN - b))
+        return KV_EOVERFLOW;
+    *sum = a + b;
+    return 0;
+}
+
+static int incr_locked(kv_t *kv, uint64_t hash, const void *key, size_t key_len, int64_t delta,
+                       int64_t *result)
+{
+    lazy_clock_t clk = { 0 };
+    char text[24];
+    write_req_t w = { key, (uint32_t)key_len, { hash, text, 0, 0 }, 0, 0 };
+    int64_t current = 0;
+    uint64_t version;
+    found_t f;
+    int rc = find(kv, hash, key, key_len, &clk, &f);
+    if (!rc && f.live)
+        rc = parse_int64(table_val(&kv->table, f.slot), table_val_len(f.slot), &current);
+    if (!rc)
+        rc = add_int64(current, delta, result);
+    if (rc)
+        return rc;
+    w.e.val_len = (uint32_t)snprintf(text, sizeof text, "%" PRId64, *result);
+    if (w.e.val_len > kv->table.geo.val_max)
+        return KV_ETOOBIG;
+    w.e.expires_ms = f.live ? f.slot->expires_ms : 0; /* incr keeps a live entry's TTL */
+    return store_entry(kv, &f, &w, &clk, &version);
+}
+
+int kv_incr(kv_t *kv, const void *key, size_t key_len, int64_t delta, int64_t *result)
+{
+    store_hold_t hold;
+    int64_t value = 0;
+    uint64_t hash;
+    int rc = check_write(kv, key, key_len, NULL, 0);
+    if (rc)
+        return rc;
+    hash = table_hash(&kv->table, key, key_len);
+    if ((rc = store_lock(kv, &hold)) != 0)
+        return rc;
+    rc = incr_locked(kv, hash, key, key_len, delta, &value);
+    store_unlock(kv, &hold);
+    if (rc == 0 && result)
+        *result = value;
+    return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Whole store                                                             */
+/* ---------------------------------------------------------------------- */
+
+int kv_count(kv_t *kv, uint64_t *count)
+{
+    store_hold_t hold;
+    int rc;
+    if (!kv || !count)
+        return KV_EINVAL;
+    if ((rc = store_lock(kv, &hold)) != 0)
+        return rc;
+    *count = kv->hdr->used;
+    store_unlock(kv, &hold);
+    return 0;
+}
+
+int kv_clear(kv_t *kv)
+{
+    store_hold_t hold;
+    int rc;
+    if (!kv)
+        return KV_EINVAL;
+    if (!kv->writable)
+        return KV_ERDONLY;
+    if ((rc = store_lock(kv, &hold)) != 0)
+        return rc;
+    journal_clear(&kv->table, kv->hdr);
+    store_unlock(kv, &hold);
+    return 0;
+}

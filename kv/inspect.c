@@ -1,0 +1,208 @@
+/*
+ * inspect.c — reading a store as a whole: the iteration cursor, stats and
+ * the consistency check.  None of them changes an entry.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "store.h"
+
+/* kv_next scans at most this many slots per lock hold. */
+#define NEXT_SCAN_BATCH 65536u
+
+/* ---------------------------------------------------------------------- */
+/* Iteration                                                               */
+/* ---------------------------------------------------------------------- */
+
+/* Copies the entry in slot i into *e if its buffers are large enough. */
+static int copy_entry(kv_t *kv, uint64_t i, uint32_t key_len, kv_entry_t *e)
+{
+    kv_slot_t *s = table_slot(&kv->table, i);
+    if (!validate_key_len(key_len, &kv->table.geo) || !validate_val_len(s->val_len, &kv->table.geo))
+        return KV_ECORRUPT;
+    e->key_len = key_len;
+    e->val_len = table_val_len(s);
+    if (e->key_len > e->key_cap || (e->val && e->val_len > e->val_cap))
+        return KV_ERANGE;
+    store_copy_out(e->key, table_key(s), e->key_len);
+    if (e->val) /* NULL: keys only */
+        store_copy_out(e->val, table_val(&kv->table, s), e->val_len);
+    return 0;
+}
+
+/* Scans at most NEXT_SCAN_BATCH slots from *cursor for a live entry
+ * (expired ones are skipped, not reclaimed: iteration does not write).
+ * Returns 0 (entry copied, cursor past it), 1 (batch done, cursor advanced),
+ * or an error with the cursor on the entry. */
+static int next_locked(kv_t *kv, uint64_t *cursor, kv_entry_t *e, uint64_t now_ms)
+{
+    uint64_t end = *cursor + NEXT_SCAN_BATCH;
+    for (uint64_t i = *cursor; i <= kv->table.mask; i++) {
+        kv_slot_t *s = table_slot(&kv->table, i);
+        uint32_t state = table_state(s);
+        int rc;
+        if (i == end) {
+            *cursor = i;
+            return 1;
+        }
+        if (state == KV_SLOT_EMPTY || state == KV_SLOT_TOMB || table_expired(s, now_ms))
+            continue;
+        *cursor = i;
+        if ((rc = copy_entry(kv, i, state, e)) != 0)
+            return rc;
+        *cursor = i + 1;
+        return 0;
+    }
+    *cursor = kv->table.mask + 1;
+    return KV_ENOTFOUND;
+}
+
+int kv_next(kv_t *kv, uint64_t *cursor, kv_entry_t *e)
+{
+    store_hold_t hold;
+    uint64_t pos, now;
+    int rc;
+    if (!kv || !cursor || !e || (!e->key && e->key_cap) || (!e->val && e->val_cap))
+        return KV_EINVAL;
+    pos = *cursor;
+    now = os_clock_ms();
+    do {
+        if (pos > kv->table.mask)
+            return KV_ENOTFOUND;
+        if ((rc = store_lock(kv, &hold)) != 0)
+            return rc;
+        rc = next_locked(kv, &pos, e, now);
+        store_unlock(kv, &hold);
+    } while (rc == 1);
+    if (rc == 0 || rc == KV_ENOTFOUND)
+        *cursor = pos;
+    return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Inspection                                                              */
+/* ---------------------------------------------------------------------- */
+
+/* The fields that need no lock: geometry from the private copy, and the
+ * counters and holder mark read racily (for diagnosing a stuck store). */
+static void stats_unlocked(const kv_t *kv, kv_stats_t *st)
+{
+    const kv_header_t *h = kv->hdr;
+    kv_info_t info;
+    kv_info(kv, &info);
+    memset(st, 0, sizeof *st);
+    st->slots = info.slots;
+    st->key_max = info.key_max;
+    st->val_max = info.val_max;
+    st->total_bytes = info.total_bytes;
+    st->layout_version = KV_LAYOUT_VERSION;
+    st->cache = (uint32_t)kv->cache;
+    st->holder_pid = atomic_load_explicit(&h->holder_pid, memory_order_relaxed);
+    st->holder_since_ms = st->holder_pid
+        ? atomic_load_explicit(&h->holder_since_ms, memory_order_relaxed) : 0;
+    st->lock_timeouts = atomic_load_explicit(&h->lock_timeouts, memory_order_relaxed);
+}
+
+int kv_stats(kv_t *kv, kv_stats_t *st)
+{
+    const kv_header_t *h;
+    store_hold_t hold;
+    table_census_t c;
+    int rc;
+    if (!kv || !st)
+        return KV_EINVAL;
+    h = kv->hdr;
+    stats_unlocked(kv, st);
+    if ((rc = store_lock(kv, &hold)) != 0) {
+        stats_unlocked(kv, st); /* again: our own wait stamped the holder's time */
+        return rc;
+    }
+    table_census(&kv->table, &c);
+    st->generation = atomic_load_explicit(&h->generation, memory_order_relaxed);
+    st->recoveries = h->recoveries;
+    st->hits = h->hits;
+    st->misses = h->misses;
+    st->expirations = h->expirations;
+    st->evictions = h->evictions;
+    store_unlock(kv, &hold);
+    st->used = c.used;
+    st->tombstones = c.tombstones;
+    st->load_factor = (double)c.used / (double)st->slots;
+    st->avg_probe = c.used ? (double)c.probe_sum / (double)c.used : 0.0;
+    st->max_probe = c.probe_max;
+    return 0;
+}
+
+/* A bounded text buffer that kv_check appends problem lines to. */
+typedef struct report {
+    char *buf;
+    size_t cap, len;
+    uint64_t problems;
+} report_t;
+
+#define REPORT_MAX_SLOT_LINES 20
+
+static void report_add(report_t *r, const char *fmt, ...)
+{
+    va_list ap;
+    size_t room;
+    int n;
+    r->problems++;
+    if (!r->buf || r->len + 1 >= r->cap)
+        return;
+    room = r->cap - r->len;
+    va_start(ap, fmt);
+    n = vsnprintf(r->buf + r->len, room, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        r->len += (size_t)n < room ? (size_t)n : room - 1;
+}
+
+static void check_header(kv_t *kv, report_t *r)
+{
+    kv_geometry_t live;
+    const kv_header_t *h = kv->hdr;
+    if (validate_header(h, kv->object_size, os_mutex_abi(), &live) != 0 ||
+        memcmp(&live, &kv->table.geo, sizeof live) != 0 || h->hash_seed != kv->table.seed)
+        report_add(r, "header: identity fields damaged or changed since open\n");
+    if (journal_busy(h))
+        report_add(r, "journal: an operation is still marked in flight\n");
+}
+
+static void check_slots(kv_t *kv, report_t *r)
+{
+    table_census_t c;
+    uint64_t bad = 0;
+    for (uint64_t i = 0; i <= kv->table.mask; i++) {
+        const char *why = table_check_slot(&kv->table, i);
+        if (why && ++bad <= REPORT_MAX_SLOT_LINES)
+            report_add(r, "slot %llu: %s\n", (unsigned long long)i, why);
+    }
+    if (bad > REPORT_MAX_SLOT_LINES)
+        report_add(r, "... and %llu more damaged slots\n",
+                   (unsigned long long)(bad - REPORT_MAX_SLOT_LINES));
+    table_census(&kv->table, &c);
+    if (c.used != kv->hdr->used || c.tombstones != kv->hdr->tombstones)
+        report_add(r, "header: counters (used %llu, tombstones %llu) disagree with the "
+                      "slots (%llu, %llu)\n",
+                   (unsigned long long)kv->hdr->used, (unsigned long long)kv->hdr->tombstones,
+                   (unsigned long long)c.used, (unsigned long long)c.tombstones);
+}
+
+int kv_check(kv_t *kv, char *report, size_t cap)
+{
+    store_hold_t hold;
+    report_t r = { report, cap, 0, 0 };
+    int rc;
+    if (!kv || (!report && cap))
+        return KV_EINVAL;
+    if (report && cap)
+        report[0] = '\0';
+    if ((rc = store_lock(kv, &hold)) != 0)
+        return rc;
+    check_header(kv, &r);
+    check_slots(kv, &r);
+    store_unlock(kv, &hold);
+    return r.problems ? KV_ECORRUPT : 0;
+}
