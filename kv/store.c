@@ -51,10 +51,12 @@ void store_unlock(kv_t *kv, const store_hold_t *hold)
     atomic_store_explicit(&h->holder_pid, 0, memory_order_release);
     os_mutex_unlock(h->lock);
     /* Wake after unlocking, so sleepers do not wake into a held lock.  The
-     * seq_cst load pairs with kv_wait's seq_cst increment of `waiters`:
-     * either this sees the waiter, or the waiter's futex sleep sees the new
-     * change_seq and does not sleep (see notify.c). */
-    if (atomic_load_explicit(&h->change_seq, memory_order_relaxed) != hold->change_seq &&
+     * generation is on the counters' line, which the hold touched anyway; a
+     * get that changed nothing reads no other line.  The seq_cst load pairs
+     * with kv_wait's seq_cst increment of `waiters`: either this sees the
+     * waiter, or the waiter's futex sleep sees the new change_seq and does
+     * not sleep (see notify.c). */
+    if (atomic_load_explicit(&h->generation, memory_order_relaxed) != hold->generation &&
         atomic_load_explicit(&h->waiters, memory_order_seq_cst) != 0)
         os_wake_all(&h->change_seq);
 }
@@ -84,7 +86,7 @@ int store_lock(kv_t *kv, store_hold_t *hold)
     if (rc < 0)
         return rc;
     holder_set(kv);
-    hold->change_seq = atomic_load_explicit(&h->change_seq, memory_order_relaxed);
+    hold->generation = atomic_load_explicit(&h->generation, memory_order_relaxed);
     if (rc == OS_LOCK_OWNER_DIED) {
         /* Repair before marking the mutex consistent: if this process dies
          * while repairing, the next locker is told again and repeats the

@@ -25,7 +25,7 @@ struct kv {
 /* What store_lock() saw, for store_unlock() to tell whether the hold
  * changed the store (and kv_wait sleepers must be woken). */
 typedef struct store_hold {
-    uint32_t change_seq;
+    uint64_t generation; /* at lock time */
 } store_hold_t;
 
 /* Takes the store's mutex, waiting at most the handle's timeout: the one
