@@ -265,7 +265,9 @@ KV_API int kv_ttl(kv_t *kv, const void *key, size_t key_len, int64_t *ttl_ms);
  * KV_EINVAL. */
 KV_API int kv_purge_expired(kv_t *kv, uint64_t *purged);
 
-/* Sets *count to the number of keys.  Errors: KV_EINVAL, KV_ETIMEDOUT. */
+/* Sets *count to the number of keys (entries that expired but have not
+ * been reclaimed yet included; kv_purge_expired() first for an exact
+ * figure).  Errors: KV_EINVAL, KV_ETIMEDOUT. */
 KV_API int kv_count(kv_t *kv, uint64_t *count);
 
 /* Removes every key, as one crash-safe operation: after a crash it is either
