@@ -192,6 +192,9 @@ KV_API int kv_flush(kv_t *kv);
 KV_API int kv_put(kv_t *kv, const void *key, size_t key_len,
                   const void *val, size_t val_len, unsigned flags);
 
+/* The longest time-to-live kv_put_ex() accepts (~4,400 years). */
+#define KV_TTL_MAX_MS (UINT64_C(1) << 47)
+
 /* The optional part of a write. */
 typedef struct kv_put_opts {
     unsigned flags;      /* KV_NOREPLACE, KV_IF_VERSION */
@@ -213,7 +216,8 @@ typedef struct kv_put_opts {
  * version the store has handed out (it is the store's generation after the
  * write), so a version seen once is never reused, even after delete and
  * re-insert.
- * Errors: those of kv_put(), and KV_ECONFLICT (KV_IF_VERSION failed). */
+ * Errors: those of kv_put(), KV_EINVAL (ttl_ms > KV_TTL_MAX_MS, unknown
+ * flag), and KV_ECONFLICT (KV_IF_VERSION failed). */
 KV_API int kv_put_ex(kv_t *kv, const void *key, size_t key_len,
                      const void *val, size_t val_len, kv_put_opts_t *opts);
 

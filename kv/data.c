@@ -17,8 +17,6 @@
 
 #include "store.h"
 
-#define TTL_MAX_MS (UINT64_C(1) << 47) /* ~4,400 years: now + ttl cannot overflow */
-
 /* ---------------------------------------------------------------------- */
 /* Finding entries                                                         */
 /* ---------------------------------------------------------------------- */
@@ -84,35 +82,84 @@ static uint64_t cache_capacity(const kv_table_t *t)
     return t->geo.slot_count - t->geo.slot_count / 8;
 }
 
-/* Stores a new key: in a free slot, or over a victim (an expired entry, or
- * in a crowded cache store a not-recently-used one) as one undoable step. */
+/* Deletes every expired entry; returns how many. */
+static uint64_t purge_locked(kv_t *kv, uint64_t now_ms)
+{
+    const kv_table_t *t = &kv->table;
+    uint64_t n = 0;
+    for (uint64_t i = 0; i <= t->mask; i++) {
+        kv_slot_t *s = table_slot(t, i);
+        uint32_t state = table_state(s);
+        if (state == KV_SLOT_EMPTY || state == KV_SLOT_TOMB || state > t->geo.key_max ||
+            !table_expired(s, now_ms))
+            continue;
+        journal_delete(t, kv->hdr, i); /* turns tombstones before i, never after */
+        kv->hdr->expirations++;
+        n++;
+    }
+    return n;
+}
+
+/* Counts a victim that is about to go. */
+static void count_victim(kv_t *kv, uint64_t victim, uint64_t now_ms)
+{
+    if (table_expired(table_slot(&kv->table, victim), now_ms))
+        kv->hdr->expirations++;
+    else
+        kv->hdr->evictions++;
+}
+
+/* A crowded cache store with a free slot for the new key but no victim in
+ * its window: evict by CLOCK over the whole table, in the same step. */
+static int evict_elsewhere(kv_t *kv, uint64_t free_slot, const write_req_t *w, uint64_t now_ms,
+                           uint64_t *version)
+{
+    const kv_table_t *t = &kv->table;
+    kv_header_t *h = kv->hdr;
+    uint64_t victim = table_clock_victim(t, &h->clock_hand, now_ms);
+    if (victim == TABLE_NONE) {
+        *version = journal_insert(t, h, free_slot, w->key, w->key_len, &w->e);
+        return 0;
+    }
+    if (!validate_val_len(table_val_len(table_slot(t, victim)), &t->geo))
+        return KV_ECORRUPT;
+    count_victim(kv, victim, now_ms);
+    *version = journal_evict_insert(t, h, victim, free_slot, w->key, w->key_len, &w->e);
+    return 0;
+}
+
+/* Stores a new key.  Normally in the free slot its lookup found.  When the
+ * store has no free slot, or is a crowded cache: over a victim in the key's
+ * window (an expired entry, or in a cache the first not recently used one)
+ * as one undoable step; failing that, a cache evicts elsewhere, and a plain
+ * store purges expired entries and tries again. */
 static int place_new(kv_t *kv, const found_t *f, const write_req_t *w, lazy_clock_t *clk,
                      uint64_t *version)
 {
     const kv_table_t *t = &kv->table;
     kv_header_t *h = kv->hdr;
     int crowded = kv->cache && h->used >= cache_capacity(t);
+    table_pos_t pos = f->pos;
     uint64_t victim;
-    int expired;
-    if (f->pos.free != TABLE_NONE && !crowded) {
-        *version = journal_insert(t, h, f->pos.free, w->key, w->key_len, &w->e);
+    if (pos.free != TABLE_NONE && !crowded) {
+        *version = journal_insert(t, h, pos.free, w->key, w->key_len, &w->e);
         return 0;
     }
     victim = table_victim(t, w->e.hash, clock_now(clk), kv->cache);
-    if (victim == TABLE_NONE) {
-        if (f->pos.free == TABLE_NONE)
-            return KV_EFULL;
-        *version = journal_insert(t, h, f->pos.free, w->key, w->key_len, &w->e);
+    if (victim != TABLE_NONE) {
+        if (!validate_val_len(table_val_len(table_slot(t, victim)), &t->geo))
+            return KV_ECORRUPT;
+        count_victim(kv, victim, clock_now(clk));
+        *version = journal_replace(t, h, victim, w->key, w->key_len, &w->e);
         return 0;
     }
-    if (!validate_val_len(table_val_len(table_slot(t, victim)), &t->geo))
-        return KV_ECORRUPT;
-    expired = table_expired(table_slot(t, victim), clock_now(clk));
-    *version = journal_replace(t, h, victim, w->key, w->key_len, &w->e);
-    if (expired)
-        h->expirations++;
-    else
-        h->evictions++;
+    if (pos.free != TABLE_NONE)
+        return evict_elsewhere(kv, pos.free, w, clock_now(clk), version);
+    if (purge_locked(kv, clock_now(clk)) == 0 ||
+        table_lookup(t, w->e.hash, w->key, w->key_len, &pos) != KV_ENOTFOUND ||
+        pos.free == TABLE_NONE)
+        return KV_EFULL;
+    *version = journal_insert(t, h, pos.free, w->key, w->key_len, &w->e);
     return 0;
 }
 
@@ -174,7 +221,7 @@ int kv_put_ex(kv_t *kv, const void *key, size_t key_len, const void *val, size_t
         return rc;
     if (!opts)
         opts = &none;
-    if ((opts->flags & ~(KV_NOREPLACE | KV_IF_VERSION)) || opts->ttl_ms > TTL_MAX_MS)
+    if ((opts->flags & ~(KV_NOREPLACE | KV_IF_VERSION)) || opts->ttl_ms > KV_TTL_MAX_MS)
         return KV_EINVAL;
     w.key = key;
     w.key_len = (uint32_t)key_len;
@@ -331,28 +378,17 @@ int kv_del_if(kv_t *kv, const void *key, size_t key_len, uint64_t version)
 
 int kv_purge_expired(kv_t *kv, uint64_t *purged)
 {
-    const kv_table_t *t;
     store_hold_t hold;
-    uint64_t now, n = 0;
+    uint64_t now, n;
     int rc;
     if (!kv)
         return KV_EINVAL;
     if (!kv->writable)
         return KV_ERDONLY;
-    t = &kv->table;
     now = os_clock_ms();
     if ((rc = store_lock(kv, &hold)) != 0)
         return rc;
-    for (uint64_t i = 0; i <= t->mask; i++) {
-        kv_slot_t *s = table_slot(t, i);
-        uint32_t state = table_state(s);
-        if (state == KV_SLOT_EMPTY || state == KV_SLOT_TOMB || state > t->geo.key_max ||
-            !table_expired(s, now))
-            continue;
-        journal_delete(t, kv->hdr, i); /* turns tombstones before i, never after */
-        kv->hdr->expirations++;
-        n++;
-    }
+    n = purge_locked(kv, now);
     store_unlock(kv, &hold);
     if (purged)
         *purged = n;
@@ -362,6 +398,9 @@ int kv_purge_expired(kv_t *kv, uint64_t *purged)
 /* ---------------------------------------------------------------------- */
 /* Increment                                                               */
 /* ---------------------------------------------------------------------- */
+
+/* The longest decimal int64: "-9223372036854775808". */
+#define INCR_VALUE_MAX 20u
 
 /* Parses an optional '-' and 1..19 digits into *out. */
 static int parse_int64(const unsigned char *p, uint32_t n, int64_t *out)
@@ -406,8 +445,6 @@ static int incr_locked(kv_t *kv, uint64_t hash, const void *key, size_t key_len,
     if (rc)
         return rc;
     w.e.val_len = (uint32_t)snprintf(text, sizeof text, "%" PRId64, *result);
-    if (w.e.val_len > kv->table.geo.val_max)
-        return KV_ETOOBIG;
     w.e.expires_ms = f.live ? f.slot->expires_ms : 0; /* incr keeps a live entry's TTL */
     return store_entry(kv, &f, &w, &clk, &version);
 }
@@ -420,6 +457,8 @@ int kv_incr(kv_t *kv, const void *key, size_t key_len, int64_t delta, int64_t *r
     int rc = check_write(kv, key, key_len, NULL, 0);
     if (rc)
         return rc;
+    if (kv->table.geo.val_max < INCR_VALUE_MAX)
+        return KV_ETOOBIG;
     hash = table_hash(&kv->table, key, key_len);
     if ((rc = store_lock(kv, &hold)) != 0)
         return rc;

@@ -33,6 +33,11 @@
  *          between is rolled back from the image (undo is idempotent).
  *  clear   journal_op = CLEAR commits the intent; recovery rolls it forward
  *          (emptying slots is idempotent), then IDLE.
+ *  evict   (a cache store whose new key's window offers no victim) deletes
+ *          an entry elsewhere and inserts into a free slot: the victim is
+ *          saved in the undo image, both slot numbers and the free slot's
+ *          state go in the record, journal_op = EVICT commits it; recovery
+ *          restores the victim and frees the new slot again.
  *
  *  Counters (used, tombstones, generation) are updated after the commit and
  *  are not journaled: recovery recomputes used and tombstones from a census
@@ -157,6 +162,33 @@ uint64_t journal_replace(const kv_table_t *t, kv_header_t *h, uint64_t i,
     return version;
 }
 
+uint64_t journal_evict_insert(const kv_table_t *t, kv_header_t *h, uint64_t v, uint64_t j,
+                              const void *key, uint32_t key_len, const journal_entry_t *e)
+{
+    kv_slot_t *victim = table_slot(t, v), *s = table_slot(t, j);
+    uint32_t prev = table_state(s);
+    uint64_t version = atomic_load_explicit(&h->generation, memory_order_relaxed) + 1;
+
+    /* The record names both slots; recovery restores the victim from the
+     * image and puts slot j back in its free state. */
+    save_undo(t, h, victim);
+    h->journal_slot = (uint32_t)v;
+    h->journal_slot2 = (uint32_t)j;
+    h->journal_state2 = prev;
+    KV_CRASH_POINT();
+    commit_u32(&h->journal_op, KV_JOURNAL_EVICT);
+    KV_CRASH_POINT();
+    commit_u32(&victim->key_len, KV_SLOT_TOMB);
+    write_entry(t, s, key, key_len, e, version);
+    KV_CRASH_POINT();
+    commit_u32(&s->key_len, key_len);
+    h->tombstones += 1 - (uint64_t)(prev == KV_SLOT_TOMB);
+    publish(h, version);
+    KV_CRASH_POINT();
+    commit_u32(&h->journal_op, KV_JOURNAL_IDLE);
+    return version;
+}
+
 /* If the slot after i is empty, no probe path runs through i to a later
  * entry, so the run of tombstones ending at i can become empty slots, back
  * to front.  Returns how many were turned. */
@@ -232,6 +264,21 @@ static int undo_replace(const kv_table_t *t, kv_header_t *h)
     return 0;
 }
 
+/* Undoes an eviction: the victim back from the image, the new entry's slot
+ * back to the free state it had. */
+static int undo_evict(const kv_table_t *t, kv_header_t *h)
+{
+    uint64_t j = h->journal_slot2;
+    uint32_t prev = h->journal_state2;
+    int rc;
+    if (j > t->mask || (prev != KV_SLOT_EMPTY && prev != KV_SLOT_TOMB) || j == h->journal_slot)
+        return KV_ECORRUPT;
+    if ((rc = undo_replace(t, h)) != 0)
+        return rc;
+    atomic_store_explicit(&table_slot(t, j)->key_len, prev, memory_order_relaxed);
+    return 0;
+}
+
 int journal_recover(const kv_table_t *t, kv_header_t *h)
 {
     table_census_t census;
@@ -246,6 +293,9 @@ int journal_recover(const kv_table_t *t, kv_header_t *h)
         break;
     case KV_JOURNAL_CLEAR:
         empty_all_slots(t, h);
+        break;
+    case KV_JOURNAL_EVICT:
+        rc = undo_evict(t, h);
         break;
     default:
         rc = KV_ECORRUPT;

@@ -28,6 +28,12 @@ uint64_t journal_insert(const kv_table_t *t, kv_header_t *h, uint64_t i,
 uint64_t journal_replace(const kv_table_t *t, kv_header_t *h, uint64_t i,
                          const void *key, uint32_t key_len, const journal_entry_t *e);
 
+/* Evicts the entry in used slot v and stores a new entry in free slot j,
+ * as one undoable step (a cache store whose new key's own window offers no
+ * victim).  The caller has validated v's lengths.  Returns the version. */
+uint64_t journal_evict_insert(const kv_table_t *t, kv_header_t *h, uint64_t v, uint64_t j,
+                              const void *key, uint32_t key_len, const journal_entry_t *e);
+
 /* Deletes the entry in slot i. */
 void journal_delete(const kv_table_t *t, kv_header_t *h, uint64_t i);
 

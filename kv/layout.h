@@ -48,7 +48,9 @@
 enum {
     KV_JOURNAL_IDLE    = 0, /* nothing in flight */
     KV_JOURNAL_REPLACE = 1, /* undo image holds the old contents of journal_slot */
-    KV_JOURNAL_CLEAR   = 2  /* a clear is in flight: recovery finishes it */
+    KV_JOURNAL_CLEAR   = 2, /* a clear is in flight: recovery finishes it */
+    KV_JOURNAL_EVICT   = 3  /* undo image holds journal_slot's old entry, and
+                             * journal_slot2 was in state journal_state2 */
 };
 
 typedef struct kv_header {
@@ -96,7 +98,10 @@ typedef struct kv_header {
                                   * a waiter killed asleep leaves it high,
                                   * which costs writers a wake-up call) */
     _Atomic uint64_t lock_timeouts; /* bumped without the lock by waiters that gave up */
-    uint8_t  reserved3[KV_CACHE_LINE - 24];
+    uint32_t journal_slot2;  /* EVICT: the slot the new entry went to */
+    uint32_t journal_state2; /* EVICT: that slot's state before (EMPTY or TOMB) */
+    uint64_t clock_hand;     /* cache stores: where the next global CLOCK scan starts */
+    uint8_t  reserved3[KV_CACHE_LINE - 40];
 } kv_header_t;
 
 /* A slot: a 32-byte head, then key_max key bytes, then val_max value bytes. */

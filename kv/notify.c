@@ -51,24 +51,38 @@ int kv_wait(kv_t *kv, uint64_t seen, uint32_t timeout_ms, uint64_t *generation)
     return rc;
 }
 
-/* The version of key's live entry (0 if absent), and the generation it was
- * read at, in one lock hold. */
-static int key_version(kv_t *kv, const void *key, size_t key_len, uint64_t *version,
+/* The version of key's live entry (0 if absent), when it expires, and the
+ * generation it was read at. */
+static int key_version(kv_t *kv, const void *key, size_t key_len, kv_meta_t *meta,
                        uint64_t *generation)
 {
-    kv_meta_t meta = { 0, 0 };
-    int rc = kv_get_ex(kv, key, key_len, NULL, 0, NULL, &meta);
+    int rc = kv_get_ex(kv, key, key_len, NULL, 0, NULL, meta);
     *generation = atomic_load_explicit(&kv->hdr->generation, memory_order_acquire);
-    if (rc != 0 && rc != KV_ERANGE && rc != KV_ENOTFOUND)
-        return rc;
-    *version = rc == KV_ENOTFOUND ? 0 : meta.version;
-    return 0;
+    if (rc == KV_ENOTFOUND)
+        meta->version = meta->expires_ms = 0;
+    return rc == KV_ENOTFOUND || rc == KV_ERANGE ? 0 : rc;
+}
+
+/* How long to sleep: until the deadline, or until just after the entry
+ * expires — expiry changes nothing in the store until someone looks, so
+ * the watcher must look itself. */
+static uint32_t sleep_ms(uint64_t deadline, uint64_t now, const kv_meta_t *meta)
+{
+    uint64_t until = deadline;
+    if (meta->expires_ms) {
+        uint64_t wall = os_clock_ms();
+        uint64_t left = meta->expires_ms > wall ? meta->expires_ms - wall : 0;
+        if (now + left + 1 < until)
+            until = now + left + 1;
+    }
+    return (uint32_t)(until - now);
 }
 
 int kv_watch(kv_t *kv, const void *key, size_t key_len, uint64_t seen, uint32_t timeout_ms,
              uint64_t *version)
 {
-    uint64_t deadline, now, current = 0, generation;
+    kv_meta_t meta = { 0, 0 };
+    uint64_t deadline, now, generation;
     int rc = store_check_key(kv, key, key_len);
     if (rc)
         return rc;
@@ -76,20 +90,20 @@ int kv_watch(kv_t *kv, const void *key, size_t key_len, uint64_t seen, uint32_t 
     for (;;) {
         /* The generation is read after the version: a change between the
          * two makes kv_wait return at once, and the loop reads again. */
-        if ((rc = key_version(kv, key, key_len, &current, &generation)) != 0)
+        if ((rc = key_version(kv, key, key_len, &meta, &generation)) != 0)
             break;
-        if (current != seen)
+        if (meta.version != seen)
             break;
         now = os_monotonic_ms();
         if (now >= deadline) {
             rc = KV_ETIMEDOUT;
             break;
         }
-        rc = kv_wait(kv, generation, (uint32_t)(deadline - now), NULL);
+        rc = kv_wait(kv, generation, sleep_ms(deadline, now, &meta), NULL);
         if (rc != 0 && rc != KV_ETIMEDOUT)
             break;
     }
     if (version)
-        *version = current;
+        *version = meta.version;
     return rc;
 }

@@ -95,6 +95,35 @@ uint64_t table_victim(const kv_table_t *t, uint64_t hash, uint64_t now_ms, int c
     return unreferenced != TABLE_NONE ? unreferenced : first;
 }
 
+uint64_t table_clock_victim(const kv_table_t *t, uint64_t *hand, uint64_t now_ms)
+{
+    uint64_t i = *hand & t->mask, chosen = TABLE_NONE, looked = 0;
+    /* Two turns: the first may only clear reference bits.  Once an
+     * unreferenced entry is chosen, look a little further for an expired
+     * one, which is always the better victim. */
+    for (uint64_t step = 0; step < 2 * (t->mask + 1); step++, i = (i + 1) & t->mask) {
+        kv_slot_t *s = table_slot(t, i);
+        uint32_t state = table_state(s);
+        if (state == KV_SLOT_EMPTY || state == KV_SLOT_TOMB || state > t->geo.key_max)
+            continue;
+        if (table_expired(s, now_ms)) {
+            chosen = i;
+            break;
+        }
+        if (chosen != TABLE_NONE) {
+            if (++looked == TABLE_CLOCK_LOOKAHEAD)
+                break;
+        } else if (!(s->val_len & KV_VAL_REF)) {
+            chosen = i;
+        } else {
+            s->val_len &= ~KV_VAL_REF;
+        }
+    }
+    if (chosen != TABLE_NONE)
+        *hand = (chosen + 1) & t->mask;
+    return chosen;
+}
+
 uint64_t table_probe_length(const kv_table_t *t, uint64_t i)
 {
     uint64_t home = table_slot(t, i)->hash & t->mask;

@@ -86,6 +86,16 @@ int table_lookup(const kv_table_t *t, uint64_t hash, const void *key, uint32_t k
  * TABLE_NONE. */
 uint64_t table_victim(const kv_table_t *t, uint64_t hash, uint64_t now_ms, int cache);
 
+/* How many entries CLOCK looks past its choice for an expired one. */
+#define TABLE_CLOCK_LOOKAHEAD 64u
+
+/* CLOCK over the whole table, for a cache store whose new key has no
+ * victim in its window: from *hand, the first entry whose reference bit is
+ * clear (clearing the bits it passes) — unless an expired entry comes first
+ * or within TABLE_CLOCK_LOOKAHEAD entries after it.  Advances *hand past
+ * the victim.  Returns the slot, or TABLE_NONE if no slot is used. */
+uint64_t table_clock_victim(const kv_table_t *t, uint64_t *hand, uint64_t now_ms);
+
 /* Probe length of the entry in slot i: 1 if it sits in its home slot. */
 uint64_t table_probe_length(const kv_table_t *t, uint64_t i);
 
