@@ -3,7 +3,9 @@
 # stores (named memory and a file-backed one) and checks both the output and
 # the exit code of every subcommand, the exact error format, binary-safe
 # put/get, dump | load round trips, malformed input, header damage, usage
-# errors and --help.
+# errors and --help; and time-to-live, versions (compare-and-swap), incr,
+# purge, cache stores, and watch (in the background, ended by its --timeout
+# or by SIGINT/SIGTERM).
 #
 # Usage: tests/cli_test.sh PATH/TO/kvcli
 # Prints one line per check and "N passed, N failed" last; exits 1 on any
@@ -14,6 +16,8 @@ KVCLI=${1:?usage: cli_test.sh PATH/TO/kvcli}
 S="clitest-$$"      # named-memory stores
 S2="clitest2-$$"
 S3="clitest3-$$"
+S4="clitest4-$$"    # ttl, versions, incr, purge, watch
+S5="clitest5-$$"    # a cache store
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/kvcli-test.XXXXXX")
 F="$TMP/file.kv"    # a file-backed store (its name contains '/')
 passed=0
@@ -21,7 +25,7 @@ failed=0
 
 cleanup() {
     local s
-    for s in "$S" "$S2" "$S3" "$F"; do "$KVCLI" destroy "$s" >/dev/null 2>&1; done
+    for s in "$S" "$S2" "$S3" "$S4" "$S5" "$F"; do "$KVCLI" destroy "$s" >/dev/null 2>&1; done
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -130,15 +134,19 @@ sys.exit(keys != {"greeting", "empty", "dash", "bin", "config/a", "config/b", "o
 expect "stats" 0 stats "$S"
 check "  shows geometry" out_has "key_max:         32"
 check "  shows the lock" out_has "lock free"
+check "  shows the new counters" bash -c "grep -q '^hits: ' '$TMP/out' && grep -q '^misses: ' '$TMP/out' && grep -q '^expirations: ' '$TMP/out' && grep -q '^evictions: ' '$TMP/out'"
+check "  not a cache" out_has "cache:           no"
 expect "stats --json" 0 stats "$S" --json
 py "  stats --json parses, fields right" '
 import json, sys
 s = json.load(open(sys.argv[1]))
 want = ["slots", "used", "tombstones", "load_factor", "avg_probe", "max_probe", "key_max",
         "val_max", "total_bytes", "generation", "recoveries", "lock_timeouts",
+        "hits", "misses", "expirations", "evictions", "cache",
         "layout_version", "holder_pid", "holder_since_ms", "lock_stuck"]
 sys.exit(not (all(k in s for k in want) and s["slots"] == 64 and s["key_max"] == 32
-              and s["val_max"] == 4096 and s["used"] == 8 and s["lock_stuck"] is False))'
+              and s["val_max"] == 4096 and s["used"] == 8 and s["lock_stuck"] is False
+              and s["cache"] is False and s["hits"] >= 1 and s["misses"] >= 1))'
 expect "stats --timeout 0 on an idle store" 0 --timeout 0 stats "$S"
 
 # A stuck lock: freeze (SIGSTOP) a `kvcli stats` while its O(slots) census
@@ -170,6 +178,242 @@ stuck_lock_test() {
     "$KVCLI" destroy "$S3" >/dev/null
 }
 stuck_lock_test
+
+# ---- time to live ----------------------------------------------------------
+
+"$KVCLI" create "$S4" --slots 64 >/dev/null
+# num_between LO HI: $TMP/out is one line holding an integer in [LO, HI].
+num_between() {
+    local v
+    [ "$(wc -l <"$TMP/out")" -eq 1 ] || return 1
+    v=$(cat "$TMP/out")
+    [[ "$v" =~ ^-?[0-9]+$ ]] && [ "$v" -ge "$1" ] && [ "$v" -le "$2" ]
+}
+expect "put --ttl 300ms" 0 put "$S4" short v --ttl 300ms
+check "  prints nothing" out_is ""
+expect "ttl" 0 ttl "$S4" short
+check "  0 < remaining ms <= 300" num_between 1 300
+expect "put --ttl=2s" 0 put "$S4" secs v --ttl=2s
+run ttl "$S4" secs
+check "  s is seconds" num_between 1000 2000
+for u in 5m:240000:300000 2h:7100000:7200000 1d:86300000:86400000 1500:1000:1500 250ms:1:250; do
+    IFS=: read -r d lo hi <<<"$u"
+    "$KVCLI" put "$S4" unit v --ttl "$d"
+    run ttl "$S4" unit
+    check "  --ttl $d" num_between "$lo" "$hi"
+done
+expect "put without --ttl" 0 put "$S4" unit v
+run ttl "$S4" unit
+check "  clears the ttl: ttl prints -1" out_is "-1
+"
+expect "ttl of a missing key" 1 ttl "$S4" nosuch
+check "  exact error" err_is "kvcli: $S4: key not found: nosuch"
+sleep 0.5
+expect "get after the ttl ran out" 1 get "$S4" short
+expect "ttl after it ran out" 1 ttl "$S4" short
+expect "get before the ttl runs out" 0 get "$S4" secs
+"$KVCLI" del "$S4" secs   # so that it cannot expire into the purge count below
+
+# ---- versions: get --version, put/del --if-version -------------------------
+
+expect "put cfg" 0 put "$S4" cfg v1
+expect "get --version" 0 get --version "$S4" cfg
+check "  one decimal line, nothing else" bash -c "grep -qxE '[0-9]+' '$TMP/out' && [ \$(wc -l <'$TMP/out') -eq 1 ]"
+V1=$(cat "$TMP/out")
+expect "put --if-version with the right version" 0 put "$S4" cfg v2 --if-version "$V1"
+run get "$S4" cfg
+check "  value replaced" out_is "v2"
+run get "$S4" cfg --version
+V2=$(cat "$TMP/out")
+check "  version grew" [ "$V2" -gt "$V1" ]
+expect "put --if-version with the stale version" 5 put "$S4" cfg v3 --if-version "$V1"
+check "  conflict reported with the key" bash -c "grep -q '^kvcli: $S4: .*: cfg\$' '$TMP/err' && [ \$(wc -l <'$TMP/err') -eq 1 ]"
+run get "$S4" cfg
+check "  value unchanged" out_is "v2"
+expect "put --if-version 0 on an existing key" 5 put "$S4" cfg v3 --if-version 0
+expect "put --if-version 0 on an absent key" 0 put "$S4" cas-new n --if-version 0
+expect "put --print-version" 0 put "$S4" cfg v4 --print-version
+check "  prints a larger version" bash -c "grep -qxE '[0-9]+' '$TMP/out' && [ \$(cat '$TMP/out') -gt $V2 ]"
+V4=$(cat "$TMP/out")
+run get --version "$S4" cfg
+check "  the one get --version shows" out_is "$V4
+"
+expect "put --if-version --print-version" 0 put "$S4" cfg v5 --if-version "$V4" --print-version
+check "  prints the new version" bash -c "[ \$(cat '$TMP/out') -gt $V4 ]"
+expect "get --version of a missing key" 1 get --version "$S4" nosuch
+check "  nothing on stdout" out_is ""
+V5=$("$KVCLI" get --version "$S4" cfg)
+expect "del --if-version with a stale version" 5 del "$S4" cfg --if-version "$V4"
+expect "  key still there" 0 get "$S4" cfg
+expect "del --if-version with the right version" 0 del "$S4" cfg --if-version "$V5"
+expect "  key gone" 1 get "$S4" cfg
+expect "del --if-version of a missing key" 1 del "$S4" cfg --if-version "$V5"
+expect "version never reused after re-insert" 0 put "$S4" cfg again --print-version
+check "  larger than the deleted one" bash -c "[ \$(cat '$TMP/out') -gt $V5 ]"
+
+# ---- incr ------------------------------------------------------------------
+
+expect "incr an absent key" 0 incr "$S4" counter
+check "  prints 1" out_is "1
+"
+expect "incr by 5" 0 incr "$S4" counter 5
+check "  prints 6" out_is "6
+"
+expect "incr by a negative number (no --)" 0 incr "$S4" counter -10
+check "  prints -4" out_is "-4
+"
+run get "$S4" counter
+check "  stored as decimal text" out_is "-4"
+expect "incr with -- before N" 0 incr "$S4" counter -- -1
+check "  prints -5" out_is "-5
+"
+"$KVCLI" put "$S4" word abc
+expect "incr a value that is not a number" 3 incr "$S4" word
+check "  says so, naming the key" err_is "kvcli: $S4: value is not a decimal integer: word"
+"$KVCLI" put "$S4" big 9223372036854775807
+expect "incr past int64" 3 incr "$S4" big
+check "  says it overflows" err_has "overflow"
+run get "$S4" big
+check "  value unchanged" out_is "9223372036854775807"
+expect "incr to the int64 minimum" 0 incr "$S4" small -9223372036854775808
+check "  prints it" out_is "-9223372036854775808
+"
+"$KVCLI" put "$S4" ttlcount 1 --ttl 1m
+expect "incr keeps the time to live" 0 incr "$S4" ttlcount
+run ttl "$S4" ttlcount
+check "  ttl still set" num_between 1 60000
+expect "put a negative VALUE needs no --" 0 put "$S4" neg -5
+run get "$S4" neg
+check "  stored" out_is "-5"
+
+# ---- purge -----------------------------------------------------------------
+
+"$KVCLI" purge "$S4" >/dev/null   # whatever earlier checks left expired
+"$KVCLI" put "$S4" p1 x --ttl 100ms
+"$KVCLI" put "$S4" p2 x --ttl 100ms
+"$KVCLI" put "$S4" p3 x
+sleep 0.3
+expect "purge" 0 purge "$S4"
+check "  prints how many it deleted" out_is "2
+"
+expect "purge again" 0 purge "$S4"
+check "  nothing left to purge" out_is "0
+"
+expect "  unexpired key kept" 0 get "$S4" p3
+run stats "$S4" --json
+py "  stats counts the expirations" '
+import json, sys
+s = json.load(open(sys.argv[1]))
+sys.exit(not (s["expirations"] >= 2 and s["cache"] is False))'
+
+# ---- cache stores ----------------------------------------------------------
+
+expect "create --cache" 0 create "$S5" --cache --slots 8 --value-max 16
+check "  says it is a cache" out_is "$S5: created (slots 8, key_max 64, value_max 16, cache)
+"
+expect "stats of a cache" 0 stats "$S5"
+check "  cache: yes" out_has "cache:           yes"
+for i in $(seq 1 20); do "$KVCLI" put "$S5" "key$i" "$i" || break; done
+check "a full cache evicts instead of failing" [ "$i" -eq 20 ]
+expect "  newest key present" 0 get "$S5" key20
+run stats "$S5" --json
+py "  stats --json: cache true, evictions counted" '
+import json, sys
+s = json.load(open(sys.argv[1]))
+sys.exit(not (s["cache"] is True and s["evictions"] >= 1 and s["used"] <= 8
+              and all(k in s for k in ("hits", "misses", "expirations"))))'
+
+# ---- watch -----------------------------------------------------------------
+
+# wait_lines FILE N: waits (up to 5 s) until FILE has at least N lines.
+wait_lines() {
+    local t
+    for t in $(seq 1 50); do
+        [ "$(wc -l <"$1" 2>/dev/null || echo 0)" -ge "$2" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+# wait_exit PID SECONDS: waits for background PID to end (killing it after
+# SECONDS); sets rc to its exit status, or 124 if it had to be killed.
+wait_exit() {
+    local t
+    for t in $(seq 1 $(($2 * 10))); do
+        kill -0 "$1" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$1" 2>/dev/null; then
+        kill -KILL "$1" 2>/dev/null; wait "$1" 2>/dev/null; rc=124
+    else
+        wait "$1"; rc=$?
+    fi
+}
+
+W="$TMP/watch"
+# Three watches at once; each is seen to print the first value before the
+# second put, so no watch can fold the two changes into one line.
+"$KVCLI" watch "$S4" wk --timeout 3s >"$W.key" 2>"$W.err" &
+wpid=$!
+"$KVCLI" watch "$S4" --timeout 3s >"$W.store" 2>>"$W.err" &
+spid=$!
+"$KVCLI" watch "$S4" wk --timeout 3s --json >"$W.json" 2>>"$W.err" &
+jpid=$!
+check "watch KEY prints the current value first" wait_lines "$W.key" 1
+wait_lines "$W.store" 1
+wait_lines "$W.json" 1
+"$KVCLI" put "$S4" wk "first value"
+wait_lines "$W.key" 2
+wait_lines "$W.store" 2
+wait_lines "$W.json" 2
+"$KVCLI" put "$S4" wk "$(printf 'second\tvalue')"
+wait_exit "$wpid" 6
+check "  ends at --timeout with exit 0" rc_is 0
+cp "$W.key" "$TMP/out"
+check "  (absent), then both values, escaped, one line each" out_is '(absent)
+first value
+second\x09value
+'
+wait_exit "$spid" 6
+check "watch without KEY ends at --timeout with exit 0" rc_is 0
+cp "$W.store" "$TMP/out"
+check "  generation lines, one per change (>= 3 lines)" bash -c \
+    "grep -qvxE 'generation [0-9]+' '$TMP/out' && exit 1; [ \$(wc -l <'$TMP/out') -ge 3 ]"
+check "  generations increase" bash -c "sort -n -k2 -c '$TMP/out' && [ \$(sort -u '$TMP/out' | wc -l) -eq \$(wc -l <'$TMP/out') ]"
+wait_exit "$jpid" 6
+check "watch --json ends with exit 0" rc_is 0
+cp "$W.json" "$TMP/out"
+py "  JSON lines: absent, then the two values with growing versions" '
+import json, sys
+l = [json.loads(x) for x in open(sys.argv[1], encoding="utf-8")]
+sys.exit(not (l[0] == {"version": 0, "value": None} and len(l) == 3
+              and [x["value"] for x in l[1:]] == ["first value", "second\tvalue"]
+              and 0 < l[1]["version"] < l[2]["version"]))'
+check "  nothing on stderr from the watches" [ ! -s "$W.err" ]
+
+"$KVCLI" put "$S4" ek soon --ttl 300ms
+run watch "$S4" ek --timeout 1500ms
+check "watch sees a key expire (exit 0)" rc_is 0
+check "  value, then (absent)" out_is 'soon
+(absent)
+'
+run watch "$S4" --timeout 0
+check "watch --timeout 0 prints the generation and ends" out_has "generation "
+check "  exit 0" rc_is 0
+
+"$KVCLI" watch "$S4" wk >"$W.int" 2>&1 &
+wpid=$!
+wait_lines "$W.int" 1
+kill -INT "$wpid"
+wait_exit "$wpid" 2
+check "watch ends on SIGINT promptly with exit 0" rc_is 0
+"$KVCLI" --timeout 300ms watch "$S4" >"$W.term" 2>&1 &
+wpid=$!
+wait_lines "$W.term" 1
+sleep 0.6
+check "--timeout before watch is the lock timeout, not the watch's length" kill -0 "$wpid"
+kill -TERM "$wpid"
+wait_exit "$wpid" 2
+check "watch ends on SIGTERM promptly with exit 0" rc_is 0
 
 # ---- dump / load -----------------------------------------------------------
 
@@ -305,21 +549,48 @@ usage "bad mode" create "$S2" --mode 999
 usage "bad timeout" --timeout x list "$S2"
 usage "timeout overflow" --timeout 4294967296 list "$S2"
 usage "global option after nothing" --timeout
+usage "--ttl 0" put "$S2" a b --ttl 0
+usage "--ttl with a bad unit" put "$S2" a b --ttl 5w
+usage "--ttl without a number" put "$S2" a b --ttl ms
+usage "--ttl overflow" put "$S2" a b --ttl 99999999999999999999d
+usage "--ttl on get" get "$S2" a --ttl 1s
+usage "bad --if-version" put "$S2" a b --if-version -1
+usage "--if-version not a number" del "$S2" a --if-version x
+usage "--nx with --if-version (checked before opening)" put "$S-none" a b --nx --if-version 0
+usage "--version on put" put "$S2" a b --version
+usage "--print-version on get" get "$S2" a --print-version
+usage "--cache on put" put "$S2" a b --cache
+usage "incr with a bad N (checked before opening)" incr "$S-none" a 1x
+usage "incr with N past int64" incr "$S2" a 9223372036854775808
+usage "incr with N below int64" incr "$S2" a -9223372036854775809
+usage "incr with too many arguments" incr "$S2" a 1 2
+usage "ttl without KEY" ttl "$S2"
+usage "purge with a KEY" purge "$S2" a
+usage "watch with two keys" watch "$S2" a b
+usage "watch with a bad --timeout" watch "$S2" a --timeout soon
+expect "global --timeout takes a duration" 0 --timeout 2s list "$S2"
 expect "bad store name" 3 get 'bad name!' k
 check "  store error format" err_starts "kvcli: bad name!: invalid store name"
 
 # ---- help ------------------------------------------------------------------
 
 expect "kvcli --help" 0 --help
-for c in create put get del list stats dump load check destroy; do
+for c in create put get del incr ttl purge list watch stats dump load check destroy; do
     check "  --help lists $c" grep -q "^  $c " "$TMP/out"
 done
 check "  documents exit codes" out_has "4  check found corruption"
-for c in create put get del list stats dump load check destroy; do
+check "  documents exit 5" out_has "5  version conflict"
+for c in create put get del incr ttl purge list watch stats dump load check destroy; do
     expect "kvcli $c --help" 0 "$c" --help
     check "  usage of $c on stdout" out_has "Usage: kvcli [--timeout MS] $c STORE"
 done
 expect "kvcli -h" 0 -h
+expect "kvcli put --help" 0 put --help
+check "  documents --ttl, --if-version, DURATION" bash -c "grep -q -- '--ttl DURATION' '$TMP/out' && grep -q -- '--if-version V' '$TMP/out' && grep -q '500ms, 30s, 5m' '$TMP/out'"
+expect "kvcli get --help" 0 get --help
+check "  documents --version" out_has "--version"
+expect "kvcli watch --help" 0 watch --help
+check "  documents --timeout and the signals" bash -c "grep -q -- '--timeout DURATION' '$TMP/out' && grep -q SIGINT '$TMP/out'"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

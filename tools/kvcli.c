@@ -11,13 +11,23 @@
  * error messages), JSON strings for programs (list --json, stats --json,
  * dump), and base64 for dump fields that are not valid UTF-8.  The dump
  * format is JSON lines (see the `dump` help text) so that `dump | load`
- * round-trips arbitrary bytes and stays readable and greppable.
+ * round-trips arbitrary bytes and stays readable and greppable.  Numbers
+ * given on the command line go through one parser, parse_number(), whose
+ * kinds cover plain, octal, sizes (k/m/g) and durations (ms/s/m/h/d).
  *
- * kvcli is plain C11 plus kv.h: no POSIX calls, so it builds on Windows too.
+ * kvcli is plain C11 plus kv.h, so it builds on Windows too, with one
+ * exception kept in catch_stop_signals(): on POSIX systems `watch` installs
+ * its SIGINT/SIGTERM handler with sigaction() (SA_RESTART, so a signal never
+ * fails a write to stdout), elsewhere with C's signal().
  */
+#if defined(__unix__) || defined(__APPLE__)
+#  define _POSIX_C_SOURCE 200809L /* sigaction(); must precede every #include */
+#  define KVCLI_SIGACTION 1
+#endif
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,6 +59,7 @@ enum {
     CLI_USAGE = 2,    /* bad arguments, unopenable FILE, malformed dump input */
     CLI_STORE = 3,    /* any other kv error, or an I/O error */
     CLI_CORRUPT = 4,  /* check found corruption */
+    CLI_CONFLICT = 5, /* the entry's version is not the one --if-version gave */
     CLI_HELP = -1     /* internal: --help was given and its text printed */
 };
 
@@ -56,13 +67,17 @@ enum {
 #define HEADER_LINE_MAX  4096u   /* longest dump header line load accepts */
 #define CHECK_REPORT_MAX 65536u  /* bytes of kv_check report shown */
 #define GET_FIRST_CAP    4096u   /* get's first buffer: most values fit */
+#define WATCH_SLICE_MS   200u    /* longest single wait of watch, so signals are seen */
+#define DURATION_MAX     ((uint64_t)INT64_MAX) /* longest --ttl or watch --timeout, ms */
 #define STDIN_NAME       "<stdin>"
 
 /* Options, one bit each so a command can list the ones it accepts. */
 enum {
     OPT_SLOTS = 1u << 0, OPT_KEY_MAX = 1u << 1, OPT_VALUE_MAX = 1u << 2,
     OPT_MODE = 1u << 3, OPT_EXCLUSIVE = 1u << 4, OPT_NX = 1u << 5,
-    OPT_JSON = 1u << 6, OPT_TIMEOUT = 1u << 7, OPT_HELP = 1u << 8
+    OPT_JSON = 1u << 6, OPT_TIMEOUT = 1u << 7, OPT_HELP = 1u << 8,
+    OPT_CACHE = 1u << 9, OPT_TTL = 1u << 10, OPT_IF_VERSION = 1u << 11,
+    OPT_PRINT_VERSION = 1u << 12, OPT_VERSION = 1u << 13, OPT_WATCH_FOR = 1u << 14
 };
 #define OPT_GLOBAL (OPT_TIMEOUT | OPT_HELP) /* accepted before and after COMMAND */
 
@@ -78,6 +93,17 @@ static const struct geometry_field {
     [GEO_VALUE_MAX] = {"value_max", 0, KV_VAL_MAX_LIMIT},
 };
 
+/* The kinds of number parse_number() reads. */
+enum num_kind {
+    NUM_PLAIN,   /* decimal */
+    NUM_OCTAL,   /* octal (--mode) */
+    NUM_SIZE,    /* decimal, optional suffix k, m, g (times 2^10, 2^20, 2^30) */
+    NUM_DURATION /* decimal milliseconds, or with a unit ms, s, m, h, d */
+};
+
+/* A name may appear twice when the two rows are never allowed together:
+ * the first row the command accepts wins (watch's --timeout, given after
+ * COMMAND, is the watch's length; before COMMAND it is the lock timeout). */
 static const struct option_spec {
     const char *name;
     unsigned bit;
@@ -89,8 +115,14 @@ static const struct option_spec {
     {"--value-max", OPT_VALUE_MAX, 1, GEO_VALUE_MAX},
     {"--mode", OPT_MODE, 1, GEO_NONE},
     {"--exclusive", OPT_EXCLUSIVE, 0, GEO_NONE},
+    {"--cache", OPT_CACHE, 0, GEO_NONE},
     {"--nx", OPT_NX, 0, GEO_NONE},
+    {"--ttl", OPT_TTL, 1, GEO_NONE},
+    {"--if-version", OPT_IF_VERSION, 1, GEO_NONE},
+    {"--print-version", OPT_PRINT_VERSION, 0, GEO_NONE},
+    {"--version", OPT_VERSION, 0, GEO_NONE},
     {"--json", OPT_JSON, 0, GEO_NONE},
+    {"--timeout", OPT_WATCH_FOR, 1, GEO_NONE}, /* before the global --timeout */
     {"--timeout", OPT_TIMEOUT, 1, GEO_NONE},
     {"--help", OPT_HELP, 0, GEO_NONE},
     {"-h", OPT_HELP, 0, GEO_NONE},
@@ -98,6 +130,7 @@ static const struct option_spec {
 
 typedef struct cli cli_t;
 typedef int (*handler_fn)(cli_t *c, kv_t *kv);
+typedef int (*check_fn)(cli_t *c);
 
 /* How main() opens the store before calling the handler. */
 enum open_mode {
@@ -116,6 +149,8 @@ typedef struct command {
     const char *synopsis;     /* what follows the command name */
     const char *summary;      /* one line for `kvcli --help` */
     const char *details;      /* the body of `kvcli COMMAND --help` */
+    check_fn check;           /* NULL, or checks the arguments further before the
+                               * store is opened: 0 or CLI_USAGE */
 } command_t;
 
 /* The parsed command line. */
@@ -126,7 +161,14 @@ struct cli {
     int nargs;
     int extra_args;       /* positional arguments beyond arg[] */
     kv_options_t opts;    /* geometry and mode for create; lock timeout */
-    int json, nx, exclusive;
+    int json, nx, exclusive, cache;
+    int show_version;     /* get --version, put --print-version */
+    uint64_t ttl_ms;      /* put --ttl; 0 = none */
+    int has_if_version;   /* --if-version given (0 is a valid version: absent) */
+    uint64_t if_version;
+    int has_watch_for;    /* watch --timeout given */
+    uint64_t watch_for_ms;
+    int64_t delta;        /* incr's N */
 };
 
 static int cmd_create(cli_t *c, kv_t *kv);
@@ -139,35 +181,88 @@ static int cmd_dump(cli_t *c, kv_t *kv);
 static int cmd_load(cli_t *c, kv_t *kv);
 static int cmd_check(cli_t *c, kv_t *kv);
 static int cmd_destroy(cli_t *c, kv_t *kv);
+static int cmd_ttl(cli_t *c, kv_t *kv);
+static int cmd_incr(cli_t *c, kv_t *kv);
+static int cmd_purge(cli_t *c, kv_t *kv);
+static int cmd_watch(cli_t *c, kv_t *kv);
+static int check_put(cli_t *c);
+static int check_incr(cli_t *c);
+
+/* Help text shared by every command that takes a DURATION. */
+#define DURATION_HELP \
+    "A DURATION is a whole number with a unit ms, s, m, h or d (500ms, 30s, 5m,\n" \
+    "2h, 1d); a plain number is milliseconds.\n"
 
 static const command_t commands[] = {
     {"create", cmd_create, OPEN_CREATE,
-     OPT_SLOTS | OPT_KEY_MAX | OPT_VALUE_MAX | OPT_MODE | OPT_EXCLUSIVE, 0, 0,
-     "STORE [--slots N] [--key-max N] [--value-max N] [--mode OCTAL] [--exclusive]",
+     OPT_SLOTS | OPT_KEY_MAX | OPT_VALUE_MAX | OPT_MODE | OPT_EXCLUSIVE | OPT_CACHE, 0, 0,
+     "STORE [--slots N] [--key-max N] [--value-max N] [--mode OCTAL] [--exclusive] [--cache]",
      "create a store, or attach to an existing one; says which",
      "Creates STORE, or attaches to it if it exists, and prints which happened\n"
-     "and the store's geometry.  Geometry options apply only when creating.\n"
+     "and the store's geometry.  Geometry options and --cache apply only when\n"
+     "creating.\n"
      "  --slots N       slot count, rounded up to a power of two (default 1024)\n"
      "  --key-max N     largest key in bytes (default 64)\n"
      "  --value-max N   largest value in bytes (default 1024)\n"
      "  --mode OCTAL    permission bits of a new store (default 600)\n"
      "  --exclusive     fail (exit 3) if STORE already exists\n"
-     "Sizes take an optional suffix k, m or g (times 1024, 1024^2, 1024^3).\n"},
-    {"put", cmd_put, OPEN_WRITE, OPT_NX, 2, 2,
-     "STORE KEY VALUE [--nx]",
+     "  --cache         make a cache: when the table is 7/8 full, inserting a new\n"
+     "                  key evicts an expired or not recently read entry\n"
+     "                  instead of failing ('stats' shows cache: yes)\n"
+     "Sizes take an optional suffix k, m or g (times 1024, 1024^2, 1024^3).\n", NULL},
+    {"put", cmd_put, OPEN_WRITE, OPT_NX | OPT_TTL | OPT_IF_VERSION | OPT_PRINT_VERSION, 2, 2,
+     "STORE KEY VALUE|- [--ttl DURATION] [--if-version V] [--nx] [--print-version]",
      "store VALUE under KEY ('-' reads VALUE from standard input)",
-     "Stores VALUE under KEY, replacing any old value.  VALUE '-' reads the value\n"
-     "from standard input, byte for byte (it may hold NUL bytes).\n"
-     "  --nx   insert only: fail (exit 3) if KEY already exists\n"},
-    {"get", cmd_get, OPEN_READ, 0, 1, 1,
-     "STORE KEY",
-     "print KEY's value",
+     "Stores VALUE under KEY, replacing any old value (and its time to live).\n"
+     "VALUE '-' reads the value from standard input, byte for byte (it may hold\n"
+     "NUL bytes).  Prints nothing unless --print-version is given.\n"
+     "  --ttl DURATION    the entry expires after DURATION (at least 1ms); without\n"
+     "                    it the entry never expires\n"
+     "  --if-version V    compare-and-swap: write only if KEY's version is V (as\n"
+     "                    'get --version' prints it), or with V 0 only if KEY is\n"
+     "                    absent; otherwise change nothing and exit 5\n"
+     "  --nx              insert only: fail (exit 3) if KEY already exists (not\n"
+     "                    with --if-version, whose 0 means the same)\n"
+     "  --print-version   print the version this write gave KEY, as a decimal line\n"
+     DURATION_HELP
+     "Example, a safe read-modify-write:\n"
+     "  V=$(kvcli get --version S K) && kvcli put S K new --if-version \"$V\"\n",
+     check_put},
+    {"get", cmd_get, OPEN_READ, OPT_VERSION, 1, 1,
+     "STORE KEY [--version]",
+     "print KEY's value (or its version)",
      "Writes the value's raw bytes to standard output, adding no newline.\n"
-     "Exits 1 if KEY is not in the store.\n"},
-    {"del", cmd_del, OPEN_WRITE, 0, 1, 1,
-     "STORE KEY",
+     "Exits 1 if KEY is not in the store (an expired entry is not).\n"
+     "  --version   print only KEY's version instead, as a decimal number and a\n"
+     "              newline: every write gives KEY a new, larger version; pass it\n"
+     "              to 'put --if-version' or 'del --if-version'\n", NULL},
+    {"del", cmd_del, OPEN_WRITE, OPT_IF_VERSION, 1, 1,
+     "STORE KEY [--if-version V]",
      "remove KEY",
-     "Removes KEY.  Exits 1 if KEY is not in the store.\n"},
+     "Removes KEY.  Exits 1 if KEY is not in the store.\n"
+     "  --if-version V   remove KEY only if its version is V (as 'get --version'\n"
+     "                   prints it); if KEY has another version change nothing\n"
+     "                   and exit 5\n", NULL},
+    {"incr", cmd_incr, OPEN_WRITE, 0, 1, 2,
+     "STORE KEY [N]",
+     "add N (default 1, may be negative) to the integer in KEY; print the result",
+     "Adds N to the decimal integer stored under KEY and prints the new value.\n"
+     "An absent KEY counts as 0; an existing one keeps its time to live.  N is\n"
+     "an integer in the int64 range (default 1); a negative N needs no '--'.\n"
+     "A value that is not an optional '-' and 1 to 19 digits, or a result\n"
+     "outside the int64 range, is a store error (exit 3).\n",
+     check_incr},
+    {"ttl", cmd_ttl, OPEN_READ, 0, 1, 1,
+     "STORE KEY",
+     "print the milliseconds KEY has left to live (-1: never expires)",
+     "Prints the time KEY has left before it expires, in milliseconds, or -1\n"
+     "if it never expires.  Exits 1 if KEY is not in the store or has expired.\n", NULL},
+    {"purge", cmd_purge, OPEN_WRITE, 0, 0, 0,
+     "STORE",
+     "delete every expired entry; print how many",
+     "Deletes every expired entry in one pass over the table and prints how many\n"
+     "it deleted.  (Expired entries already read as absent; purging frees their\n"
+     "slots now rather than when an insert or a lookup meets them.)\n", NULL},
     {"list", cmd_list, OPEN_READ, OPT_JSON, 0, 1,
      "STORE [PREFIX] [--json]",
      "list the keys (only those starting with PREFIX, if given)",
@@ -175,16 +270,35 @@ static const command_t commands[] = {
      "printable ASCII are written as \\xNN and a backslash as \\\\, so every key\n"
      "stays on one line (printf '%b' turns a line back into the key).\n"
      "  --json   print JSON lines instead: one object per key, {\"key\":\"...\"},\n"
-     "           or {\"key_b64\":\"...\"} (base64) for a key that is not UTF-8\n"},
+     "           or {\"key_b64\":\"...\"} (base64) for a key that is not UTF-8\n", NULL},
+    {"watch", cmd_watch, OPEN_READ, OPT_WATCH_FOR | OPT_JSON, 0, 1,
+     "STORE [KEY] [--timeout DURATION] [--json]",
+     "print KEY's value, then again each time it changes (or the store's changes)",
+     "With KEY: prints KEY's value on one line (escaped as 'list' escapes keys),\n"
+     "or '(absent)', then one such line each time KEY's version changes: it is\n"
+     "written, deleted or expires.  Without KEY: prints 'generation N', the\n"
+     "store's change counter, then one such line each time the store changes.\n"
+     "Changes that come closer together than kvcli can read them may show as\n"
+     "one line.  Standard output is flushed after every line.  Runs until\n"
+     "interrupted (SIGINT or SIGTERM: exit 0) or until --timeout.\n"
+     "  --timeout DURATION   stop after DURATION, with exit 0.  After 'watch',\n"
+     "                       --timeout is this; to set the lock timeout, give\n"
+     "                       --timeout before the command\n"
+     "  --json   print JSON lines instead: {\"version\":N,\"value\":\"...\"} (or\n"
+     "           \"value_b64\", or \"value\":null when absent), and without KEY\n"
+     "           {\"generation\":N}\n"
+     DURATION_HELP, NULL},
     {"stats", cmd_stats, OPEN_READ, OPT_JSON, 0, 0,
      "STORE [--json]",
      "show the store's geometry, usage, counters and lock holder",
-     "Prints every kv_stats field and who holds the lock.  If the lock cannot be\n"
+     "Prints every kv_stats field and who holds the lock: geometry, usage, probe\n"
+     "lengths, counters (generation, recoveries, lock_timeouts, hits, misses,\n"
+     "expirations, evictions) and whether the store is a cache.  If the lock cannot be\n"
      "taken within the timeout, prints what can be read without it (fields that\n"
      "need the lock show as unknown, or null in JSON), reports the lock as stuck\n"
      "and exits 3.\n"
      "  --json   print one JSON object, with the kv_stats field names plus\n"
-     "           store, lock_stuck, holder_since (ISO 8601 UTC) and held_for_ms\n"},
+     "           store, lock_stuck, holder_since (ISO 8601 UTC) and held_for_ms\n", NULL},
     {"dump", cmd_dump, OPEN_READ, 0, 0, 0,
      "STORE",
      "write every entry to standard output, as JSON lines",
@@ -195,7 +309,7 @@ static const command_t commands[] = {
      "A key or value that is valid UTF-8 is a JSON string (with \", \\ and\n"
      "control characters escaped as \\\", \\\\ and \\u00XX); one that is not is\n"
      "written as \"key_b64\" or \"value_b64\" instead: standard base64, padded.\n"
-     "'kvcli load' reads this back.\n"},
+     "'kvcli load' reads this back.\n", NULL},
     {"load", cmd_load, OPEN_NONE, 0, 0, 1,
      "STORE [FILE|-]",
      "put the entries of a dump read from FILE or standard input",
@@ -205,18 +319,18 @@ static const command_t commands[] = {
      "geometry in the dump's header.  Both the JSON-string and the _b64 forms\n"
      "are accepted, as are blank lines and CRLF line ends.  Entries are applied\n"
      "in order: a malformed line (exit 2, reported with its line number) or a\n"
-     "store error (exit 3) stops the load, and the entries before it stay.\n"},
+     "store error (exit 3) stops the load, and the entries before it stay.\n", NULL},
     {"check", cmd_check, OPEN_NONE, 0, 0, 0,
      "STORE",
      "verify the store's header and every slot",
      "Checks the header and every slot and prints one line per problem, or\n"
      "'STORE: ok'.  Exits 4 if the store is corrupt, including when its header\n"
-     "is too damaged to open it.\n"},
+     "is too damaged to open it.\n", NULL},
     {"destroy", cmd_destroy, OPEN_NONE, 0, 0, 0,
      "STORE",
      "remove the store",
      "Removes the store's name.  Processes that have it open keep using it until\n"
-     "they close it; the next 'create' makes a new, empty store.\n"},
+     "they close it; the next 'create' makes a new, empty store.\n", NULL},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -228,11 +342,12 @@ static void print_exit_codes(void)
 {
     fputs("Exit status:\n"
           "  0  success\n"
-          "  1  key not found (get, del)\n"
+          "  1  key not found (get, del, ttl)\n"
           "  2  usage error: bad arguments, a FILE that cannot be opened,\n"
           "     malformed dump input\n"
           "  3  store error: any other kv error, or an I/O error\n"
           "  4  check found corruption\n"
+          "  5  version conflict: --if-version did not match (put, del)\n"
           "Errors go to standard error as 'kvcli: STORE: message'.\n", stdout);
 }
 
@@ -256,9 +371,11 @@ static void print_usage(const command_t *cmd)
                commands[i].summary);
     fputs("\nGlobal options (also accepted after COMMAND):\n"
           "  --timeout MS   wait at most MS milliseconds for the store's lock\n"
-          "                 (default 5000; 0 = fail at once if it is busy)\n"
+          "                 (default 5000; 0 = fail at once if it is busy); a\n"
+          "                 DURATION such as 2s is accepted too\n"
           "  -h, --help     show this help; 'kvcli COMMAND --help' for one command\n"
-          "  --             end of options, for a KEY or VALUE starting with '-'\n\n",
+          "  --             end of options, for a KEY or VALUE starting with '-'\n"
+          "                 (not needed for a negative number such as -5)\n\n",
           stdout);
     print_exit_codes();
 }
@@ -281,9 +398,12 @@ static int usage_error(const command_t *cmd, const char *fmt, ...)
 /* Returns the exit code for a kv error. */
 static int exit_for(int err)
 {
-    if (err == 0)
-        return CLI_OK;
-    return err == KV_ENOTFOUND ? CLI_NOTFOUND : CLI_STORE;
+    switch (err) {
+    case 0:            return CLI_OK;
+    case KV_ENOTFOUND: return CLI_NOTFOUND;
+    case KV_ECONFLICT: return CLI_CONFLICT;
+    default:           return CLI_STORE;
+    }
 }
 
 /* Writes bytes for a human: printable ASCII as is, '\\' as "\\\\", anything
@@ -343,14 +463,30 @@ static int fail_key(const cli_t *c, int err, const void *key, size_t n)
 /* Argument parsing                                                         */
 /* ======================================================================== */
 
-/* Parses all of `s` as an unsigned number in base 10 or 8.  With
- * `suffixes`, one trailing k/K, m/M or g/G multiplies by 2^10, 2^20, 2^30.
- * Returns 0, or -1 for an empty string, any other character, or overflow. */
-static int parse_uint(const char *s, unsigned base, int suffixes, uint64_t *out)
+/* Units a number of kind NUM_SIZE or NUM_DURATION may end with, and what
+ * each multiplies by.  A number of another kind takes none. */
+static const struct unit {
+    enum num_kind kind;
+    const char *name;
+    uint64_t times;
+} units[] = {
+    {NUM_SIZE, "k", 1u << 10}, {NUM_SIZE, "K", 1u << 10},
+    {NUM_SIZE, "m", 1u << 20}, {NUM_SIZE, "M", 1u << 20},
+    {NUM_SIZE, "g", 1u << 30}, {NUM_SIZE, "G", 1u << 30},
+    {NUM_DURATION, "ms", 1}, {NUM_DURATION, "s", 1000}, {NUM_DURATION, "m", 60000},
+    {NUM_DURATION, "h", 3600000}, {NUM_DURATION, "d", 86400000},
+};
+
+/* Parses all of `s` as an unsigned number of the given kind: digits (octal
+ * for NUM_OCTAL, else decimal), then for sizes and durations an optional
+ * unit from `units`.  Returns 0, or -1 for an empty string, any other
+ * character, or overflow. */
+static int parse_number(const char *s, enum num_kind kind, uint64_t *out)
 {
+    unsigned base = kind == NUM_OCTAL ? 8 : 10;
     const char *p = s;
-    uint64_t v = 0;
-    unsigned shift = 0;
+    uint64_t v = 0, times = 1;
+    size_t k;
 
     for (; *p >= '0' && *p < (char)('0' + base); p++) {
         unsigned d = (unsigned)(*p - '0');
@@ -360,32 +496,63 @@ static int parse_uint(const char *s, unsigned base, int suffixes, uint64_t *out)
     }
     if (p == s)
         return -1;
-    if (suffixes && *p) {
-        const char *units = "kKmMgG", *u = strchr(units, *p);
+    if (*p) {
+        const struct unit *u = NULL;
+        for (k = 0; k < sizeof units / sizeof units[0] && !u; k++)
+            if (units[k].kind == kind && strcmp(p, units[k].name) == 0)
+                u = &units[k];
         if (!u)
             return -1;
-        shift = 10u * (unsigned)((u - units) / 2 + 1);
-        p++;
+        times = u->times;
     }
-    if (*p || v > (UINT64_MAX >> shift))
+    if (v > UINT64_MAX / times)
         return -1;
-    *out = v << shift;
+    *out = v * times;
     return 0;
 }
 
-/* Parses an option's value into *out within [lo, hi], reporting a usage
- * error (and returning CLI_USAGE) if it is not a number in range. */
-static int option_number(const cli_t *c, const char *name, const char *val,
-                         unsigned base, int suffixes, uint64_t lo, uint64_t hi,
-                         uint64_t *out)
+/* Parses all of `s` as a decimal int64_t with an optional sign.  Returns 0
+ * or -1. */
+static int parse_int64(const char *s, int64_t *out)
 {
-    if (parse_uint(val, base, suffixes, out) == 0 && *out >= lo && *out <= hi)
+    int neg = *s == '-';
+    uint64_t v;
+
+    if (*s == '-' || *s == '+')
+        s++;
+    if (parse_number(s, NUM_PLAIN, &v) != 0 || v > (uint64_t)INT64_MAX + (neg ? 1u : 0u))
+        return -1;
+    /* -(v - 1) - 1 reaches INT64_MIN without overflowing. */
+    *out = neg ? (v ? -(int64_t)(v - 1) - 1 : 0) : (int64_t)v;
+    return 0;
+}
+
+/* Parses an option's value of the given kind into *out within [lo, hi],
+ * reporting a usage error (and returning CLI_USAGE) if it is not one. */
+static int option_number(const cli_t *c, const char *name, const char *val,
+                         enum num_kind kind, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    char range[64] = "";
+
+    if (parse_number(val, kind, out) == 0 && *out >= lo && *out <= hi)
         return 0;
-    if (base == 8)
+    switch (kind) {
+    case NUM_OCTAL:
         return usage_error(c->cmd, "bad value '%s' for %s (expected octal %" PRIo64
                            "..%" PRIo64 ")", val, name, lo, hi);
-    return usage_error(c->cmd, "bad value '%s' for %s (expected %" PRIu64 "..%" PRIu64
-                       "%s)", val, name, lo, hi, suffixes ? ", suffix k, m or g allowed" : "");
+    case NUM_DURATION:
+        if (hi < DURATION_MAX)
+            snprintf(range, sizeof range, ", %" PRIu64 "..%" PRIu64 " ms", lo, hi);
+        else if (lo > 0)
+            snprintf(range, sizeof range, ", at least %" PRIu64 " ms", lo);
+        return usage_error(c->cmd, "bad value '%s' for %s (expected a duration such as "
+                           "500ms, 30s, 5m, 2h or 1d, a plain number being ms%s)",
+                           val, name, range);
+    default:
+        return usage_error(c->cmd, "bad value '%s' for %s (expected %" PRIu64 "..%" PRIu64
+                           "%s)", val, name, lo, hi,
+                           kind == NUM_SIZE ? ", suffix k, m or g allowed" : "");
+    }
 }
 
 /* Stores a geometry value in the options kv_open() takes. */
@@ -414,20 +581,32 @@ static int apply_option(cli_t *c, const struct option_spec *o, const char *val)
     int rc;
 
     switch (o->bit) {
-    case OPT_HELP:      return CLI_HELP;
-    case OPT_EXCLUSIVE: c->exclusive = 1; return 0;
-    case OPT_NX:        c->nx = 1; return 0;
-    case OPT_JSON:      c->json = 1; return 0;
+    case OPT_HELP:          return CLI_HELP;
+    case OPT_EXCLUSIVE:     c->exclusive = 1; return 0;
+    case OPT_CACHE:         c->cache = 1; return 0;
+    case OPT_NX:            c->nx = 1; return 0;
+    case OPT_JSON:          c->json = 1; return 0;
+    case OPT_VERSION:
+    case OPT_PRINT_VERSION: c->show_version = 1; return 0;
     case OPT_MODE:
-        if ((rc = option_number(c, o->name, val, 8, 0, 0, 0777, &v)) == 0)
+        if ((rc = option_number(c, o->name, val, NUM_OCTAL, 0, 0777, &v)) == 0)
             c->opts.mode = (uint32_t)v;
         return rc;
     case OPT_TIMEOUT:
-        if ((rc = option_number(c, o->name, val, 10, 0, 0, UINT32_MAX, &v)) == 0)
+        if ((rc = option_number(c, o->name, val, NUM_DURATION, 0, UINT32_MAX, &v)) == 0)
             c->opts.lock_timeout_ms = (uint32_t)v;
         return rc;
+    case OPT_TTL:
+        return option_number(c, o->name, val, NUM_DURATION, 1, DURATION_MAX, &c->ttl_ms);
+    case OPT_WATCH_FOR:
+        c->has_watch_for = 1;
+        return option_number(c, o->name, val, NUM_DURATION, 0, DURATION_MAX,
+                             &c->watch_for_ms);
+    case OPT_IF_VERSION:
+        c->has_if_version = 1;
+        return option_number(c, o->name, val, NUM_PLAIN, 0, UINT64_MAX, &c->if_version);
     default:
-        rc = option_number(c, o->name, val, 10, 1, geometry[o->geo].lo,
+        rc = option_number(c, o->name, val, NUM_SIZE, geometry[o->geo].lo,
                            geometry[o->geo].hi, &v);
         if (rc == 0)
             geometry_set(&c->opts, o->geo, v);
@@ -444,8 +623,10 @@ static int parse_option(cli_t *c, unsigned allowed, int argc, char **argv, int *
     size_t n = eq ? (size_t)(eq - arg) : strlen(arg), k;
     const struct option_spec *o = NULL;
 
+    /* The first row of that name the command accepts, else any (for the error). */
     for (k = 0; k < sizeof option_specs / sizeof option_specs[0]; k++)
-        if (strlen(option_specs[k].name) == n && memcmp(option_specs[k].name, arg, n) == 0)
+        if (strlen(option_specs[k].name) == n && memcmp(option_specs[k].name, arg, n) == 0 &&
+            (!o || !(o->bit & allowed)))
             o = &option_specs[k];
     if (!o)
         return usage_error(c->cmd, "unknown option '%s'%s", arg, c->cmd ? " (put '--' "
@@ -464,10 +645,11 @@ static int parse_option(cli_t *c, unsigned allowed, int argc, char **argv, int *
     return apply_option(c, o, val);
 }
 
-/* True for an argument that looks like an option ("-" alone is stdin). */
+/* True for an argument that looks like an option: "-" alone is stdin, and
+ * "-" and a digit is a negative number (incr's N, a VALUE). */
 static int is_option(const char *s)
 {
-    return s[0] == '-' && s[1] != '\0';
+    return s[0] == '-' && s[1] != '\0' && !(s[1] >= '0' && s[1] <= '9');
 }
 
 /* Records a positional argument: STORE first, then the command's. */
@@ -505,6 +687,24 @@ static int parse_command_args(cli_t *c, int argc, char **argv, int i)
     return 0;
 }
 
+static int check_put(cli_t *c)
+{
+    if (c->nx && c->has_if_version)
+        return usage_error(c->cmd, "--nx and --if-version exclude each other "
+                           "(--if-version 0 is insert-only)");
+    return 0;
+}
+
+/* Parses incr's N (default 1) into c->delta. */
+static int check_incr(cli_t *c)
+{
+    c->delta = 1;
+    if (c->nargs > 1 && parse_int64(c->arg[1], &c->delta) != 0)
+        return usage_error(c->cmd, "bad increment '%s' (expected an integer from %" PRId64
+                           " to %" PRId64 ")", c->arg[1], INT64_MIN, INT64_MAX);
+    return 0;
+}
+
 /* Parses the whole command line into *c.  Returns 0, CLI_HELP (help was
  * printed) or CLI_USAGE (the error was reported). */
 static int parse_args(cli_t *c, int argc, char **argv)
@@ -525,6 +725,8 @@ static int parse_args(cli_t *c, int argc, char **argv)
         return usage_error(NULL, "unknown command '%s'", argv[i]);
     if (rc == 0)
         rc = parse_command_args(c, argc, argv, i + 1);
+    if (rc == 0 && c->cmd->check)
+        rc = c->cmd->check(c);
     if (rc == CLI_HELP)
         print_usage(c->cmd);
     return rc;
@@ -635,15 +837,16 @@ static void *grow(void *buf, size_t *cap, size_t need, size_t max)
     return p;
 }
 
-typedef struct line {
+/* A growable byte buffer: a line being read, a value being got. */
+typedef struct bytes {
     unsigned char *buf;
     size_t len, cap;
-} line_t;
+} bytes_t;
 
 enum { LINE_OK, LINE_EOF, LINE_TOO_LONG, LINE_NOMEM, LINE_IOERR };
 
 /* Reads one line (without "\n" or "\r\n") of at most `limit` bytes. */
-static int read_line(FILE *in, line_t *ln, size_t limit)
+static int read_line(FILE *in, bytes_t *ln, size_t limit)
 {
     int ch;
 
@@ -1029,6 +1232,30 @@ static int iter_next(iter_t *it)
     return k && v ? kv_next(it->kv, &it->cursor, &it->e) : KV_ENOMEM;
 }
 
+/* Reads KEY's value into v (growing v->buf, which may start NULL) and its
+ * version and expiry into *meta.  Returns 0 or a kv error. */
+static int read_value(kv_t *kv, const char *key, bytes_t *v, kv_meta_t *meta)
+{
+    size_t klen = strlen(key);
+    unsigned char *p;
+    int err;
+
+    if (!v->buf) {
+        if ((v->buf = malloc(GET_FIRST_CAP)) == NULL)
+            return KV_ENOMEM;
+        v->cap = GET_FIRST_CAP;
+    }
+    err = kv_get_ex(kv, key, klen, v->buf, v->cap, &v->len, meta);
+    /* The value may change size between calls; retry while it outgrows us. */
+    while (err == KV_ERANGE && v->len > v->cap) {
+        if ((p = grow(v->buf, &v->cap, v->len, v->len)) == NULL)
+            return KV_ENOMEM;
+        v->buf = p;
+        err = kv_get_ex(kv, key, klen, v->buf, v->cap, &v->len, meta);
+    }
+    return err;
+}
+
 /* Returns wall-clock milliseconds since the epoch. */
 static uint64_t now_ms(void)
 {
@@ -1083,9 +1310,9 @@ static int cmd_create(cli_t *c, kv_t *kv)
 
     if ((err = kv_info(kv, &info)) != 0)
         return fail(c, err, NULL);
-    printf("%s: %s (slots %" PRIu64 ", key_max %" PRIu32 ", value_max %" PRIu32 ")\n",
+    printf("%s: %s (slots %" PRIu64 ", key_max %" PRIu32 ", value_max %" PRIu32 "%s)\n",
            c->store, kv_created(kv) ? "created" : "already exists", info.slots,
-           info.key_max, info.val_max);
+           info.key_max, info.val_max, kv_created(kv) && c->cache ? ", cache" : "");
     return CLI_OK;
 }
 
@@ -1094,44 +1321,82 @@ static int cmd_put(cli_t *c, kv_t *kv)
     const char *key = c->arg[0];
     unsigned char *input = NULL;
     size_t len = strlen(c->arg[1]);
+    kv_put_opts_t po;
     int err;
 
     if (strcmp(c->arg[1], "-") == 0 &&
         (err = read_all(stdin, KV_VAL_MAX_LIMIT, &input, &len)) != 0)
         return fail(c, err, "reading the value from standard input");
-    err = kv_put(kv, key, strlen(key), input ? (const void *)input : c->arg[1], len,
-                 c->nx ? KV_NOREPLACE : 0);
+    memset(&po, 0, sizeof po);
+    po.flags = (c->nx ? KV_NOREPLACE : 0) | (c->has_if_version ? KV_IF_VERSION : 0);
+    po.ttl_ms = c->ttl_ms;
+    po.if_version = c->if_version;
+    err = kv_put_ex(kv, key, strlen(key), input ? (const void *)input : c->arg[1], len, &po);
     free(input);
-    return err ? fail_key(c, err, key, strlen(key)) : CLI_OK;
+    if (err)
+        return fail_key(c, err, key, strlen(key));
+    if (c->show_version)
+        printf("%" PRIu64 "\n", po.version);
+    return CLI_OK;
 }
 
 static int cmd_get(cli_t *c, kv_t *kv)
 {
     const char *key = c->arg[0];
-    size_t cap = GET_FIRST_CAP, len = 0;
-    unsigned char *buf = malloc(cap), *p;
-    int err = buf ? kv_get(kv, key, strlen(key), buf, cap, &len) : KV_ENOMEM;
+    bytes_t v = {NULL, 0, 0};
+    kv_meta_t meta;
+    int err = read_value(kv, key, &v, &meta);
 
-    /* The value may change size between calls; retry while it outgrows us. */
-    while (err == KV_ERANGE && len > cap) {
-        if ((p = grow(buf, &cap, len, len)) == NULL) {
-            err = KV_ENOMEM;
-            break;
-        }
-        buf = p;
-        err = kv_get(kv, key, strlen(key), buf, cap, &len);
-    }
-    if (err == 0)
-        fwrite(buf, 1, len, stdout);
-    free(buf);
+    if (err == 0 && c->show_version)
+        printf("%" PRIu64 "\n", meta.version);
+    else if (err == 0)
+        fwrite(v.buf, 1, v.len, stdout);
+    free(v.buf);
     return err ? fail_key(c, err, key, strlen(key)) : CLI_OK;
 }
 
 static int cmd_del(cli_t *c, kv_t *kv)
 {
-    int err = kv_del(kv, c->arg[0], strlen(c->arg[0]));
+    const char *key = c->arg[0];
+    int err = c->has_if_version ? kv_del_if(kv, key, strlen(key), c->if_version)
+                                : kv_del(kv, key, strlen(key));
 
-    return err ? fail_key(c, err, c->arg[0], strlen(c->arg[0])) : CLI_OK;
+    return err ? fail_key(c, err, key, strlen(key)) : CLI_OK;
+}
+
+static int cmd_incr(cli_t *c, kv_t *kv)
+{
+    const char *key = c->arg[0];
+    int64_t result;
+    int err;
+
+    if ((err = kv_incr(kv, key, strlen(key), c->delta, &result)) != 0)
+        return fail_key(c, err, key, strlen(key));
+    printf("%" PRId64 "\n", result);
+    return CLI_OK;
+}
+
+static int cmd_ttl(cli_t *c, kv_t *kv)
+{
+    const char *key = c->arg[0];
+    int64_t ms;
+    int err = kv_ttl(kv, key, strlen(key), &ms);
+
+    if (err)
+        return fail_key(c, err, key, strlen(key));
+    printf("%" PRId64 "\n", ms);
+    return CLI_OK;
+}
+
+static int cmd_purge(cli_t *c, kv_t *kv)
+{
+    uint64_t n;
+    int err = kv_purge_expired(kv, &n);
+
+    if (err)
+        return fail(c, err, NULL);
+    printf("%" PRIu64 "\n", n);
+    return CLI_OK;
 }
 
 static int cmd_list(cli_t *c, kv_t *kv)
@@ -1159,8 +1424,164 @@ static int cmd_list(cli_t *c, kv_t *kv)
     return err == KV_ENOTFOUND ? CLI_OK : fail(c, err, NULL);
 }
 
+/* ------------------------------------------------------------------------ */
+/* watch                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* Set by SIGINT or SIGTERM while watch runs; watch then ends with exit 0. */
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+#ifdef KVCLI_SIGACTION
+    (void)sig;
+#else
+    signal(sig, on_stop_signal); /* C's signal() may reset the handler to SIG_DFL */
+#endif
+    stop_requested = 1;
+}
+
+/* Makes SIGINT and SIGTERM set stop_requested instead of killing kvcli.  The
+ * handler is installed even when the signal was ignored (as it is for a
+ * background job of a non-interactive shell), so `kill -INT` always ends a
+ * watch cleanly. */
+static void catch_stop_signals(void)
+{
+#ifdef KVCLI_SIGACTION
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+#else
+    signal(SIGINT, on_stop_signal);
+    signal(SIGTERM, on_stop_signal);
+#endif
+}
+
+/* Returns 1 when the watch should end (a stop signal, or --timeout has run
+ * out at `deadline`), else 0 with *slice set to how long the next wait may
+ * last: at most WATCH_SLICE_MS, so a signal is noticed within that. */
+static int watch_over(const cli_t *c, uint64_t deadline, uint32_t *slice)
+{
+    uint64_t now;
+
+    *slice = WATCH_SLICE_MS;
+    if (stop_requested)
+        return 1;
+    if (!c->has_watch_for)
+        return 0;
+    if ((now = now_ms()) >= deadline)
+        return 1;
+    if (deadline - now < *slice)
+        *slice = (uint32_t)(deadline - now);
+    return 0;
+}
+
+/* Prints one line of a key's watch: its value, or that it is absent. */
+static void print_watched_value(const cli_t *c, const bytes_t *v, int present,
+                                uint64_t version)
+{
+    if (c->json) {
+        printf("{\"version\":%" PRIu64 ",", version);
+        if (present)
+            put_json_bytes(stdout, "value", v->buf, v->len);
+        else
+            fputs("\"value\":null", stdout);
+        fputs("}\n", stdout);
+    } else if (present) {
+        put_escaped(stdout, v->buf, v->len);
+        fputc('\n', stdout);
+    } else
+        fputs("(absent)\n", stdout);
+    fflush(stdout);
+}
+
+/* Prints the key's value, then again after each kv_watch() that reports its
+ * version changed. */
+static int watch_key(cli_t *c, kv_t *kv, uint64_t deadline)
+{
+    const char *key = c->arg[0];
+    size_t klen = strlen(key);
+    bytes_t v = {NULL, 0, 0};
+    kv_meta_t meta;
+    uint64_t seen = 0, version;
+    uint32_t slice;
+    int err = 0, first = 1;
+
+    for (;;) {
+        if (err == 0) { /* the first pass, or kv_watch saw a change */
+            err = read_value(kv, key, &v, &meta);
+            if (err != 0 && err != KV_ENOTFOUND)
+                break;
+            version = err ? 0 : meta.version;
+            if (first || version != seen)
+                print_watched_value(c, &v, err == 0, version);
+            first = 0;
+            seen = version;
+        }
+        if (watch_over(c, deadline, &slice)) {
+            err = 0;
+            break;
+        }
+        err = kv_watch(kv, key, klen, seen, slice, NULL);
+        if (err != 0 && err != KV_ETIMEDOUT)
+            break;
+    }
+    free(v.buf);
+    return err && !stop_requested ? fail_key(c, err, key, klen) : CLI_OK;
+}
+
+/* Prints one line of a store's watch. */
+static void print_generation(const cli_t *c, uint64_t gen)
+{
+    printf(c->json ? "{\"generation\":%" PRIu64 "}\n" : "generation %" PRIu64 "\n", gen);
+    fflush(stdout);
+}
+
+/* Prints the store's generation, then again after each kv_wait() that
+ * reports a change. */
+static int watch_store(cli_t *c, kv_t *kv, uint64_t deadline)
+{
+    uint64_t seen, gen;
+    uint32_t slice;
+    int err = kv_generation(kv, &seen);
+
+    if (err == 0)
+        print_generation(c, seen);
+    while (err == 0 || err == KV_ETIMEDOUT) {
+        if (watch_over(c, deadline, &slice)) {
+            err = 0;
+            break;
+        }
+        err = kv_wait(kv, seen, slice, &gen);
+        if (err == 0 && gen != seen) {
+            print_generation(c, gen);
+            seen = gen;
+        }
+    }
+    return err && !stop_requested ? fail(c, err, NULL) : CLI_OK;
+}
+
+static int cmd_watch(cli_t *c, kv_t *kv)
+{
+    uint64_t now = now_ms();
+    uint64_t deadline = c->watch_for_ms > UINT64_MAX - now ? UINT64_MAX
+                                                           : now + c->watch_for_ms;
+
+    catch_stop_signals();
+    return c->nargs ? watch_key(c, kv, deadline) : watch_store(c, kv, deadline);
+}
+
+/* ------------------------------------------------------------------------ */
+/* stats                                                                    */
+/* ------------------------------------------------------------------------ */
+
 /* The kv_stats_t fields, for printing them as text or JSON in one loop. */
-enum { ST_U32, ST_U64, ST_DBL };
+enum { ST_U32, ST_U64, ST_DBL, ST_BOOL /* a uint32_t: yes/no, true/false */ };
 #define STAT_FIELD(f, type, needs_lock) {#f, offsetof(kv_stats_t, f), type, needs_lock}
 static const struct stat_field {
     const char *name;
@@ -1174,22 +1595,28 @@ static const struct stat_field {
     STAT_FIELD(tombstones, ST_U64, 1),     STAT_FIELD(load_factor, ST_DBL, 1),
     STAT_FIELD(avg_probe, ST_DBL, 1),      STAT_FIELD(max_probe, ST_U64, 1),
     STAT_FIELD(generation, ST_U64, 1),     STAT_FIELD(recoveries, ST_U64, 1),
-    STAT_FIELD(lock_timeouts, ST_U64, 0),  STAT_FIELD(holder_pid, ST_U32, 0),
-    STAT_FIELD(holder_since_ms, ST_U64, 0),
+    STAT_FIELD(lock_timeouts, ST_U64, 0),  STAT_FIELD(hits, ST_U64, 1),
+    STAT_FIELD(misses, ST_U64, 1),         STAT_FIELD(expirations, ST_U64, 1),
+    STAT_FIELD(evictions, ST_U64, 1),      STAT_FIELD(cache, ST_BOOL, 1),
+    STAT_FIELD(holder_pid, ST_U32, 0),     STAT_FIELD(holder_since_ms, ST_U64, 0),
 };
 
-/* Formats one stats field.  Returns 0, or -1 if it has no JSON form
- * (a non-finite double). */
-static int format_stat(const kv_stats_t *st, const struct stat_field *f, char *buf, size_t cap)
+/* Formats one stats field, for JSON if `json` (booleans differ).  Returns
+ * 0, or -1 if it has no JSON form (a non-finite double). */
+static int format_stat(const kv_stats_t *st, const struct stat_field *f, int json,
+                       char *buf, size_t cap)
 {
     const char *p = (const char *)st + f->offset;
     uint32_t u32;
     uint64_t u64;
     double d;
 
-    if (f->type == ST_U32) {
+    if (f->type == ST_U32 || f->type == ST_BOOL) {
         memcpy(&u32, p, sizeof u32);
-        snprintf(buf, cap, "%" PRIu32, u32);
+        if (f->type == ST_U32)
+            snprintf(buf, cap, "%" PRIu32, u32);
+        else
+            snprintf(buf, cap, "%s", json ? (u32 ? "true" : "false") : (u32 ? "yes" : "no"));
     } else if (f->type == ST_U64) {
         memcpy(&u64, p, sizeof u64);
         snprintf(buf, cap, "%" PRIu64, u64);
@@ -1211,7 +1638,7 @@ static void print_stats_text(const cli_t *c, const kv_stats_t *st, int stuck)
     fputc('\n', stdout);
     for (i = 0; i < sizeof stat_fields / sizeof stat_fields[0]; i++) {
         const struct stat_field *f = &stat_fields[i];
-        format_stat(st, f, buf, sizeof buf);
+        format_stat(st, f, 0, buf, sizeof buf);
         printf("%s:%*s%s\n", f->name, (int)(16 - strlen(f->name)), "",
                stuck && f->needs_lock ? "unknown (lock not taken)" : buf);
     }
@@ -1228,7 +1655,7 @@ static void print_stats_json(const cli_t *c, const kv_stats_t *st, int stuck)
     put_json_bytes(stdout, "store", c->store, strlen(c->store));
     for (i = 0; i < sizeof stat_fields / sizeof stat_fields[0]; i++) {
         const struct stat_field *f = &stat_fields[i];
-        int ok = format_stat(st, f, buf, sizeof buf) == 0 && !(stuck && f->needs_lock);
+        int ok = format_stat(st, f, 1, buf, sizeof buf) == 0 && !(stuck && f->needs_lock);
         printf(",\"%s\":%s", f->name, ok ? buf : "null");
     }
     printf(",\"lock_stuck\":%s,\"holder_since\":", stuck ? "true" : "false");
@@ -1300,7 +1727,7 @@ typedef struct load {
     cli_t *c;
     FILE *in;
     const char *input;  /* file name, or STDIN_NAME */
-    line_t line;
+    bytes_t line;
     uint64_t lineno;
     kv_t *kv;
     uint64_t loaded;
@@ -1525,7 +1952,8 @@ static int run(cli_t *c)
     int err, rc;
 
     if (c->cmd->open != OPEN_NONE) {
-        unsigned f = flags[c->cmd->open] | (c->exclusive ? KV_EXCL : 0);
+        unsigned f = flags[c->cmd->open] | (c->exclusive ? KV_EXCL : 0) |
+                     (c->cache ? KV_CACHE : 0);
         if ((err = open_store(c, f, &c->opts, &kv)) != 0)
             return exit_for(err);
     }
