@@ -282,14 +282,16 @@ KV_API int kv_clear(kv_t *kv);
 /* Caches                                                                   */
 /* ------------------------------------------------------------------------ */
 
-/* A store created with KV_CACHE never answers an insert with KV_EFULL while
- * it holds entries: once 7/8 of its slots are used, an insert of a new key
- * evicts an entry instead — an expired one if the new key's probe window
- * (the 16 slots from its home) holds one, else the first one there whose
- * reference bit is clear (CLOCK: a get sets the bit on the slot line it
- * already reads, a passing eviction scan clears it).  Eviction and insert
- * are one crash-safe step.  A store without KV_CACHE still reclaims expired
- * entries for room, and otherwise returns KV_EFULL. */
+/* A store created with KV_CACHE never answers an insert with KV_EFULL:
+ * once 7/8 of its slots are used, an insert of a new key evicts an entry,
+ * in the same crash-safe step.  Expired entries go first: one in the new
+ * key's probe window (the 16 slots from its home) is simply overwritten.
+ * Otherwise CLOCK chooses over the whole table: a get sets the entry's
+ * reference bit (in the slot line it already reads, so gets stay one line);
+ * the clock hand, kept in the header, passes referenced entries clearing the
+ * bit and evicts the first unreferenced one, or an expired one met within
+ * 64 entries after it.  A store without KV_CACHE reclaims expired entries
+ * for room too, and otherwise returns KV_EFULL. */
 
 /* ------------------------------------------------------------------------ */
 /* Change notification                                                      */

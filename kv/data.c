@@ -128,11 +128,11 @@ static int evict_elsewhere(kv_t *kv, uint64_t free_slot, const write_req_t *w, u
     return 0;
 }
 
-/* Stores a new key.  Normally in the free slot its lookup found.  When the
- * store has no free slot, or is a crowded cache: over a victim in the key's
- * window (an expired entry, or in a cache the first not recently used one)
- * as one undoable step; failing that, a cache evicts elsewhere, and a plain
- * store purges expired entries and tries again. */
+/* Stores a new key: in the free slot its lookup found, unless the store is
+ * a crowded cache.  Then over an expired entry in the key's window, else
+ * into the free slot while CLOCK evicts an entry elsewhere, in one undoable
+ * step.  A plain store with no free slot takes an expired entry in the
+ * window, or purges expired entries and tries again. */
 static int place_new(kv_t *kv, const found_t *f, const write_req_t *w, lazy_clock_t *clk,
                      uint64_t *version)
 {
@@ -145,14 +145,15 @@ static int place_new(kv_t *kv, const found_t *f, const write_req_t *w, lazy_cloc
         *version = journal_insert(t, h, pos.free, w->key, w->key_len, &w->e);
         return 0;
     }
-    victim = table_victim(t, w->e.hash, clock_now(clk), kv->cache);
+    victim = table_victim(t, w->e.hash, clock_now(clk));
     if (victim != TABLE_NONE) {
         if (!validate_val_len(table_val_len(table_slot(t, victim)), &t->geo))
             return KV_ECORRUPT;
-        count_victim(kv, victim, clock_now(clk));
+        h->expirations++;
         *version = journal_replace(t, h, victim, w->key, w->key_len, &w->e);
         return 0;
     }
+    /* A cache below 100% always has a free slot: crowded means evict. */
     if (pos.free != TABLE_NONE)
         return evict_elsewhere(kv, pos.free, w, clock_now(clk), version);
     if (purge_locked(kv, clock_now(clk)) == 0 ||

@@ -70,29 +70,19 @@ int table_lookup(const kv_table_t *t, uint64_t hash, const void *key, uint32_t k
     return KV_ENOTFOUND;
 }
 
-uint64_t table_victim(const kv_table_t *t, uint64_t hash, uint64_t now_ms, int cache)
+uint64_t table_victim(const kv_table_t *t, uint64_t hash, uint64_t now_ms)
 {
-    uint64_t i = hash & t->mask, first = TABLE_NONE, unreferenced = TABLE_NONE;
+    uint64_t i = hash & t->mask;
     for (uint64_t step = 0; step < TABLE_VICTIM_WINDOW && step <= t->mask;
          step++, i = (i + 1) & t->mask) {
         kv_slot_t *s = table_slot(t, i);
         uint32_t state = table_state(s);
         if (state == KV_SLOT_EMPTY)
             break;
-        if (state == KV_SLOT_TOMB || state > t->geo.key_max)
-            continue;
-        if (table_expired(s, now_ms))
+        if (state != KV_SLOT_TOMB && state <= t->geo.key_max && table_expired(s, now_ms))
             return i;
-        if (!cache)
-            continue;
-        if (first == TABLE_NONE)
-            first = i;
-        if (unreferenced == TABLE_NONE && !(s->val_len & KV_VAL_REF))
-            unreferenced = i;
-        else if (unreferenced == TABLE_NONE)
-            s->val_len &= ~KV_VAL_REF; /* a hint: not journaled */
     }
-    return unreferenced != TABLE_NONE ? unreferenced : first;
+    return TABLE_NONE;
 }
 
 uint64_t table_clock_victim(const kv_table_t *t, uint64_t *hand, uint64_t now_ms)

@@ -77,14 +77,10 @@ int table_lookup(const kv_table_t *t, uint64_t hash, const void *key, uint32_t k
 /* How many slots from a key's home an eviction scan looks at. */
 #define TABLE_VICTIM_WINDOW 16u
 
-/* Chooses a used slot that a new key with `hash` may take over, scanning at
- * most TABLE_VICTIM_WINDOW slots from its home and never past an empty slot
- * (the new key must stay reachable).  An expired entry is taken first.  With
- * `cache`, otherwise the first entry whose reference bit is clear, clearing
- * the bits it passes (CLOCK's second chance), else the first entry seen;
- * without `cache`, only expired entries qualify.  Returns the slot or
- * TABLE_NONE. */
-uint64_t table_victim(const kv_table_t *t, uint64_t hash, uint64_t now_ms, int cache);
+/* Finds an expired entry that a new key with `hash` may take over: within
+ * TABLE_VICTIM_WINDOW slots from its home and never past an empty slot
+ * (the new key must stay reachable).  Returns the slot or TABLE_NONE. */
+uint64_t table_victim(const kv_table_t *t, uint64_t hash, uint64_t now_ms);
 
 /* How many entries CLOCK looks past its choice for an expired one. */
 #define TABLE_CLOCK_LOOKAHEAD 64u

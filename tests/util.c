@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------------ */
@@ -62,9 +63,20 @@ static void track(const char *name, int add)
 kv_t *util_fresh(char *name, const char *prefix, uint64_t slots, uint32_t key_max,
                  uint32_t val_max)
 {
+    kv_options_t o;
+    kv_options_init(&o);
+    o.slots = slots;
+    o.key_max = key_max;
+    o.val_max = val_max;
+    return util_fresh_ex(name, prefix, &o, 0);
+}
+
+kv_t *util_fresh_ex(char *name, const char *prefix, const kv_options_t *opts,
+                    unsigned flags)
+{
     kv_t *kv = NULL;
     snprintf(name, 256, "%s", test_name(prefix));
-    int rc = util_create(&kv, name, slots, key_max, val_max);
+    int rc = kv_open(&kv, name, KV_RDWR | KV_CREATE | KV_EXCL | flags, opts);
     if (rc != 0) {
         fprintf(stderr, "  create %s: %s\n", name, kv_strerror(rc));
         return NULL;
@@ -174,6 +186,13 @@ uint64_t util_rand(uint64_t *state)
     z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
     z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
     return z ^ (z >> 31);
+}
+
+int64_t util_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -27,6 +27,11 @@ int util_create(kv_t **kv, const char *name, uint64_t slots, uint32_t key_max,
 kv_t *util_fresh(char *name, const char *prefix, uint64_t slots, uint32_t key_max,
                  uint32_t val_max);
 
+/* util_fresh() with full options (NULL: defaults) and extra kv_open flags
+ * (e.g. KV_CACHE) besides KV_RDWR | KV_CREATE | KV_EXCL. */
+kv_t *util_fresh_ex(char *name, const char *prefix, const kv_options_t *opts,
+                    unsigned flags);
+
 /* Closes the handle and removes the store's name; ends a util_fresh(). */
 void util_dispose(kv_t *kv, const char *name);
 
@@ -59,6 +64,9 @@ unsigned util_verify(kv_t *kv, const char *prefix, unsigned n);
 
 /* splitmix64: a small, seedable, good-enough PRNG; advances *state. */
 uint64_t util_rand(uint64_t *state);
+
+/* Milliseconds on a monotonic clock (arbitrary origin), for timing waits. */
+int64_t util_now_ms(void);
 
 /* Makes a fresh private directory under $TMPDIR (or /tmp) and writes its path
  * to buf.  Returns 0 or -1. */

@@ -96,8 +96,9 @@ typedef struct bench_sys {
     void (*close)(void *h, int destroy);
 } bench_sys_t;
 
-extern const bench_sys_t bench_sys_kv, bench_sys_floor, bench_sys_lmdb, bench_sys_redis;
-#define BENCH_MAX_SYS 4 /* the systems above */
+extern const bench_sys_t bench_sys_kv, bench_sys_kv_cache, bench_sys_floor, bench_sys_lmdb,
+    bench_sys_redis;
+#define BENCH_MAX_SYS 5 /* the systems above */
 
 /* Records why the current operation failed (printf-style); returns BENCH_ERR. */
 int bench_error(const char *fmt, ...);

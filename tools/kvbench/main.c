@@ -22,7 +22,7 @@
 #include "bench.h"
 
 static const bench_sys_t *const systems[] = {
-    &bench_sys_kv, &bench_sys_floor, &bench_sys_lmdb, &bench_sys_redis,
+    &bench_sys_kv, &bench_sys_kv_cache, &bench_sys_floor, &bench_sys_lmdb, &bench_sys_redis,
 };
 #define NSYS (sizeof systems / sizeof systems[0])
 _Static_assert(NSYS <= BENCH_MAX_SYS, "BENCH_MAX_SYS too small");
@@ -31,7 +31,7 @@ static const char usage[] =
     "usage: kvbench [--quick] [--key-size N] [--value-size N] [--reps N] [--ops N]\n"
     "               [--duration-ms N] [--redis-port N] [--only SYSTEM[,SYSTEM]]\n"
     "               [--csv FILE] [--plot-data FILE]\n"
-    "  systems: kv, floor, lmdb, redis.  --quick: small store only, fewer operations.\n"
+    "  systems: kv, kvcache, floor, lmdb, redis.  --quick: small store only, fewer operations.\n"
     "  --ops: operations per repetition, for every store and YCSB (a multiple of\n"
     "  the key count when larger than it).\n"
     "  Defaults: 16-byte keys (at least 9), 32-byte values, 7 repetitions (1-63),\n"

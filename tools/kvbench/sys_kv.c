@@ -3,6 +3,7 @@
  * API in kv.h only (what an application sees).  Stores are named memory,
  * created with key_max = --key-size and val_max = --value-size, so a slot
  * is exactly one key and one value.  Workers attach with kv_open() by name.
+ * "kvcache" is the same store created with KV_CACHE (single process only).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +41,8 @@ static int kv_open_handle(void **h, const char *name, unsigned flags, const kv_o
     return 0;
 }
 
-static int kvs_create(void **h, const char *name, const bench_store_t *s, const bench_opts_t *o)
+static int create_store(void **h, const char *name, const bench_store_t *s,
+                        const bench_opts_t *o, unsigned flags)
 {
     kv_options_t opts;
     kv_options_init(&opts);
@@ -48,7 +50,18 @@ static int kvs_create(void **h, const char *name, const bench_store_t *s, const 
     opts.key_max = o->key_size;
     opts.val_max = o->val_size;
     kv_unlink(name); /* a leftover of a killed run */
-    return kv_open_handle(h, name, KV_CREATE | KV_EXCL | KV_RDWR, &opts);
+    return kv_open_handle(h, name, KV_CREATE | KV_EXCL | KV_RDWR | flags, &opts);
+}
+
+static int kvs_create(void **h, const char *name, const bench_store_t *s, const bench_opts_t *o)
+{
+    return create_store(h, name, s, o, 0);
+}
+
+/* The same store in cache mode: what a get's reference bit costs. */
+static int kvc_create(void **h, const char *name, const bench_store_t *s, const bench_opts_t *o)
+{
+    return create_store(h, name, s, o, KV_CACHE);
 }
 
 static int kvs_attach(void **h, const char *name, const bench_opts_t *o)
@@ -91,6 +104,18 @@ const bench_sys_t bench_sys_kv = {
     .name = "kv",
     .sections = BENCH_SEC_SINGLE | BENCH_SEC_PROCS | BENCH_SEC_YCSB,
     .create = kvs_create,
+    .attach = kvs_attach,
+    .get = kvs_get,
+    .put = kvs_put,
+    .del = kvs_del,
+    .clear = kvs_clear,
+    .close = kvs_close,
+};
+
+const bench_sys_t bench_sys_kv_cache = {
+    .name = "kvcache",
+    .sections = BENCH_SEC_SINGLE,
+    .create = kvc_create,
     .attach = kvs_attach,
     .get = kvs_get,
     .put = kvs_put,
