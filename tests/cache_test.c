@@ -215,16 +215,6 @@ static int start(spawn_proc_t *p, const char *role, const char *a1, const char *
     return spawn_role(p, role, args, NULL);
 }
 
-static int wait_code(spawn_proc_t *p)
-{
-    spawn_status_t st = { 0, 0, 0, 0 };
-    if (spawn_wait(p, &st) != 0 || !st.exited) {
-        fprintf(stderr, "  process %ld did not exit (signal %d)\n", p->pid, st.signal);
-        return -1;
-    }
-    return st.code;
-}
-
 /* Starts a "wait" role on `store` for generation `seen`. */
 static int start_waiter(spawn_proc_t *p, uint64_t seen, unsigned timeout_ms)
 {
@@ -550,7 +540,7 @@ TEST(incr_processes)
     for (int i = 0; i < N; i++)
         REQUIRE_EQ(start(&p[i], "incr", store, "counter", k, NULL), 0);
     for (int i = 0; i < N; i++)
-        CHECK_EQ(wait_code(&p[i]), 0);
+        CHECK_EQ(util_wait_code(&p[i]), 0);
     char want[32];
     snprintf(want, sizeof want, "%d", N * K);
     CHECK(has(kv, "counter", want));
@@ -1229,9 +1219,9 @@ TEST(wait_woken_by_writer_process)
     spawn_sleep_ms(300); /* let them block (not needed for correctness) */
     REQUIRE_EQ(start(&writer, "put", store, "k", "v", "0"), 0);
     int64_t t0 = util_now_ms();
-    CHECK_EQ(wait_code(&writer), 0);
+    CHECK_EQ(util_wait_code(&writer), 0);
     for (int i = 0; i < WAITERS; i++)
-        CHECK_EQ(wait_code(&w[i]), 0);
+        CHECK_EQ(util_wait_code(&w[i]), 0);
     int64_t took = util_now_ms() - t0;
     printf("  %d watcher processes woken %lld ms after the writer started\n", WAITERS,
            (long long)took);
@@ -1245,7 +1235,7 @@ TEST(wait_woken_by_writer_process)
     took = util_now_ms() - t0;
     CHECK(g > g0);
     CHECK(took >= 250 && took < 3000);
-    CHECK_EQ(wait_code(&writer), 0);
+    CHECK_EQ(util_wait_code(&writer), 0);
     CHECK(has(kv, "k", "w"));
     util_dispose(kv, store);
     TEST_DONE();
@@ -1270,10 +1260,10 @@ TEST(watch_key_processes)
         CHECK_EQ(kv_del(kv, "nope", 4), KV_ENOTFOUND);
         spawn_sleep_ms(50);
     }
-    CHECK_EQ(wait_code(&quiet), 1); /* timed out: other keys did not wake it */
+    CHECK_EQ(util_wait_code(&quiet), 1); /* timed out: other keys did not wake it */
     int64_t t0 = util_now_ms();
     CHECK_EQ(util_put(kv, "k", "2"), 0);
-    CHECK_EQ(wait_code(&woken), 0);
+    CHECK_EQ(util_wait_code(&woken), 0);
     CHECK(util_now_ms() - t0 < 2000);
 
     v = version_of(kv, "k");
@@ -1281,11 +1271,11 @@ TEST(watch_key_processes)
     spawn_sleep_ms(300);
     t0 = util_now_ms();
     CHECK_EQ(kv_del(kv, "k", 1), 0);
-    CHECK_EQ(wait_code(&gone), 3); /* woken, key absent */
+    CHECK_EQ(util_wait_code(&gone), 3); /* woken, key absent */
     CHECK(util_now_ms() - t0 < 2000);
 
     CHECK_EQ(util_put(kv, "later", "here"), 0);
-    CHECK_EQ(wait_code(&born), 0);
+    CHECK_EQ(util_wait_code(&born), 0);
     util_dispose(kv, store);
     TEST_DONE();
 }
@@ -1342,7 +1332,7 @@ TEST(killed_watcher_is_harmless)
     spawn_sleep_ms(300);
     int64_t t0 = util_now_ms();
     CHECK_EQ(util_put(kv, "k", "3"), 0);
-    CHECK_EQ(wait_code(&w3), 0);
+    CHECK_EQ(util_wait_code(&w3), 0);
     CHECK(util_now_ms() - t0 < 2000);
     uint64_t g = generation(kv);
     CHECK_EQ(kv_wait(kv, g, 100, NULL), KV_ETIMEDOUT);

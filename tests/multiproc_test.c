@@ -227,17 +227,6 @@ static int start_role(spawn_proc_t *p, const char *role, const char *arg1, const
     return spawn_role(p, role, args, NULL);
 }
 
-/* Waits for p and returns its exit code, or -1 if it did not exit. */
-static int wait_code(spawn_proc_t *p)
-{
-    spawn_status_t st = { 0, 0, 0, 0 };
-    if (spawn_wait(p, &st) != 0 || !st.exited) {
-        fprintf(stderr, "  process %ld did not exit (signal %d)\n", p->pid, st.signal);
-        return -1;
-    }
-    return st.code;
-}
-
 /* Returns how many writer entries are not in their final state: every
  * fifth deleted, the others at final_version().
  * Stops counting at 20, to keep a broken store's report short. */
@@ -271,10 +260,10 @@ TEST(writers_and_readers)
         REQUIRE_EQ(start_role(&writers[w], "writer", store, arg), 0);
     }
     for (unsigned w = 0; w < WRITERS; w++)
-        CHECK_EQ(wait_code(&writers[w]), 0);
+        CHECK_EQ(util_wait_code(&writers[w]), 0);
     CHECK_EQ(util_put(kv, STOP_KEY, "now"), 0);
     for (unsigned r = 0; r < READERS; r++)
-        CHECK_EQ(wait_code(&readers[r]), 0);
+        CHECK_EQ(util_wait_code(&readers[r]), 0);
     CHECK_EQ(final_state_errors(kv), 0);
     CHECK_EQ(kv_count(kv, &count), 0);
     CHECK_EQ(count, WRITERS * (PER_WRITER - PER_WRITER / 5) + 1);
@@ -301,7 +290,7 @@ TEST(create_race)
         REQUIRE_EQ(start_role(&p[i], "creator", store, arg), 0);
     }
     for (unsigned i = 0; i < RACERS; i++) {
-        int code = wait_code(&p[i]);
+        int code = util_wait_code(&p[i]);
         CHECK(code == 10 || code == 11);
         created += code == 11;
     }
@@ -327,7 +316,7 @@ static int run_kvcli(const char *const *argv, const char *in_path, const char *o
     spawn_proc_t p;
     if (spawn_program(&p, argv[0], argv, NULL, in_path, out_path) != 0)
         return -1;
-    return wait_code(&p);
+    return util_wait_code(&p);
 }
 
 /* Returns 1 if the file holds exactly data[0..len). */

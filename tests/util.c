@@ -22,14 +22,20 @@
 /* Stores and entries                                                       */
 /* ------------------------------------------------------------------------ */
 
-int util_create(kv_t **kv, const char *name, uint64_t slots, uint32_t key_max,
-                uint32_t val_max)
+kv_options_t util_options(uint64_t slots, uint32_t key_max, uint32_t val_max)
 {
     kv_options_t o;
     kv_options_init(&o);
     o.slots = slots;
     o.key_max = key_max;
     o.val_max = val_max;
+    return o;
+}
+
+int util_create(kv_t **kv, const char *name, uint64_t slots, uint32_t key_max,
+                uint32_t val_max)
+{
+    kv_options_t o = util_options(slots, key_max, val_max);
     return kv_open(kv, name, KV_RDWR | KV_CREATE | KV_EXCL, &o);
 }
 
@@ -63,12 +69,18 @@ static void track(const char *name, int add)
 kv_t *util_fresh(char *name, const char *prefix, uint64_t slots, uint32_t key_max,
                  uint32_t val_max)
 {
-    kv_options_t o;
-    kv_options_init(&o);
-    o.slots = slots;
-    o.key_max = key_max;
-    o.val_max = val_max;
+    kv_options_t o = util_options(slots, key_max, val_max);
     return util_fresh_ex(name, prefix, &o, 0);
+}
+
+int util_wait_code(spawn_proc_t *p)
+{
+    spawn_status_t st = { 0, 0, 0, 0 };
+    if (spawn_wait(p, &st) != 0 || !st.exited) {
+        fprintf(stderr, "  process %ld did not exit (signal %d)\n", p->pid, st.signal);
+        return -1;
+    }
+    return st.code;
 }
 
 kv_t *util_fresh_ex(char *name, const char *prefix, const kv_options_t *opts,

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "kv.h"
+#include "spawn.h"
 
 /* Creates a new store (KV_RDWR | KV_CREATE | KV_EXCL) with the given
  * geometry and default mode/timeout.  Returns kv_open()'s result. */
@@ -61,6 +62,13 @@ int util_fill(kv_t *kv, const char *prefix, unsigned n);
 /* Checks that entries 0..n-1 are all present with their values; returns the
  * number of entries missing or wrong (printing the first few). */
 unsigned util_verify(kv_t *kv, const char *prefix, unsigned n);
+
+/* Waits for p and returns its exit code, or -1 (saying why on stderr) if it
+ * did not exit normally. */
+int util_wait_code(spawn_proc_t *p);
+
+/* Options with the given geometry and the defaults for the rest. */
+kv_options_t util_options(uint64_t slots, uint32_t key_max, uint32_t val_max);
 
 /* splitmix64: a small, seedable, good-enough PRNG; advances *state. */
 uint64_t util_rand(uint64_t *state);
