@@ -2,21 +2,29 @@
 # run.sh — the quick start's test command, and all that CI runs: installs what
 # is missing, then builds kv twice — plain (RelWithDebInfo) and with
 # AddressSanitizer + UndefinedBehaviorSanitizer — and runs the whole CTest
-# suite on each build.  Warnings are errors in both.
+# suite on each build, then ThreadSanitizer on the threaded tests and
+# valgrind memcheck on the plain build.  Warnings are errors everywhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tools/deps.sh
 jobs=$(nproc)
 
-run_suite() { # run_suite NAME CMAKE-ARGS...
-  local dir="build/$1"; shift
+run_suite() { # run_suite NAME TESTS CMAKE-ARGS...  (TESTS: ctest -R regex, "" = all)
+  local dir="build/$1" tests="$2"; shift 2
   echo "=== build: $dir ($*)"
   cmake -S . -B "$dir" "$@" >/dev/null
   cmake --build "$dir" -j"$jobs"
   echo "=== tests: $dir"
-  (cd "$dir" && ctest --output-on-failure --no-tests=error -j"$jobs" --timeout 600)
+  (cd "$dir" && ctest --output-on-failure --no-tests=error -j"$jobs" --timeout 600 \
+                 ${tests:+-R "$tests"})
 }
 
-run_suite release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKV_BUILD_TESTS=ON -DKV_SANITIZE=
-run_suite sanitize -DCMAKE_BUILD_TYPE=Debug -DKV_BUILD_TESTS=ON -DKV_SANITIZE=address,undefined
+run_suite release "" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKV_BUILD_TESTS=ON -DKV_SANITIZE=
+run_suite sanitize "" -DCMAKE_BUILD_TYPE=Debug -DKV_BUILD_TESTS=ON -DKV_SANITIZE=address,undefined
+# ThreadSanitizer for the tests with threads (store_test shares a handle
+# between threads; multiproc_test runs several processes with their own).
+run_suite tsan "store_test|multiproc_test" -DCMAKE_BUILD_TYPE=Debug -DKV_BUILD_TESTS=ON \
+          -DKV_SANITIZE=thread -DKV_FAULT_INJECTION=OFF
+echo "=== valgrind memcheck: build/release"
+tests/valgrind.sh build/release
