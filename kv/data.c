@@ -38,6 +38,7 @@ typedef struct found {
     table_pos_t pos;
     kv_slot_t *slot; /* the slot holding the key, or NULL */
     int live;        /* the slot holds it and it has not expired */
+    uint32_t val_len; /* its value length, read once and validated */
 } found_t;
 
 static int find(kv_t *kv, uint64_t hash, const void *key, size_t key_len, lazy_clock_t *clk,
@@ -49,7 +50,8 @@ static int find(kv_t *kv, uint64_t hash, const void *key, size_t key_len, lazy_c
     if (rc)
         return rc == KV_ENOTFOUND ? 0 : rc;
     f->slot = table_slot(&kv->table, f->pos.found);
-    if (!validate_val_len(table_val_len(f->slot), &kv->table.geo))
+    f->val_len = table_val_len(f->slot);
+    if (!validate_val_len(f->val_len, &kv->table.geo))
         return KV_ECORRUPT; /* read from the mapping: never trusted */
     f->live = f->slot->expires_ms == 0 || !table_expired(f->slot, clock_now(clk));
     return 0;
@@ -282,7 +284,7 @@ static int get_locked(kv_t *kv, uint64_t hash, const void *key, size_t key_len, 
     kv->hdr->hits++;
     if (kv->cache && !(f.slot->val_len & KV_VAL_REF))
         f.slot->val_len |= KV_VAL_REF; /* CLOCK's reference bit, on a line already read */
-    *len = table_val_len(f.slot);
+    *len = f.val_len;
     if (meta) {
         meta->version = f.slot->version;
         meta->expires_ms = f.slot->expires_ms;

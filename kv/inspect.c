@@ -19,10 +19,11 @@
 static int copy_entry(kv_t *kv, uint64_t i, uint32_t key_len, kv_entry_t *e)
 {
     kv_slot_t *s = table_slot(&kv->table, i);
-    if (!validate_key_len(key_len, &kv->table.geo) || !validate_val_len(s->val_len, &kv->table.geo))
+    uint32_t val_len = table_val_len(s);
+    if (!validate_key_len(key_len, &kv->table.geo) || !validate_val_len(val_len, &kv->table.geo))
         return KV_ECORRUPT;
     e->key_len = key_len;
-    e->val_len = table_val_len(s);
+    e->val_len = val_len;
     if (e->key_len > e->key_cap || (e->val && e->val_len > e->val_cap))
         return KV_ERANGE;
     store_copy_out(e->key, table_key(s), e->key_len);

@@ -135,9 +135,14 @@ uint64_t journal_insert(const kv_table_t *t, kv_header_t *h, uint64_t i,
 static void save_undo(const kv_table_t *t, kv_header_t *h, const kv_slot_t *s)
 {
     kv_slot_t *img = undo_image(h);
+    uint32_t kl = table_state(s), vl = table_val_len(s);
+    if (kl > t->geo.key_max)
+        kl = t->geo.key_max;
+    if (vl > t->geo.val_max)
+        vl = t->geo.val_max;
     memcpy(img, s, KV_SLOT_HEAD);
-    memcpy(table_key(img), s->data, table_state(s));
-    copy_bytes(table_val(t, img), s->data + t->geo.key_max, table_val_len(s));
+    memcpy(table_key(img), s->data, kl);
+    copy_bytes(table_val(t, img), s->data + t->geo.key_max, vl);
 }
 
 uint64_t journal_replace(const kv_table_t *t, kv_header_t *h, uint64_t i,
@@ -253,14 +258,14 @@ static int undo_replace(const kv_table_t *t, kv_header_t *h)
 {
     uint64_t i = h->journal_slot;
     kv_slot_t *img = undo_image(h), *s;
-    uint32_t key_len = table_state(img);
+    uint32_t key_len = table_state(img), val_len = table_val_len(img);
     if (i > t->mask || key_len == KV_SLOT_EMPTY || key_len > t->geo.key_max ||
-        !validate_val_len(table_val_len(img), &t->geo))
+        !validate_val_len(val_len, &t->geo))
         return KV_ECORRUPT;
     s = table_slot(t, i);
     memcpy(s, img, KV_SLOT_HEAD);
     memcpy(table_key(s), table_key(img), key_len);
-    memcpy(table_val(t, s), table_val(t, img), table_val_len(img));
+    memcpy(table_val(t, s), table_val(t, img), val_len);
     return 0;
 }
 

@@ -197,8 +197,11 @@ static int store_attach(kv_t *kv, const char *name, unsigned flags, const kv_opt
                                 &kv->obj, &size);
         if (rc < 0)
             return rc;
-        if (size == 0 && create && rc == OS_ATTACH_ALONE)
+        if (size == 0 && create && rc == OS_ATTACH_ALONE) {
             rc = store_format(kv, want);
+            if (rc < 0) /* e.g. KV_ENOSPC: leave no empty object at the name */
+                os_object_unlink(name);
+        }
         else if (size > 0)
             rc = store_attach_existing(kv, size, rc == OS_ATTACH_ALONE);
         else

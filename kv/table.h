@@ -52,7 +52,7 @@ static inline unsigned char *table_val(const kv_table_t *t, kv_slot_t *s)
 /* A used slot's value length, without the reference bit. */
 static inline uint32_t table_val_len(const kv_slot_t *s)
 {
-    return s->val_len & KV_VAL_LEN_MASK;
+    return *(const volatile uint32_t *)&s->val_len & KV_VAL_LEN_MASK;
 }
 
 /* Whether a used slot's entry has expired at wall-clock time now_ms. */

@@ -15,10 +15,12 @@
  * given on the command line go through one parser, parse_number(), whose
  * kinds cover plain, octal, sizes (k/m/g) and durations (ms/s/m/h/d).
  *
- * kvcli is plain C11 plus kv.h, so it builds on Windows too, with one
- * exception kept in catch_stop_signals(): on POSIX systems `watch` installs
+ * kvcli is plain C11 plus kv.h, so it builds on Windows too, with two
+ * exceptions: catch_stop_signals(), where on POSIX systems `watch` installs
  * its SIGINT/SIGTERM handler with sigaction() (SA_RESTART, so a signal never
- * fails a write to stdout), elsewhere with C's signal().
+ * fails a write to stdout), elsewhere with C's signal(); and utf8_argv(),
+ * which on Windows rebuilds argv as UTF-8 from the UTF-16 command line
+ * (the C runtime's argv is in the ANSI code page, and kv takes UTF-8).
  */
 #if defined(__unix__) || defined(__APPLE__)
 #  define _POSIX_C_SOURCE 200809L /* sigaction(); must precede every #include */
@@ -38,6 +40,12 @@
 #ifdef _WIN32
 #  include <fcntl.h>
 #  include <io.h>
+#  include <windows.h> /* utf8_argv */
+#  include <shellapi.h>
+#  ifndef TIME_UTC
+#    include <sys/timeb.h> /* msvcrt has no timespec_get: _ftime64 instead */
+#    define KVCLI_FTIME 1
+#  endif
 #endif
 
 #include "kv.h"
@@ -77,7 +85,8 @@ enum {
     OPT_MODE = 1u << 3, OPT_EXCLUSIVE = 1u << 4, OPT_NX = 1u << 5,
     OPT_JSON = 1u << 6, OPT_TIMEOUT = 1u << 7, OPT_HELP = 1u << 8,
     OPT_CACHE = 1u << 9, OPT_TTL = 1u << 10, OPT_IF_VERSION = 1u << 11,
-    OPT_PRINT_VERSION = 1u << 12, OPT_VERSION = 1u << 13, OPT_WATCH_FOR = 1u << 14
+    OPT_PRINT_VERSION = 1u << 12, OPT_VERSION = 1u << 13, OPT_WATCH_FOR = 1u << 14,
+    OPT_HOLD = 1u << 15
 };
 #define OPT_GLOBAL (OPT_TIMEOUT | OPT_HELP) /* accepted before and after COMMAND */
 
@@ -122,6 +131,7 @@ static const struct option_spec {
     {"--print-version", OPT_PRINT_VERSION, 0, GEO_NONE},
     {"--version", OPT_VERSION, 0, GEO_NONE},
     {"--json", OPT_JSON, 0, GEO_NONE},
+    {"--hold", OPT_HOLD, 0, GEO_NONE},
     {"--timeout", OPT_WATCH_FOR, 1, GEO_NONE}, /* before the global --timeout */
     {"--timeout", OPT_TIMEOUT, 1, GEO_NONE},
     {"--help", OPT_HELP, 0, GEO_NONE},
@@ -162,6 +172,7 @@ struct cli {
     int extra_args;       /* positional arguments beyond arg[] */
     kv_options_t opts;    /* geometry and mode for create; lock timeout */
     int json, nx, exclusive, cache;
+    int hold;             /* load --hold */
     int show_version;     /* get --version, put --print-version */
     uint64_t ttl_ms;      /* put --ttl; 0 = none */
     int has_if_version;   /* --if-version given (0 is a valid version: absent) */
@@ -185,6 +196,7 @@ static int cmd_ttl(cli_t *c, kv_t *kv);
 static int cmd_incr(cli_t *c, kv_t *kv);
 static int cmd_purge(cli_t *c, kv_t *kv);
 static int cmd_watch(cli_t *c, kv_t *kv);
+static int cmd_hold(cli_t *c, kv_t *kv);
 static int check_put(cli_t *c);
 static int check_incr(cli_t *c);
 
@@ -288,6 +300,21 @@ static const command_t commands[] = {
      "           \"value_b64\", or \"value\":null when absent), and without KEY\n"
      "           {\"generation\":N}\n"
      DURATION_HELP, NULL},
+    {"hold", cmd_hold, OPEN_CREATE,
+     OPT_SLOTS | OPT_KEY_MAX | OPT_VALUE_MAX | OPT_MODE | OPT_EXCLUSIVE | OPT_CACHE |
+     OPT_WATCH_FOR, 0, 0,
+     "STORE [create options] [--timeout DURATION]",
+     "keep the store open (creating it if missing) until interrupted",
+     "Opens STORE as 'create' does, creating it if it is missing (the options\n"
+     "are create's), prints the line 'create' prints, and keeps the store open\n"
+     "until interrupted (SIGINT or SIGTERM; Ctrl-C on Windows: exit 0) or until\n"
+     "--timeout.  On Windows named memory lives only while some process has it\n"
+     "open, so 'kvcli hold STORE' in the background keeps a store for the\n"
+     "commands that follow; elsewhere named memory stays until 'destroy', and\n"
+     "hold only waits.\n"
+     "  --timeout DURATION   stop holding after DURATION, with exit 0.  After\n"
+     "                       'hold', --timeout is this; before it, the lock timeout\n"
+     DURATION_HELP, NULL},
     {"stats", cmd_stats, OPEN_READ, OPT_JSON, 0, 0,
      "STORE [--json]",
      "show the store's geometry, usage, counters and lock holder",
@@ -310,8 +337,8 @@ static const command_t commands[] = {
      "control characters escaped as \\\", \\\\ and \\u00XX); one that is not is\n"
      "written as \"key_b64\" or \"value_b64\" instead: standard base64, padded.\n"
      "'kvcli load' reads this back.\n", NULL},
-    {"load", cmd_load, OPEN_NONE, 0, 0, 1,
-     "STORE [FILE|-]",
+    {"load", cmd_load, OPEN_NONE, OPT_HOLD, 0, 1,
+     "STORE [FILE|-] [--hold]",
      "put the entries of a dump read from FILE or standard input",
      "Reads a dump (see 'kvcli dump --help') from FILE, or from standard input\n"
      "if FILE is '-' or absent, and puts every entry, replacing existing values;\n"
@@ -319,7 +346,10 @@ static const command_t commands[] = {
      "geometry in the dump's header.  Both the JSON-string and the _b64 forms\n"
      "are accepted, as are blank lines and CRLF line ends.  Entries are applied\n"
      "in order: a malformed line (exit 2, reported with its line number) or a\n"
-     "store error (exit 3) stops the load, and the entries before it stay.\n", NULL},
+     "store error (exit 3) stops the load, and the entries before it stay.\n"
+     "  --hold   after a successful load, keep the store open as 'hold' does,\n"
+     "           until interrupted: on Windows a new named store made by load\n"
+     "           would otherwise vanish when load exits\n", NULL},
     {"check", cmd_check, OPEN_NONE, 0, 0, 0,
      "STORE",
      "verify the store's header and every slot",
@@ -586,6 +616,7 @@ static int apply_option(cli_t *c, const struct option_spec *o, const char *val)
     case OPT_CACHE:         c->cache = 1; return 0;
     case OPT_NX:            c->nx = 1; return 0;
     case OPT_JSON:          c->json = 1; return 0;
+    case OPT_HOLD:          c->hold = 1; return 0;
     case OPT_VERSION:
     case OPT_PRINT_VERSION: c->show_version = 1; return 0;
     case OPT_MODE:
@@ -1259,11 +1290,18 @@ static int read_value(kv_t *kv, const char *key, bytes_t *v, kv_meta_t *meta)
 /* Returns wall-clock milliseconds since the epoch. */
 static uint64_t now_ms(void)
 {
+#ifdef KVCLI_FTIME
+    struct __timeb64 tb;
+
+    _ftime64(&tb);
+    return (uint64_t)tb.time * 1000u + tb.millitm;
+#else
     struct timespec ts;
 
     if (timespec_get(&ts, TIME_UTC) != TIME_UTC)
         return 0;
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+#endif
 }
 
 /* Formats epoch milliseconds as ISO 8601 UTC, e.g. 2024-05-01T10:00:00.123Z. */
@@ -1574,6 +1612,40 @@ static int cmd_watch(cli_t *c, kv_t *kv)
 
     catch_stop_signals();
     return c->nargs ? watch_key(c, kv, deadline) : watch_store(c, kv, deadline);
+}
+
+/* ------------------------------------------------------------------------ */
+/* hold                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* Keeps the handle open until a stop signal or --timeout (hold, load
+ * --hold).  kv_wait() is the sleep: portable C has none, and waking on the
+ * store's changes costs nothing but a loop. */
+static int hold_open(cli_t *c, kv_t *kv)
+{
+    uint64_t now = now_ms(), gen = 0;
+    uint64_t deadline = c->watch_for_ms > UINT64_MAX - now ? UINT64_MAX
+                                                           : now + c->watch_for_ms;
+    uint32_t slice;
+    int err;
+
+    catch_stop_signals();
+    fflush(stdout);
+    while (!watch_over(c, deadline, &slice)) {
+        err = kv_generation(kv, &gen);
+        if (err == 0)
+            err = kv_wait(kv, gen, slice, NULL);
+        if (err != 0 && err != KV_ETIMEDOUT)
+            return fail(c, err, NULL);
+    }
+    return CLI_OK;
+}
+
+static int cmd_hold(cli_t *c, kv_t *kv)
+{
+    int err = cmd_create(c, kv);
+
+    return err == CLI_OK ? hold_open(c, kv) : err;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1891,6 +1963,8 @@ static int cmd_load(cli_t *c, kv_t *unused)
     if (rc == 0)
         printf("%s: loaded %" PRIu64 " entries into %s store\n", c->store, ld.loaded,
                kv_created(ld.kv) ? "a new" : "the existing");
+    if (rc == 0 && c->hold)
+        rc = hold_open(c, ld.kv);
     kv_close(ld.kv);
     free(ld.line.buf);
     if (ld.in != stdin)
@@ -1943,6 +2017,30 @@ static int cmd_destroy(cli_t *c, kv_t *unused)
 /* main                                                                     */
 /* ======================================================================== */
 
+#ifdef _WIN32
+/* Rebuilds argv as UTF-8 from the UTF-16 command line, so that keys, values
+ * and store paths reach kv as the UTF-8 it takes.  The strings live until
+ * exit.  Returns the C runtime's argv if anything fails. */
+static char **utf8_argv(int *argc, char **argv)
+{
+    int n, i;
+    wchar_t **w = CommandLineToArgvW(GetCommandLineW(), &n);
+    char **out = w ? calloc((size_t)n + 1, sizeof *out) : NULL;
+
+    for (i = 0; out && i < n; i++) {
+        int len = WideCharToMultiByte(CP_UTF8, 0, w[i], -1, NULL, 0, NULL, NULL);
+        if (len <= 0 || (out[i] = malloc((size_t)len)) == NULL)
+            return argv;
+        WideCharToMultiByte(CP_UTF8, 0, w[i], -1, out[i], len, NULL, NULL);
+    }
+    if (!out)
+        return argv;
+    LocalFree(w);
+    *argc = n;
+    return out;
+}
+#endif
+
 /* Opens the store as the command's table row says and runs it. */
 static int run(cli_t *c)
 {
@@ -1968,9 +2066,12 @@ int main(int argc, char **argv)
     int rc;
 
 #ifdef _WIN32
-    /* Values are bytes: no CRLF translation on the standard streams. */
+    /* Values are bytes: no CRLF translation on the standard streams (nor on
+     * stderr, so messages end in '\n' as on other systems). */
     _setmode(_fileno(stdin), _O_BINARY);
     _setmode(_fileno(stdout), _O_BINARY);
+    _setmode(_fileno(stderr), _O_BINARY);
+    argv = utf8_argv(&argc, argv);
 #endif
     rc = parse_args(&c, argc, argv);
     if (rc == 0)

@@ -1,0 +1,1005 @@
+/*
+ * os_win32.c — kv's OS layer for Windows (see os.h), the twin of
+ * posix/os_posix.c.  Wide-character (W) APIs throughout; names arrive as
+ * UTF-8 and are converted with MultiByteToWideChar.
+ *
+ * Named memory is a section backed by the paging file,
+ * CreateFileMappingW(INVALID_HANDLE_VALUE, ..., SEC_COMMIT), named
+ * "Local\kv.<name>" so that any Win32 program can OpenFileMappingW it; a
+ * name starting with "Global." asks for the machine-wide namespace instead
+ * ("Global.x" -> "Global\kv.x"), and without SeCreateGlobalPrivilege that
+ * fails with KV_EPERM, never falling back to Local\.  Such memory lives
+ * exactly as long as some handle to it is open (there is no shm_unlink
+ * twin): `kvcli hold NAME` keeps one open.  A file-backed store is a file
+ * opened with CreateFileW (sharing read, write and delete; never through a
+ * reparse point) and mapped with an unnamed CreateFileMappingW; views of one
+ * file are coherent between processes.
+ *
+ * Kernel objects beside each store (':' cannot occur in a store name, so
+ * these never collide with another store's mapping):
+ *   <base>:lock    the store mutex (a named kernel mutex)
+ *   <base>:notify  the change-notification semaphore
+ *   <base>:open    named memory only: the open guard
+ * where <base> is "Local\kv.<name>" for named memory and
+ * "Global\kv:file:<volume>:<file id>" for a file, so every path spelling of
+ * one file meets on the same objects, from any session.  Every object and
+ * every new file gets a DACL built from the store's mode: the owner bits
+ * grant the creating user, the group bits the token's primary group, the
+ * other bits Everyone (0600, the default, is the creating user only).
+ *
+ * The attach lock ("am I alone?"):
+ *   - a file: LockFileEx on one byte far beyond any store's end, shared
+ *     while a handle is open, exclusive to create or to find oneself alone.
+ *     The kernel drops it when a process dies, as flock() on POSIX.
+ *   - named memory: a section that exists is open in some process (it dies
+ *     with its last handle), so a process is alone exactly when it creates
+ *     the section.  The size is only known at os_object_reserve(), so the
+ *     open guard, a named mutex held from os_object_open() to
+ *     os_object_share(), keeps others out of a section being formatted.
+ *
+ * The store mutex is a named kernel mutex, not the header's lock area: when
+ * its owner dies the next waiter gets WAIT_ABANDONED, which is
+ * OS_LOCK_OWNER_DIED and runs the same repair as EOWNERDEAD on POSIX.  The
+ * lock area is this layer's own scratch space (the sleeper count below), and
+ * os_mutex_abi() names that format, so a POSIX process and a Windows (or
+ * wine) process never share one live store.  os.h passes only addresses
+ * into the mapping, so a process-wide registry of open objects maps an
+ * address back to its object and handles.
+ *
+ * A store file written on Linux opens here: the header format is the same
+ * and only lock_abi differs.  When this process is alone with such a file,
+ * the lock area will be formatted afresh anyway (store.c), so os_object_map
+ * adopts the store by writing this layer's lock_abi before the core
+ * validates the header (see adopt_posix_store).
+ */
+#ifndef _WIN32_WINNT
+#  define _WIN32_WINNT 0x0601 /* Windows 7: SRW locks, GetTickCount64 */
+#endif
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+#include <sddl.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wchar.h>
+
+#include "os.h"
+#include "kv.h"
+#include "layout.h"
+
+/* RtlGenRandom (advapi32): declared here, as <ntsecapi.h> does, to avoid
+ * pulling in the LSA headers. */
+BOOLEAN NTAPI SystemFunction036(PVOID buffer, ULONG length);
+
+/* FileDispositionInfoEx (Windows 10 1709+), by value: mingw's headers hide
+ * it below _WIN32_WINNT 0x0A000002, and older systems simply refuse it. */
+#define FILE_DISPOSITION_INFO_EX_CLASS ((FILE_INFO_BY_HANDLE_CLASS)21)
+
+/* ---------------------------------------------------------------------- */
+/* Types and constants                                                     */
+/* ---------------------------------------------------------------------- */
+
+/* 'W', then the version of the lock area's format below.  No pointer width:
+ * the area holds one 32-bit counter and the mutex is a kernel object, so 32-
+ * and 64-bit Windows processes share a store. */
+#define WIN_LOCK_ABI   UINT32_C(0x57000001)
+/* The top byte of lock_abi values the POSIX layer writes ('P'). */
+#define POSIX_LOCK_ABI_TAG UINT32_C(0x50)
+
+/* The lock area as this layer uses it: a count of the threads inside
+ * os_wait() on this store, in every process.  It is a hint for how many
+ * semaphore units a wake-up releases (see os_wait). */
+typedef struct win_lock_area {
+    volatile LONG sleepers;
+} win_lock_area_t;
+_Static_assert(sizeof(win_lock_area_t) <= KV_LOCK_AREA, "fits the lock area");
+
+/* The attach lock's byte: far beyond the end of any store (KV_SLOTS_MAX
+ * slots of the largest size stay below 2^61), so locking it never touches
+ * the mapped bytes. */
+#define ATTACH_LOCK_OFFSET_HIGH 0x7fffffffu
+#define ATTACH_LOCK_OFFSET_LOW  0u
+
+/* Longest kernel-object name built here: "Global\kv:file:" + volume and
+ * file id, or "Global\kv." + a store name, plus the longest suffix. */
+#define OBJ_NAME_MAX (KV_NAME_MAX + 64)
+
+/* The longest os_wait() sleeps before it looks at the word again.  A wake-up
+ * is never lost in the ordinary case (see os_wait); this bounds the delay in
+ * the one case the semaphore cannot rule out. */
+#define WAIT_SLICE_MS 100u
+/* The notify semaphore's maximum count (see os_wake_all). */
+#define NOTIFY_MAX 4096
+
+enum { ATTACH_NONE = 0, ATTACH_SHARED = 1, ATTACH_EXCLUSIVE = 2 };
+
+struct os_object {
+    int is_file;
+    HANDLE file;         /* file-backed: the file; the attach lock is on it */
+    HANDLE section;      /* the file-mapping object (named memory: created at reserve) */
+    HANDLE guard;        /* named memory: the open guard */
+    int guard_held;      /* this thread owns the guard */
+    HANDLE mutex;        /* the store mutex */
+    HANDLE notify;       /* the change-notification semaphore */
+    int attach;          /* file-backed: ATTACH_* held on the lock byte */
+    int alone;           /* os_object_open returned OS_ATTACH_ALONE */
+    void *addr;          /* the view, or NULL */
+    uint64_t mapped;     /* bytes in the view */
+    uint32_t mode;       /* for the DACL of a section created at reserve */
+    wchar_t base[OBJ_NAME_MAX]; /* kernel-object name prefix (see top) */
+    struct os_object *next;     /* registry list, while mapped */
+};
+
+/* ---------------------------------------------------------------------- */
+/* Errors                                                                  */
+/* ---------------------------------------------------------------------- */
+
+static int from_win32(DWORD e)
+{
+    switch (e) {
+    case ERROR_FILE_NOT_FOUND:
+    case ERROR_PATH_NOT_FOUND:      return KV_ENOENT;
+    case ERROR_FILE_EXISTS:
+    case ERROR_ALREADY_EXISTS:      return KV_EEXIST;
+    case ERROR_ACCESS_DENIED:
+    case ERROR_SHARING_VIOLATION:
+    case ERROR_LOCK_VIOLATION:
+    case ERROR_WRITE_PROTECT:
+    case ERROR_PRIVILEGE_NOT_HELD:
+    case ERROR_CANT_ACCESS_FILE:
+    case ERROR_DELETE_PENDING:      return KV_EPERM;
+    case ERROR_INVALID_NAME:
+    case ERROR_BAD_PATHNAME:
+    case ERROR_FILENAME_EXCED_RANGE:
+    case ERROR_DIRECTORY:           return KV_ENAME;
+    case ERROR_DISK_FULL:
+    case ERROR_HANDLE_DISK_FULL:
+    case ERROR_COMMITMENT_LIMIT:
+    case ERROR_NOT_ENOUGH_QUOTA:    return KV_ENOSPC;
+    case ERROR_NOT_ENOUGH_MEMORY:
+    case ERROR_OUTOFMEMORY:         return KV_ENOMEM;
+    case ERROR_INVALID_HANDLE:      return KV_ECORRUPT; /* the name is another kind of object */
+    default:                        return KV_EIO;
+    }
+}
+
+static int last_error(void)
+{
+    return from_win32(GetLastError());
+}
+
+/* ---------------------------------------------------------------------- */
+/* Names                                                                   */
+/* ---------------------------------------------------------------------- */
+
+/* UTF-8 to UTF-16 into buf[0..cap); KV_ENAME when invalid or too long. */
+static int to_wide(const char *s, wchar_t *buf, int cap)
+{
+    int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, buf, cap);
+    return n > 0 ? 0 : KV_ENAME;
+}
+
+/* The kernel-object base of a named store: "Local\kv.<name>", or
+ * "Global\kv.<rest>" for "Global.<rest>". */
+static int named_base(const char *name, wchar_t *base)
+{
+    static const char global[] = "Global.";
+    const char *ns = "Local", *rest = name;
+    char buf[OBJ_NAME_MAX];
+    if (strncmp(name, global, sizeof global - 1) == 0) {
+        ns = "Global";
+        rest = name + sizeof global - 1;
+        if (*rest == '\0')
+            return KV_ENAME;
+    }
+    if ((size_t)snprintf(buf, sizeof buf, "%s\\kv.%s", ns, rest) >= sizeof buf)
+        return KV_ENAME;
+    return to_wide(buf, base, OBJ_NAME_MAX);
+}
+
+/* The kernel-object base of a file store, from the file's identity, so two
+ * spellings of one path meet on the same mutex.  Global\: a file is shared
+ * by every session, and creating a mutex or semaphore there (unlike a
+ * section) needs no privilege. */
+static int file_base(HANDLE file, wchar_t *base)
+{
+    BY_HANDLE_FILE_INFORMATION fi;
+    if (!GetFileInformationByHandle(file, &fi))
+        return last_error();
+    swprintf(base, OBJ_NAME_MAX, L"Global\\kv:file:%08lx:%08lx%08lx",
+             (unsigned long)fi.dwVolumeSerialNumber, (unsigned long)fi.nFileIndexHigh,
+             (unsigned long)fi.nFileIndexLow);
+    return 0;
+}
+
+/* base + suffix into out[OBJ_NAME_MAX]. */
+static void object_name(const wchar_t *base, const wchar_t *suffix, wchar_t *out)
+{
+    swprintf(out, OBJ_NAME_MAX, L"%ls%ls", base, suffix);
+}
+
+/* A path of MAX_PATH or more characters made absolute with the \\?\ prefix,
+ * which lifts the limit.  Frees `w`; returns a malloc'd string or NULL. */
+static wchar_t *long_path(wchar_t *w)
+{
+    DWORD len = GetFullPathNameW(w, 0, NULL, NULL);
+    wchar_t *full = len ? malloc(((size_t)len + 4) * sizeof *full) : NULL;
+    if (full) {
+        wcscpy(full, L"\\\\?\\");
+        if (GetFullPathNameW(w, len, full + 4, NULL) == 0) {
+            free(full);
+            full = NULL;
+        }
+    }
+    free(w);
+    return full;
+}
+
+/* A file store's UTF-8 path as CreateFileW takes it (forward slashes are
+ * fine).  Returns a malloc'd string, or NULL for invalid UTF-8 or no
+ * memory. */
+static wchar_t *file_path(const char *name)
+{
+    int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, name, -1, NULL, 0);
+    wchar_t *w = n > 0 ? malloc((size_t)n * sizeof *w) : NULL;
+    if (!w || to_wide(name, w, n) != 0) {
+        free(w);
+        return NULL;
+    }
+    return n < MAX_PATH ? w : long_path(w);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Security: the mode's twin                                               */
+/* ---------------------------------------------------------------------- */
+
+/* SDDL rights for three permission bits (r, w, x ignored): read and write
+ * is everything, as an O_RDWR open on POSIX needs both. */
+static const wchar_t *sddl_rights(uint32_t bits)
+{
+    if ((bits & 6) == 6)
+        return L"GA";
+    if (bits & 4)
+        return L"GR";
+    if (bits & 2)
+        return L"GW";
+    return NULL;
+}
+
+/* The string SID of the process token's user (TokenUser) or primary group
+ * (TokenPrimaryGroup), LocalFree'd by the caller; NULL on failure. */
+static wchar_t *token_sid(TOKEN_INFORMATION_CLASS what)
+{
+    HANDLE tok;
+    union { TOKEN_USER user; TOKEN_PRIMARY_GROUP group; unsigned char raw[512]; } info;
+    DWORD len = 0;
+    wchar_t *s = NULL;
+    if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &tok))
+        return NULL;
+    if (GetTokenInformation(tok, what, &info, sizeof info, &len)) {
+        PSID sid = what == TokenUser ? info.user.User.Sid : info.group.PrimaryGroup;
+        if (!ConvertSidToStringSidW(sid, &s))
+            s = NULL;
+    }
+    CloseHandle(tok);
+    return s;
+}
+
+/* Appends "(A;;<rights>;;;<sid>)" for `bits` to the SDDL in buf. */
+static void sddl_ace(wchar_t *buf, size_t cap, uint32_t bits, const wchar_t *sid)
+{
+    const wchar_t *r = sddl_rights(bits);
+    size_t used = wcslen(buf);
+    if (r && sid)
+        swprintf(buf + used, cap - used, L"(A;;%ls;;;%ls)", r, sid);
+}
+
+/* A protected DACL from the mode bits: owner -> this user, group -> the
+ * primary group, other -> Everyone ("WD").  *sd is LocalFree'd by the
+ * caller. */
+static int mode_security(uint32_t mode, PSECURITY_DESCRIPTOR *sd)
+{
+    wchar_t sddl[512] = L"D:P";
+    wchar_t *user = token_sid(TokenUser), *group = (mode & 070) ? token_sid(TokenPrimaryGroup) : NULL;
+    int rc = 0;
+    if (!user) {
+        rc = KV_EIO;
+    } else {
+        sddl_ace(sddl, 512, (mode >> 6) & 7, user);
+        sddl_ace(sddl, 512, (mode >> 3) & 7, group);
+        sddl_ace(sddl, 512, mode & 7, L"WD");
+        if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl, SDDL_REVISION_1, sd, NULL))
+            rc = last_error();
+    }
+    LocalFree(user);
+    LocalFree(group);
+    return rc;
+}
+
+/* Security attributes for a new object with `mode`, not inheritable. */
+typedef struct secattr {
+    SECURITY_ATTRIBUTES sa;
+    PSECURITY_DESCRIPTOR sd;
+} secattr_t;
+
+static int secattr_init(secattr_t *s, uint32_t mode)
+{
+    int rc = mode_security(mode, &s->sd);
+    s->sa.nLength = sizeof s->sa;
+    s->sa.lpSecurityDescriptor = rc ? NULL : s->sd;
+    s->sa.bInheritHandle = FALSE;
+    return rc;
+}
+
+static void secattr_free(secattr_t *s)
+{
+    LocalFree(s->sd);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The registry: mapping address -> object                                 */
+/* ---------------------------------------------------------------------- */
+
+/* os.h hands the mutex and wait functions an address inside the mapping
+ * (the lock area, the change_seq word); the handles that go with it are
+ * per process, so they are found here.  A handle is never closed while
+ * another thread uses it (kv.h: kv_close must not race other calls), so the
+ * object stays valid after the registry lock is let go. */
+static SRWLOCK registry_lock = SRWLOCK_INIT;
+static os_object_t *registry;
+
+static void registry_add(os_object_t *obj)
+{
+    AcquireSRWLockExclusive(&registry_lock);
+    obj->next = registry;
+    registry = obj;
+    ReleaseSRWLockExclusive(&registry_lock);
+}
+
+static void registry_remove(os_object_t *obj)
+{
+    AcquireSRWLockExclusive(&registry_lock);
+    for (os_object_t **p = &registry; *p; p = &(*p)->next) {
+        if (*p == obj) {
+            *p = obj->next;
+            break;
+        }
+    }
+    ReleaseSRWLockExclusive(&registry_lock);
+}
+
+/* The object whose view holds `addr`, or NULL. */
+static os_object_t *registry_find(const void *addr)
+{
+    const unsigned char *p = addr;
+    os_object_t *obj;
+    AcquireSRWLockShared(&registry_lock);
+    for (obj = registry; obj; obj = obj->next) {
+        const unsigned char *start = obj->addr;
+        if (p >= start && p < start + obj->mapped)
+            break;
+    }
+    ReleaseSRWLockShared(&registry_lock);
+    return obj;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Objects: the pieces                                                     */
+/* ---------------------------------------------------------------------- */
+
+/* Opens (or creates, with `sa`) the store mutex and the notify semaphore. */
+static int open_sync_objects(os_object_t *obj, SECURITY_ATTRIBUTES *sa)
+{
+    wchar_t name[OBJ_NAME_MAX];
+    object_name(obj->base, L":lock", name);
+    obj->mutex = CreateMutexW(sa, FALSE, name);
+    if (!obj->mutex)
+        return last_error();
+    object_name(obj->base, L":notify", name);
+    obj->notify = CreateSemaphoreW(sa, 0, NOTIFY_MAX, name);
+    return obj->notify ? 0 : last_error();
+}
+
+/* Takes the attach lock on a file's lock byte: ATTACH_SHARED or
+ * ATTACH_EXCLUSIVE, polling so a stopped holder cannot hang us; `wait_ms` 0
+ * tries once.  Returns 0, KV_ETIMEDOUT or another error. */
+static int attach_lock(os_object_t *obj, int how, uint32_t wait_ms)
+{
+    DWORD flags = LOCKFILE_FAIL_IMMEDIATELY | (how == ATTACH_EXCLUSIVE ? LOCKFILE_EXCLUSIVE_LOCK : 0);
+    for (uint32_t waited = 0;; waited++) {
+        OVERLAPPED ov = { 0 };
+        ov.Offset = ATTACH_LOCK_OFFSET_LOW;
+        ov.OffsetHigh = ATTACH_LOCK_OFFSET_HIGH;
+        if (LockFileEx(obj->file, flags, 0, 1, 0, &ov)) {
+            obj->attach = how;
+            return 0;
+        }
+        if (GetLastError() != ERROR_LOCK_VIOLATION && GetLastError() != ERROR_IO_PENDING)
+            return last_error();
+        if (waited >= wait_ms)
+            return KV_ETIMEDOUT;
+        Sleep(1);
+    }
+}
+
+static void attach_unlock(os_object_t *obj)
+{
+    OVERLAPPED ov = { 0 };
+    ov.Offset = ATTACH_LOCK_OFFSET_LOW;
+    ov.OffsetHigh = ATTACH_LOCK_OFFSET_HIGH;
+    if (obj->attach != ATTACH_NONE)
+        UnlockFileEx(obj->file, 0, 1, 0, &ov);
+    obj->attach = ATTACH_NONE;
+}
+
+/* Opens or creates the file; *created says which.  CREATE_NEW first, so
+ * creation is known rather than guessed.  FILE_FLAG_OPEN_REPARSE_POINT opens
+ * a symlink or junction itself instead of its target (O_NOFOLLOW's twin);
+ * check_regular then refuses it. */
+static int open_file(os_object_t *obj, const char *name, int create, int exclusive,
+                     SECURITY_ATTRIBUTES *sa, int *created)
+{
+    const DWORD access = GENERIC_READ | GENERIC_WRITE;
+    const DWORD share = FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE;
+    const DWORD flags = FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT;
+    wchar_t *path = file_path(name);
+    int rc = 0;
+    *created = 0;
+    if (!path)
+        return KV_ENAME;
+    if (create) {
+        obj->file = CreateFileW(path, access, share, sa, CREATE_NEW, flags, NULL);
+        *created = obj->file != INVALID_HANDLE_VALUE;
+        if (!*created && (GetLastError() != ERROR_FILE_EXISTS || exclusive))
+            rc = last_error();
+    }
+    if (!rc && !*created) {
+        obj->file = CreateFileW(path, access, share, NULL, OPEN_EXISTING, flags, NULL);
+        if (obj->file == INVALID_HANDLE_VALUE)
+            rc = last_error();
+    }
+    free(path);
+    return rc;
+}
+
+/* Refuses anything but a plain disk file; *size gets its size. */
+static int check_regular(HANDLE file, uint64_t *size)
+{
+    BY_HANDLE_FILE_INFORMATION fi;
+    LARGE_INTEGER sz;
+    if (GetFileType(file) != FILE_TYPE_DISK)
+        return KV_ECORRUPT; /* a device or pipe: nothing a store can live in */
+    if (!GetFileInformationByHandle(file, &fi) || !GetFileSizeEx(file, &sz))
+        return last_error();
+    if (fi.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT)
+        return KV_EPERM; /* a symlink where the store should be, as ELOOP */
+    if (fi.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY)
+        return KV_ECORRUPT;
+    /* A store is always mapped for writing, which Windows refuses on a
+     * read-only file; said here too because wine run as root lets the open
+     * through (unix root may write any file). */
+    if (fi.dwFileAttributes & FILE_ATTRIBUTE_READONLY)
+        return KV_EPERM;
+    *size = (uint64_t)sz.QuadPart;
+    return 0;
+}
+
+/* Maps the whole section and returns its size (whole pages). */
+static int map_whole(os_object_t *obj, uint64_t *size)
+{
+    MEMORY_BASIC_INFORMATION mbi;
+    void *p = MapViewOfFile(obj->section, FILE_MAP_READ | FILE_MAP_WRITE, 0, 0, 0);
+    if (!p)
+        return last_error();
+    if (VirtualQuery(p, &mbi, sizeof mbi) == 0) {
+        int rc = last_error();
+        UnmapViewOfFile(p);
+        return rc;
+    }
+    obj->addr = p;
+    obj->mapped = (uint64_t)mbi.RegionSize;
+    registry_add(obj);
+    *size = obj->mapped;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Objects: opening                                                        */
+/* ---------------------------------------------------------------------- */
+
+/* A file-backed store: open, take the attach lock as os_posix.c does with
+ * flock, name the sync objects after the file's identity. */
+static int open_file_store(os_object_t *obj, const char *name, int create, int exclusive,
+                           uint32_t timeout_ms, secattr_t *sec, uint64_t *size)
+{
+    int created, rc = open_file(obj, name, create, exclusive, &sec->sa, &created);
+    if (rc)
+        return rc;
+    if ((rc = check_regular(obj->file, size)) != 0)
+        return rc;
+    if (created) {
+        /* Others may open it before we lock; they see it empty, let go and
+         * retry, so waiting for exclusive here ends. */
+        rc = attach_lock(obj, ATTACH_EXCLUSIVE, timeout_ms);
+    } else if (attach_lock(obj, ATTACH_EXCLUSIVE, 0) != 0) {
+        rc = attach_lock(obj, ATTACH_SHARED, timeout_ms);
+    }
+    if (rc)
+        return rc;
+    obj->alone = obj->attach == ATTACH_EXCLUSIVE;
+    /* The size again: it may have grown while we waited for the lock. */
+    if ((rc = check_regular(obj->file, size)) != 0 || (rc = file_base(obj->file, obj->base)) != 0)
+        return rc;
+    return open_sync_objects(obj, &sec->sa);
+}
+
+/* Named memory: under the open guard, attach to the section if it exists,
+ * else (create) be alone with nothing yet: os_object_reserve makes it. */
+static int open_named_store(os_object_t *obj, const char *name, int create, int exclusive,
+                            uint32_t timeout_ms, secattr_t *sec, uint64_t *size)
+{
+    wchar_t gname[OBJ_NAME_MAX];
+    int rc = named_base(name, obj->base);
+    DWORD w;
+    if (rc)
+        return rc;
+    object_name(obj->base, L":open", gname);
+    if (!(obj->guard = CreateMutexW(&sec->sa, FALSE, gname)))
+        return last_error();
+    /* WAIT_ABANDONED: a process died between open and share.  Its section
+     * died with it (nobody else could open it meanwhile), so the guard is
+     * simply ours. */
+    w = WaitForSingleObject(obj->guard, timeout_ms);
+    if (w == WAIT_TIMEOUT)
+        return KV_ETIMEDOUT;
+    if (w != WAIT_OBJECT_0 && w != WAIT_ABANDONED)
+        return last_error();
+    obj->guard_held = 1;
+    obj->section = OpenFileMappingW(FILE_MAP_READ | FILE_MAP_WRITE, FALSE, obj->base);
+    *size = 0;
+    if (obj->section) {
+        if (exclusive)
+            return KV_EEXIST;
+        rc = map_whole(obj, size);
+    } else if (GetLastError() != ERROR_FILE_NOT_FOUND) {
+        return last_error();
+    } else if (!create) {
+        return KV_ENOENT;
+    } else {
+        obj->alone = 1;
+    }
+    return rc ? rc : open_sync_objects(obj, &sec->sa);
+}
+
+int os_object_open(const char *name, int create, int exclusive, uint32_t mode,
+                   uint32_t timeout_ms, os_object_t **out, uint64_t *size)
+{
+    os_object_t *obj = calloc(1, sizeof *obj);
+    secattr_t sec;
+    int rc;
+    if (!obj)
+        return KV_ENOMEM;
+    obj->file = INVALID_HANDLE_VALUE;
+    obj->mode = mode;
+    obj->is_file = strchr(name, '/') != NULL;
+    rc = secattr_init(&sec, mode);
+    if (!rc)
+        rc = obj->is_file ? open_file_store(obj, name, create, exclusive, timeout_ms, &sec, size)
+                          : open_named_store(obj, name, create, exclusive, timeout_ms, &sec, size);
+    secattr_free(&sec);
+    if (rc) {
+        os_object_close(obj);
+        return rc;
+    }
+    *out = obj;
+    return obj->alone ? OS_ATTACH_ALONE : OS_ATTACH_SHARED;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Objects: sizing, mapping, sharing, closing                              */
+/* ---------------------------------------------------------------------- */
+
+/* A file: allocate the clusters (FileAllocationInfo) so a full disk fails
+ * here, not as an in-page error when a page is first written, then set the
+ * end of file.  File systems that cannot preallocate just extend. */
+static int reserve_file(os_object_t *obj, uint64_t size)
+{
+    FILE_ALLOCATION_INFO alloc;
+    LARGE_INTEGER end;
+    alloc.AllocationSize.QuadPart = (LONGLONG)size;
+    if (!SetFileInformationByHandle(obj->file, FileAllocationInfo, &alloc, sizeof alloc)) {
+        DWORD e = GetLastError();
+        if (e == ERROR_DISK_FULL || e == ERROR_HANDLE_DISK_FULL)
+            return KV_ENOSPC;
+    }
+    end.QuadPart = (LONGLONG)size;
+    if (!SetFilePointerEx(obj->file, end, NULL, FILE_BEGIN) || !SetEndOfFile(obj->file))
+        return last_error();
+    return 0;
+}
+
+/* Named memory: create the section now that its size is known.  SEC_COMMIT
+ * charges the whole size against the commit limit at once, so running out
+ * fails here (KV_ENOSPC) rather than on first touch.  The guard is held, so
+ * an existing section was made by a program outside this protocol. */
+static int reserve_named(os_object_t *obj, uint64_t size)
+{
+    secattr_t sec;
+    int rc = secattr_init(&sec, obj->mode);
+    if (rc)
+        return rc;
+    obj->section = CreateFileMappingW(INVALID_HANDLE_VALUE, &sec.sa, PAGE_READWRITE | SEC_COMMIT,
+                                      (DWORD)(size >> 32), (DWORD)size, obj->base);
+    rc = obj->section ? 0 : last_error();
+    if (obj->section && GetLastError() == ERROR_ALREADY_EXISTS)
+        rc = KV_EEXIST;
+    if (rc == KV_ENOMEM)
+        rc = KV_ENOSPC; /* the commit charge: paging file and RAM are full */
+    secattr_free(&sec);
+    return rc;
+}
+
+int os_object_reserve(os_object_t *obj, uint64_t size)
+{
+    if (size != (uint64_t)(SIZE_T)size)
+        return KV_ENOMEM;
+    return obj->is_file ? reserve_file(obj, size) : reserve_named(obj, size);
+}
+
+/* Called with a view of a store this process is alone with: a file written
+ * by the POSIX layer carries its pthread lock_abi, which the core would
+ * refuse.  Alone, nothing uses the lock area, and the core formats it afresh
+ * (store_repair_alone), so the store is adopted: lock_abi becomes this
+ * layer's.  Only a header that is otherwise a store of this layout and byte
+ * order is touched; anything else is left for validation to refuse.  When
+ * not alone, a POSIX lock_abi means a POSIX process (perhaps on the same
+ * machine, beside wine) uses the pthread mutex: attaching is refused
+ * (KV_EVERSION), as it must be. */
+static void adopt_posix_store(os_object_t *obj)
+{
+    kv_header_t *h = obj->addr;
+    if (!obj->alone || obj->mapped < sizeof *h || h->magic != KV_MAGIC ||
+        h->layout_version != KV_LAYOUT_VERSION || h->byte_order != KV_BYTE_ORDER_MARK)
+        return;
+    if ((h->lock_abi >> 24) == POSIX_LOCK_ABI_TAG)
+        h->lock_abi = WIN_LOCK_ABI;
+}
+
+int os_object_map(os_object_t *obj, uint64_t size, void **addr)
+{
+    HANDLE section = obj->section;
+    void *p;
+    if (size != (uint64_t)(SIZE_T)size)
+        return KV_ENOMEM; /* larger than this process's address space */
+    if (obj->addr && size <= obj->mapped) {
+        *addr = obj->addr; /* named memory: mapped whole at open */
+        return 0;
+    }
+    if (obj->is_file) {
+        section = CreateFileMappingW(obj->file, NULL, PAGE_READWRITE, (DWORD)(size >> 32),
+                                     (DWORD)size, NULL);
+        if (!section)
+            return last_error();
+    }
+    p = MapViewOfFile(section, FILE_MAP_READ | FILE_MAP_WRITE, 0, 0, (SIZE_T)size);
+    if (obj->is_file)
+        CloseHandle(section); /* the view keeps the section alive */
+    if (!p)
+        return last_error();
+    if (obj->addr) {
+        registry_remove(obj);
+        UnmapViewOfFile(obj->addr);
+    }
+    obj->addr = p;
+    obj->mapped = size;
+    registry_add(obj);
+    if (obj->is_file)
+        adopt_posix_store(obj);
+    *addr = p;
+    return 0;
+}
+
+int os_object_share(os_object_t *obj)
+{
+    if (obj->guard_held) {
+        ReleaseMutex(obj->guard);
+        obj->guard_held = 0;
+    }
+    if (obj->guard) {
+        CloseHandle(obj->guard);
+        obj->guard = NULL;
+    }
+    obj->alone = 0;
+    if (!obj->is_file || obj->attach != ATTACH_EXCLUSIVE)
+        return 0;
+    /* Lock conversion is unlock-then-lock, as with flock: another process may
+     * slip in, find itself alone and reset the lock area meanwhile, which is
+     * harmless (see os_posix.c).  Waits as long as it takes, like flock. */
+    attach_unlock(obj);
+    for (;;) {
+        int rc = attach_lock(obj, ATTACH_SHARED, UINT32_MAX);
+        if (rc != KV_ETIMEDOUT)
+            return rc;
+    }
+}
+
+int os_object_flush(os_object_t *obj)
+{
+    if (!obj->is_file || !obj->addr)
+        return 0;
+    /* FlushViewOfFile starts the writes; FlushFileBuffers waits for them
+     * (and the metadata) to reach the disk, as msync(MS_SYNC) does. */
+    if (!FlushViewOfFile(obj->addr, (SIZE_T)obj->mapped) || !FlushFileBuffers(obj->file))
+        return last_error();
+    return 0;
+}
+
+/* Closing order matters: the view and the sync objects go before the
+ * attach lock (the file handle) and the section handle, so a process that
+ * then finds itself alone finds no stale handle to the store mutex kept
+ * open by us. */
+void os_object_close(os_object_t *obj)
+{
+    if (!obj)
+        return;
+    if (obj->addr) {
+        registry_remove(obj);
+        UnmapViewOfFile(obj->addr);
+    }
+    if (obj->mutex)
+        CloseHandle(obj->mutex);
+    if (obj->notify)
+        CloseHandle(obj->notify);
+    if (obj->section)
+        CloseHandle(obj->section);
+    if (obj->guard_held)
+        ReleaseMutex(obj->guard);
+    if (obj->guard)
+        CloseHandle(obj->guard);
+    if (obj->file != INVALID_HANDLE_VALUE) {
+        attach_unlock(obj);
+        CloseHandle(obj->file);
+    }
+    free(obj);
+}
+
+/* Deletes the file, freeing its name at once where the file system allows
+ * (POSIX semantics, Windows 10 1709+), else when its last handle closes. */
+static int unlink_file(const char *name)
+{
+    FILE_DISPOSITION_INFO_EX posix = { FILE_DISPOSITION_FLAG_DELETE |
+                                       FILE_DISPOSITION_FLAG_POSIX_SEMANTICS };
+    wchar_t *path = file_path(name);
+    HANDLE h;
+    int rc = 0;
+    if (!path)
+        return KV_ENAME;
+    h = CreateFileW(path, DELETE, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+                    OPEN_EXISTING, FILE_FLAG_OPEN_REPARSE_POINT, NULL);
+    if (h == INVALID_HANDLE_VALUE) {
+        rc = last_error();
+    } else {
+        if (!SetFileInformationByHandle(h, FILE_DISPOSITION_INFO_EX_CLASS, &posix, sizeof posix)) {
+            FILE_DISPOSITION_INFO plain = { TRUE };
+            if (!SetFileInformationByHandle(h, FileDispositionInfo, &plain, sizeof plain))
+                rc = last_error();
+        }
+        CloseHandle(h);
+    }
+    free(path);
+    return rc;
+}
+
+/* Named memory has no name to remove: the section vanishes with its last
+ * handle.  So this only reports whether the store exists (KV_ENOENT if
+ * not); processes that have it open keep it, and its name, until they
+ * close. */
+static int unlink_named(const char *name)
+{
+    wchar_t base[OBJ_NAME_MAX];
+    HANDLE h;
+    int rc = named_base(name, base);
+    if (rc)
+        return rc;
+    h = OpenFileMappingW(FILE_MAP_READ, FALSE, base);
+    if (!h)
+        return last_error();
+    CloseHandle(h);
+    return 0;
+}
+
+int os_object_unlink(const char *name)
+{
+    return strchr(name, '/') ? unlink_file(name) : unlink_named(name);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The store mutex: a named kernel mutex                                   */
+/* ---------------------------------------------------------------------- */
+
+uint32_t os_mutex_abi(void)
+{
+    return WIN_LOCK_ABI;
+}
+
+/* The area's object, or NULL (never for an area kv passes). */
+static os_object_t *area_object(void *area)
+{
+    return registry_find(area);
+}
+
+/* Called alone (nobody else has the store open): clears the sleeper count
+ * and makes sure the mutex is free.  It can only be owned, or abandoned, if
+ * a process outside kv's protocol holds it; taking and releasing it once
+ * drops an abandoned state so the next locker does not repair twice. */
+int os_mutex_init(void *area)
+{
+    os_object_t *obj = area_object(area);
+    DWORD w;
+    memset(area, 0, KV_LOCK_AREA);
+    if (!obj)
+        return KV_EIO;
+    w = WaitForSingleObject(obj->mutex, 0);
+    if (w == WAIT_OBJECT_0 || w == WAIT_ABANDONED)
+        ReleaseMutex(obj->mutex);
+    return 0;
+}
+
+static int wait_result(DWORD w)
+{
+    switch (w) {
+    case WAIT_OBJECT_0:  return OS_LOCK_OK;
+    case WAIT_ABANDONED: return OS_LOCK_OWNER_DIED;
+    case WAIT_TIMEOUT:   return OS_LOCK_BUSY;
+    default:             return KV_ECORRUPT; /* WAIT_FAILED: the handle is unusable */
+    }
+}
+
+/* A kernel mutex belongs to a thread and is recursive: kv never locks twice
+ * in one thread (every operation is lock, act, unlock), and unlock always
+ * runs in the locking thread. */
+int os_mutex_trylock(void *area)
+{
+    os_object_t *obj = area_object(area);
+    return obj ? wait_result(WaitForSingleObject(obj->mutex, 0)) : KV_ECORRUPT;
+}
+
+/* WaitForSingleObject sleeps in the kernel; there is no user-space lock
+ * word to spin on, so no spinning first. */
+int os_mutex_lock(void *area, uint32_t timeout_ms)
+{
+    os_object_t *obj = area_object(area);
+    int rc;
+    if (!obj)
+        return KV_ECORRUPT;
+    rc = wait_result(WaitForSingleObject(obj->mutex, timeout_ms));
+    return rc == OS_LOCK_BUSY ? KV_ETIMEDOUT : rc;
+}
+
+/* After WAIT_ABANDONED the mutex is simply owned; there is no "consistent"
+ * state to restore.  If the repairer dies too, the next waiter is told
+ * WAIT_ABANDONED again, as with a robust mutex. */
+void os_mutex_consistent(void *area)
+{
+    (void)area;
+}
+
+void os_mutex_unlock(void *area)
+{
+    os_object_t *obj = area_object(area);
+    if (obj)
+        ReleaseMutex(obj->mutex);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Waiting for a change: a named semaphore and a sleeper count             */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * Windows has no cross-process futex (WaitOnAddress is per process), so the
+ * atomic "sleep if the word still holds this value" is built from a named
+ * semaphore and the count of sleepers in the lock area:
+ *
+ *   os_wait:     sleepers += 1; if (*word == expected) wait(semaphore);
+ *                sleepers -= 1
+ *   os_wake_all: (after the word was changed) release(semaphore, sleepers)
+ *
+ * Both sides are full barriers (interlocked increment; MemoryBarrier), so
+ * either the waiter sees the new word and does not sleep, or the waker
+ * sees the waiter counted and releases a unit for it.  A semaphore keeps
+ * units released before the waiter reaches WaitForSingleObject, so that
+ * window loses nothing — the reason for a semaphore rather than an event,
+ * which PulseEvent would have to reset and a late waiter would miss.
+ *
+ * Extra units (a waiter counted twice by two wakes, or killed while asleep
+ * and counted forever) only cause spurious returns, which os.h allows: the
+ * caller rechecks.  The semaphore's maximum bounds how many pile up; a
+ * release that would pass it fails harmlessly, since a semaphore holding
+ * units has no blocked waiter.  One case is left: Windows does not promise
+ * FIFO wake-up order, so a thread that started waiting (for a later change)
+ * after the wake could take a unit meant for an earlier sleeper.  Sleeping
+ * in slices of WAIT_SLICE_MS, re-checking the word between, bounds the
+ * delay that could cause; no change is ever missed.
+ */
+int os_wait(_Atomic uint32_t *word, uint32_t expected, uint32_t timeout_ms)
+{
+    os_object_t *obj = registry_find((const void *)word);
+    win_lock_area_t *la;
+    int rc = 0;
+    if (!obj)
+        return KV_ETIMEDOUT;
+    la = (win_lock_area_t *)((kv_header_t *)obj->addr)->lock;
+    InterlockedIncrement(&la->sleepers);
+    for (uint64_t start = os_monotonic_ms();;) {
+        uint64_t waited = os_monotonic_ms() - start;
+        if (atomic_load_explicit(word, memory_order_seq_cst) != expected)
+            break;
+        if (waited >= timeout_ms) {
+            rc = KV_ETIMEDOUT;
+            break;
+        }
+        DWORD slice = (DWORD)(timeout_ms - waited < WAIT_SLICE_MS ? timeout_ms - waited
+                                                                 : WAIT_SLICE_MS);
+        if (WaitForSingleObject(obj->notify, slice) == WAIT_OBJECT_0)
+            break; /* woken (perhaps spuriously): the caller rechecks */
+    }
+    InterlockedDecrement(&la->sleepers);
+    return rc;
+}
+
+void os_wake_all(_Atomic uint32_t *word)
+{
+    os_object_t *obj = registry_find((const void *)word);
+    win_lock_area_t *la;
+    LONG n;
+    if (!obj)
+        return;
+    la = (win_lock_area_t *)((kv_header_t *)obj->addr)->lock;
+    MemoryBarrier(); /* the word's new value before the count (see above) */
+    n = la->sleepers;
+    if (n > NOTIFY_MAX)
+        n = NOTIFY_MAX;
+    if (n > 0)
+        ReleaseSemaphore(obj->notify, n, NULL);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Small services                                                          */
+/* ---------------------------------------------------------------------- */
+
+uint32_t os_pid(void)
+{
+    return (uint32_t)GetCurrentProcessId();
+}
+
+/* 100 ns ticks between 1601-01-01 (FILETIME's epoch) and 1970-01-01. */
+#define FILETIME_UNIX_EPOCH UINT64_C(116444736000000000)
+
+uint64_t os_clock_ms(void)
+{
+    FILETIME ft;
+    GetSystemTimeAsFileTime(&ft); /* cheap and coarse, like CLOCK_REALTIME_COARSE */
+    uint64_t t = ((uint64_t)ft.dwHighDateTime << 32) | ft.dwLowDateTime;
+    return (t - FILETIME_UNIX_EPOCH) / 10000u;
+}
+
+uint64_t os_monotonic_ms(void)
+{
+    return (uint64_t)GetTickCount64();
+}
+
+uint64_t os_random64(void)
+{
+    uint64_t r;
+    LARGE_INTEGER pc;
+    if (SystemFunction036(&r, sizeof r))
+        return r;
+    QueryPerformanceCounter(&pc);
+    return (uint64_t)pc.QuadPart ^ os_clock_ms() ^ ((uint64_t)GetCurrentProcessId() << 17);
+}
+
+void os_sleep_ms(uint32_t ms)
+{
+    Sleep(ms);
+}
