@@ -2,8 +2,9 @@
 # run.sh — the quick start's test command, and all that CI runs: installs what
 # is missing, then builds kv twice — plain (RelWithDebInfo) and with
 # AddressSanitizer + UndefinedBehaviorSanitizer — and runs the whole CTest
-# suite on each build, then ThreadSanitizer on the threaded tests and
-# valgrind memcheck on the plain build.  Warnings are errors everywhere.
+# suite on each build, then ThreadSanitizer on the threaded tests, a short
+# smoke run of every fuzzer, and valgrind memcheck on the plain build.
+# Warnings are errors everywhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,5 +27,8 @@ run_suite sanitize "" -DCMAKE_BUILD_TYPE=Debug -DKV_BUILD_TESTS=ON -DKV_SANITIZE
 # between threads; multiproc_test runs several processes with their own).
 run_suite tsan "store_test|multiproc_test" -DCMAKE_BUILD_TYPE=Debug -DKV_BUILD_TESTS=ON \
           -DKV_SANITIZE=thread -DKV_FAULT_INJECTION=OFF
+# A short libFuzzer smoke of each fuzz target (tests/fuzz/run.sh SECONDS for
+# longer runs).
+tests/fuzz/run.sh 45
 echo "=== valgrind memcheck: build/release"
 tests/valgrind.sh build/release
