@@ -9,7 +9,8 @@
  * runtime splits it again (quote_arg).  A child inherits exactly three
  * handles, its standard input, output and error (a handle list, so kv's
  * handles and stray inheritable CRT files stay in the parent), and the
- * parent's environment with the extra entries applied.
+ * parent's environment with the extra entries applied.  A start that fails
+ * the way wine sometimes does on a busy machine is retried (see transient).
  *
  * How a process ended: an exit code is an exit; a code shaped like an NTSTATUS
  * error (top bits 11: an unhandled exception, or TerminateProcess with such a
@@ -310,6 +311,20 @@ static LPPROC_THREAD_ATTRIBUTE_LIST handle_list(std_handles_t *s, HANDLE *list, 
     return attrs;
 }
 
+/* Process creation can fail for a moment: under wine, CreateProcessW now
+ * and then reports ERROR_INTERNAL_ERROR (the child died while starting,
+ * before running any of our code: address randomization put something where
+ * wine maps Windows' shared user data, about one start in 2,000 unless the
+ * tests run under setarch -R, as CTest runs them).  Such a failure is
+ * retried; nothing else is. */
+#define SPAWN_ATTEMPTS 3
+
+static int transient(DWORD e)
+{
+    return e == ERROR_INTERNAL_ERROR || e == ERROR_NOT_ENOUGH_MEMORY ||
+           e == ERROR_NO_SYSTEM_RESOURCES;
+}
+
 /* Starts `app` with the command line, environment and handles. */
 static int create(spawn_proc_t *p, const wchar_t *app, wchar_t *cmd, wchar_t *env,
                   std_handles_t *s)
@@ -328,9 +343,16 @@ static int create(spawn_proc_t *p, const wchar_t *app, wchar_t *cmd, wchar_t *en
     si.lpAttributeList = handle_list(s, list, &n);
     if (!si.lpAttributeList)
         return -1;
-    ok = CreateProcessW(app, cmd, NULL, NULL, n > 0,
-                        CREATE_UNICODE_ENVIRONMENT | EXTENDED_STARTUPINFO_PRESENT, env, NULL,
-                        &si.StartupInfo, &pi);
+    for (int attempt = 1;; attempt++) {
+        ok = CreateProcessW(app, cmd, NULL, NULL, n > 0,
+                            CREATE_UNICODE_ENVIRONMENT | EXTENDED_STARTUPINFO_PRESENT, env, NULL,
+                            &si.StartupInfo, &pi);
+        if (ok || attempt == SPAWN_ATTEMPTS || !transient(GetLastError()))
+            break;
+        fprintf(stderr, "  spawn %ls: error %lu, trying again\n", app,
+                (unsigned long)GetLastError());
+        Sleep(50u * (unsigned)attempt);
+    }
     DeleteProcThreadAttributeList(si.lpAttributeList);
     HeapFree(GetProcessHeap(), 0, si.lpAttributeList);
     if (!ok)

@@ -41,8 +41,8 @@
  * its owner dies the next waiter gets WAIT_ABANDONED, which is
  * OS_LOCK_OWNER_DIED and runs the same repair as EOWNERDEAD on POSIX.  The
  * lock area is this layer's own scratch space (the sleeper count below), and
- * os_mutex_abi() names that format, so a POSIX process and a Windows (or
- * wine) process never share one live store.  os.h passes only addresses
+ * os_mutex_abi() names that format, so a Windows process refuses to share a
+ * live store with a POSIX one (KV_EVERSION).  os.h passes only addresses
  * into the mapping, so a process-wide registry of open objects maps an
  * address back to its object and handles.
  *
@@ -50,7 +50,9 @@
  * and only lock_abi differs.  When this process is alone with such a file,
  * the lock area will be formatted afresh anyway (store.c), so os_object_map
  * adopts the store by writing this layer's lock_abi before the core
- * validates the header (see adopt_posix_store).
+ * validates the header (see adopt_posix_store).  Under wine, "alone" only
+ * counts Windows processes: a Linux process's flock() is invisible here, so
+ * a Linux process and a wine process must not open one store file at once.
  */
 #ifndef _WIN32_WINNT
 #  define _WIN32_WINNT 0x0601 /* Windows 7: SRW locks, GetTickCount64 */
@@ -97,7 +99,8 @@ _Static_assert(sizeof(win_lock_area_t) <= KV_LOCK_AREA, "fits the lock area");
 
 /* The attach lock's byte: far beyond the end of any store (KV_SLOTS_MAX
  * slots of the largest size stay below 2^61), so locking it never touches
- * the mapped bytes. */
+ * the mapped bytes.  Wine turns the lock into a POSIX record lock on this
+ * byte, which a Linux process can see with fcntl(): keep it fixed. */
 #define ATTACH_LOCK_OFFSET_HIGH 0x7fffffffu
 #define ATTACH_LOCK_OFFSET_LOW  0u
 
@@ -927,8 +930,10 @@ int os_wait(_Atomic uint32_t *word, uint32_t expected, uint32_t timeout_ms)
     os_object_t *obj = registry_find((const void *)word);
     win_lock_area_t *la;
     int rc = 0;
-    if (!obj)
+    if (!obj) { /* never for a word kv passes; sleep rather than spin */
+        Sleep(timeout_ms);
         return KV_ETIMEDOUT;
+    }
     la = (win_lock_area_t *)((kv_header_t *)obj->addr)->lock;
     InterlockedIncrement(&la->sleepers);
     for (uint64_t start = os_monotonic_ms();;) {

@@ -24,7 +24,10 @@
 set -u
 EXE=${KV_WINE_KVCLI:?KV_WINE_KVCLI must name kvcli.exe}
 HOLD_DIR=${KV_WINE_HOLD_DIR:?KV_WINE_HOLD_DIR must name a directory}
-WINE=${KV_WINE:-wine}
+WINE=("${KV_WINE:-wine}")
+# Address randomization off (see tools/cmake/mingw-w64-x86_64.cmake); setarch
+# execs wine, so a background job's $! is still the wine process.
+command -v setarch >/dev/null 2>&1 && WINE=(setarch "$(uname -m)" -R "${WINE[@]}")
 
 # ---- the command line: where COMMAND and STORE are --------------------------
 
@@ -68,7 +71,7 @@ case "$store" in
 esac
 pidfile="$HOLD_DIR/$store.pid"
 held() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
-store_exists() { "$WINE" "$EXE" stats "$store" </dev/null >/dev/null 2>&1; }
+store_exists() { "${WINE[@]}" "$EXE" stats "$store" </dev/null >/dev/null 2>&1; }
 
 # ---- holders ----------------------------------------------------------------
 
@@ -78,7 +81,7 @@ store_exists() { "$WINE" "$EXE" stats "$store" </dev/null >/dev/null 2>&1; }
 # output and status relayed).  Standard input is passed on, for `load -`.
 start_holder() {
     local out="$HOLD_DIR/$store.out" err="$HOLD_DIR/$store.err" pid t
-    "$WINE" "$EXE" "$@" <&3 >"$out" 2>"$err" &
+    "${WINE[@]}" "$EXE" "$@" <&3 >"$out" 2>"$err" &
     pid=$!
     for t in $(seq 1 600); do
         if ! kill -0 "$pid" 2>/dev/null; then
@@ -133,7 +136,7 @@ fi
 
 case "$cmd" in
 destroy)
-    "$WINE" "$EXE" "$@" <&3
+    "${WINE[@]}" "$EXE" "$@" <&3
     rc=$?
     [ "$named" -eq 1 ] && stop_holder
     exit "$rc"
@@ -145,7 +148,7 @@ watch)
     if [ -z "${KV_WINE_SIGNALS_RESET:-}" ]; then
         KV_WINE_SIGNALS_RESET=1 exec env --default-signal=INT,TERM "$0" "$@" <&3
     fi
-    "$WINE" "$EXE" "$@" <&3 &
+    "${WINE[@]}" "$EXE" "$@" <&3 &
     child=$!
     signalled=0
     trap 'kill -INT "$child" 2>/dev/null; signalled=1' INT TERM
@@ -162,6 +165,6 @@ watch)
     done
     ;;
 *)
-    exec "$WINE" "$EXE" "$@" <&3
+    exec "${WINE[@]}" "$EXE" "$@" <&3
     ;;
 esac

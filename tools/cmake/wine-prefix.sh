@@ -12,7 +12,7 @@
 # costs ~20-30 ms.  cleanup stops it.
 #
 # Environment (set by CTest): WINEPREFIX, WINEDEBUG=-all, KV_WINE (the wine
-# executable, CMAKE_CROSSCOMPILING_EMULATOR).
+# executable the toolchain file found).
 set -u
 : "${WINEPREFIX:?WINEPREFIX must be set}"
 WINE=${KV_WINE:-wine}
@@ -21,6 +21,14 @@ WINESERVER=$(dirname "$(command -v "$WINE")")/wineserver
 export WINEPREFIX
 
 quiet() { "$@" </dev/null >/dev/null 2>&1; }
+# wine with address randomization off (see tools/cmake/mingw-w64-x86_64.cmake).
+wine_run() {
+    if command -v setarch >/dev/null 2>&1; then
+        setarch "$(uname -m)" -R "$WINE" "$@"
+    else
+        "$WINE" "$@"
+    fi
+}
 
 case "${1:-}" in
 setup)
@@ -28,11 +36,11 @@ setup)
     quiet "$WINESERVER" -w
     if [ ! -f "$WINEPREFIX/system.reg" ]; then
         mkdir -p "$WINEPREFIX"
-        quiet "$WINE" wineboot -i || { echo "wine-prefix.sh: wineboot failed" >&2; exit 1; }
+        quiet wine_run wineboot -i || { echo "wine-prefix.sh: wineboot failed" >&2; exit 1; }
         quiet "$WINESERVER" -w
     fi
     quiet "$WINESERVER" -p || { echo "wine-prefix.sh: wineserver -p failed" >&2; exit 1; }
-    quiet "$WINE" cmd /c exit || { echo "wine-prefix.sh: wine cannot run a program" >&2; exit 1; }
+    quiet wine_run cmd /c exit || { echo "wine-prefix.sh: wine cannot run a program" >&2; exit 1; }
     echo "wine prefix ready: $WINEPREFIX"
     ;;
 cleanup)
