@@ -29,6 +29,10 @@ typedef int (*spawn_role_fn)(int argc, char **argv); /* argv[0] = role name */
 typedef struct spawn_role { const char *name; spawn_role_fn fn; } spawn_role_t;
 void spawn_init(int argc, char **argv, const spawn_role_t *roles, int nroles);
 
+/* For the platform files' spawn_init: runs the role named argv[2] with
+ * argv[2..] and exits with its result (126 if there is no such role). */
+void spawn_run_role(int argc, char **argv, const spawn_role_t *roles, int nroles);
+
 /* Starts this test binary in `role` with `args` (NULL-terminated, may be
  * NULL) and extra environment entries "NAME=value" (NULL-terminated, may be
  * NULL); an entry whose NAME is already set replaces it.  The child inherits

@@ -48,25 +48,11 @@ static void remember_self(const char *argv0)
     snprintf(self_path, sizeof self_path, "%s", argv0 ? argv0 : "");
 }
 
-/* Runs the role named argv[2] with argv[2..] and exits with its result. */
-static void run_role(int argc, char **argv, const spawn_role_t *roles, int nroles)
-{
-    for (int i = 0; i < nroles; i++) {
-        if (strcmp(roles[i].name, argv[2]) == 0) {
-            int rc = roles[i].fn(argc - 2, argv + 2);
-            fflush(NULL);
-            exit(rc);
-        }
-    }
-    fprintf(stderr, "%s: no role named %s\n", argv[0], argv[2]);
-    exit(126);
-}
-
 void spawn_init(int argc, char **argv, const spawn_role_t *roles, int nroles)
 {
     remember_self(argc > 0 ? argv[0] : NULL);
     if (argc >= 3 && strcmp(argv[1], "--role") == 0)
-        run_role(argc, argv, roles, nroles);
+        spawn_run_role(argc, argv, roles, nroles);
 }
 
 /* ------------------------------------------------------------------------ */

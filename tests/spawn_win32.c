@@ -47,20 +47,6 @@
 static wchar_t self_path[32768]; /* this executable, from GetModuleFileNameW */
 static char self_utf8[3 * 32768]; /* the same as UTF-8, the children's argv[0] */
 
-/* Runs the role named argv[2] with argv[2..] and exits with its result. */
-static void run_role(int argc, char **argv, const spawn_role_t *roles, int nroles)
-{
-    for (int i = 0; i < nroles; i++) {
-        if (strcmp(roles[i].name, argv[2]) == 0) {
-            int rc = roles[i].fn(argc - 2, argv + 2);
-            fflush(NULL);
-            exit(rc);
-        }
-    }
-    fprintf(stderr, "%s: no role named %s\n", argv[0], argv[2]);
-    exit(126);
-}
-
 void spawn_init(int argc, char **argv, const spawn_role_t *roles, int nroles)
 {
     DWORD n = GetModuleFileNameW(NULL, self_path, (DWORD)(sizeof self_path / sizeof self_path[0]));
@@ -71,7 +57,7 @@ void spawn_init(int argc, char **argv, const spawn_role_t *roles, int nroles)
      * unbuffered and stdout flushed per line by the runner. */
     setvbuf(stderr, NULL, _IONBF, 0);
     if (argc >= 3 && strcmp(argv[1], "--role") == 0)
-        run_role(argc, argv, roles, nroles);
+        spawn_run_role(argc, argv, roles, nroles);
 }
 
 /* ------------------------------------------------------------------------ */
