@@ -261,7 +261,9 @@ KV_API int kv_incr(kv_t *kv, const void *key, size_t key_len, int64_t delta,
 
 /* Sets *ttl_ms to the time `key` has left to live in ms, or -1 if it never
  * expires.  Errors: KV_ENOTFOUND (absent or expired), KV_EINVAL, KV_ETOOBIG,
- * KV_ETIMEDOUT, KV_ECORRUPT. */
+ * KV_ETIMEDOUT, KV_ECORRUPT (also: the entry's expiry lies further ahead
+ * than twice KV_TTL_MAX_MS, which only damage produces; kv_check() reports
+ * it). */
 KV_API int kv_ttl(kv_t *kv, const void *key, size_t key_len, int64_t *ttl_ms);
 
 /* Deletes every expired entry (one O(slots) pass under the lock) and sets

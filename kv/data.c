@@ -111,30 +111,41 @@ static void count_victim(kv_t *kv, uint64_t victim, uint64_t now_ms)
         kv->hdr->evictions++;
 }
 
-/* A crowded cache store with a free slot for the new key but no victim in
- * its window: evict by CLOCK over the whole table, in the same step. */
-static int evict_elsewhere(kv_t *kv, uint64_t free_slot, const write_req_t *w, uint64_t now_ms,
-                           uint64_t *version)
+/* Evicts by CLOCK over the whole table for a new key of a crowded cache
+ * store, in the same undoable step as the insert.  The key goes into
+ * free_slot, the free slot its lookup found, while the victim becomes a
+ * tombstone.  With no free slot (a cache of fewer than 8 slots, whose 7/8 is
+ * all of them) the key overwrites the victim in place: the lookup found
+ * every slot live, and a table without an empty slot never gets one back
+ * except through kv_clear (tombstones become empty only next to an empty
+ * slot), so every lookup keeps walking the whole table and finds the key in
+ * any slot. */
+static int evict_clock(kv_t *kv, uint64_t free_slot, const write_req_t *w, uint64_t now_ms,
+                       uint64_t *version)
 {
     const kv_table_t *t = &kv->table;
     kv_header_t *h = kv->hdr;
     uint64_t victim = table_clock_victim(t, &h->clock_hand, now_ms);
     if (victim == TABLE_NONE) {
+        if (free_slot == TABLE_NONE)
+            return KV_EFULL; /* no live entry and no free slot: only damage does that */
         *version = journal_insert(t, h, free_slot, w->key, w->key_len, &w->e);
         return 0;
     }
     if (!validate_val_len(table_val_len(table_slot(t, victim)), &t->geo))
         return KV_ECORRUPT;
     count_victim(kv, victim, now_ms);
-    *version = journal_evict_insert(t, h, victim, free_slot, w->key, w->key_len, &w->e);
+    if (free_slot == TABLE_NONE)
+        *version = journal_replace(t, h, victim, w->key, w->key_len, &w->e);
+    else
+        *version = journal_evict_insert(t, h, victim, free_slot, w->key, w->key_len, &w->e);
     return 0;
 }
 
 /* Stores a new key: in the free slot its lookup found, unless the store is
- * a crowded cache.  Then over an expired entry in the key's window, else
- * into the free slot while CLOCK evicts an entry elsewhere, in one undoable
- * step.  A plain store with no free slot takes an expired entry in the
- * window, or purges expired entries and tries again. */
+ * a crowded cache.  Then over an expired entry in the key's window, else by
+ * CLOCK eviction (evict_clock).  A plain store with no free slot takes an
+ * expired entry in the window, or purges expired entries and tries again. */
 static int place_new(kv_t *kv, const found_t *f, const write_req_t *w, lazy_clock_t *clk,
                      uint64_t *version)
 {
@@ -155,9 +166,8 @@ static int place_new(kv_t *kv, const found_t *f, const write_req_t *w, lazy_cloc
         *version = journal_replace(t, h, victim, w->key, w->key_len, &w->e);
         return 0;
     }
-    /* A cache below 100% always has a free slot: crowded means evict. */
-    if (pos.free != TABLE_NONE)
-        return evict_elsewhere(kv, pos.free, w, clock_now(clk), version);
+    if (kv->cache)
+        return evict_clock(kv, pos.free, w, clock_now(clk), version);
     if (purge_locked(kv, clock_now(clk)) == 0 ||
         table_lookup(t, w->e.hash, w->key, w->key_len, &pos) != KV_ENOTFOUND ||
         pos.free == TABLE_NONE)
@@ -334,7 +344,9 @@ int kv_ttl(kv_t *kv, const void *key, size_t key_len, int64_t *ttl_ms)
     if ((rc = store_lock(kv, &hold)) != 0)
         return rc;
     rc = find_live(kv, hash, key, key_len, &f, &clk);
-    if (rc == 0)
+    if (rc == 0 && !validate_expiry(f.slot->expires_ms, clock_now(&clk)))
+        rc = KV_ECORRUPT;
+    else if (rc == 0)
         *ttl_ms = f.slot->expires_ms ? (int64_t)(f.slot->expires_ms - clock_now(&clk)) : -1;
     store_unlock(kv, &hold);
     return rc;

@@ -174,9 +174,9 @@ static void check_header(kv_t *kv, report_t *r)
 static void check_slots(kv_t *kv, report_t *r)
 {
     table_census_t c;
-    uint64_t bad = 0;
+    uint64_t bad = 0, now_ms = os_clock_ms();
     for (uint64_t i = 0; i <= kv->table.mask; i++) {
-        const char *why = table_check_slot(&kv->table, i);
+        const char *why = table_check_slot(&kv->table, i, now_ms);
         if (why && ++bad <= REPORT_MAX_SLOT_LINES)
             report_add(r, "slot %llu: %s\n", (unsigned long long)i, why);
     }

@@ -154,7 +154,7 @@ static int reachable(const kv_table_t *t, uint64_t i)
     return 1;
 }
 
-const char *table_check_slot(const kv_table_t *t, uint64_t i)
+const char *table_check_slot(const kv_table_t *t, uint64_t i, uint64_t now_ms)
 {
     kv_slot_t *s = table_slot(t, i);
     uint32_t state = table_state(s);
@@ -165,6 +165,8 @@ const char *table_check_slot(const kv_table_t *t, uint64_t i)
         return "key length out of range";
     if (!validate_val_len(table_val_len(s), &t->geo))
         return "value length out of range";
+    if (!validate_expiry(s->expires_ms, now_ms))
+        return "expiry further ahead than any time to live";
     if (table_hash(t, table_key(s), state) != s->hash)
         return "stored hash does not match the key";
     if (!reachable(t, i))

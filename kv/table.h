@@ -103,9 +103,10 @@ typedef struct table_census {
 
 void table_census(const kv_table_t *t, table_census_t *c);
 
-/* Verifies slot i (lengths in range, stored hash matches the key, reachable
- * from its home slot and the first slot holding its key).  Returns NULL if
- * sound, else a static description of the problem. */
-const char *table_check_slot(const kv_table_t *t, uint64_t i);
+/* Verifies slot i (lengths in range, expiry not beyond what a put can set
+ * at now_ms, stored hash matches the key, reachable from its home slot and
+ * the first slot holding its key).  Returns NULL if sound, else a static
+ * description of the problem. */
+const char *table_check_slot(const kv_table_t *t, uint64_t i, uint64_t now_ms);
 
 #endif /* KV_TABLE_H */

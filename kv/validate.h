@@ -11,6 +11,7 @@
 #ifndef KV_VALIDATE_H
 #define KV_VALIDATE_H
 
+#include "kv.h"
 #include "layout.h"
 
 /* The sizes that define a store, derived from three creation options. */
@@ -55,6 +56,16 @@ static inline int validate_key_len(uint32_t key_len, const kv_geometry_t *g)
 static inline int validate_val_len(uint32_t val_len, const kv_geometry_t *g)
 {
     return (val_len & KV_VAL_LEN_MASK) <= g->val_max;
+}
+
+/* An entry's expiry is sound if it is not further ahead of now_ms than
+ * twice the longest time to live: kv_put_ex() sets at most KV_TTL_MAX_MS
+ * ahead, and the other half is room for the clock being set back since.
+ * (Anything further is damage, which kv_ttl() could not even express as an
+ * int64_t.)  0 (never expires) and past expiries are sound. */
+static inline int validate_expiry(uint64_t expires_ms, uint64_t now_ms)
+{
+    return expires_ms <= now_ms || expires_ms - now_ms <= 2 * KV_TTL_MAX_MS;
 }
 
 #endif /* KV_VALIDATE_H */

@@ -884,6 +884,49 @@ TEST(cache_capacity_boundary)
     TEST_DONE();
 }
 
+/* A cache of fewer than 8 slots evicts at 7/8 = every slot, with no free
+ * slot left: the victim is overwritten in place.  It never answers
+ * KV_EFULL, keeps each slot live, and every surviving key reads back. */
+TEST(cache_tiny_stays_full)
+{
+    static const unsigned sizes[] = { 1, 2, 4 };
+    enum { KEYS = 50 };
+    char k[32];
+    for (unsigned s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        unsigned slots = sizes[s], errors = 0;
+        kv_t *kv = fresh_cache(store, slots);
+        REQUIRE(kv);
+        for (unsigned i = 0; i < KEYS; i++) {
+            snprintf(k, sizeof k, "t%u", i);
+            int rc = util_put(kv, k, "v");
+            if (rc != 0 && errors++ < 3)
+                fprintf(stderr, "  %u slots, put %s: %s\n", slots, k, kv_strerror(rc));
+            CHECK_EQ(get_rc(kv, k), 0); /* the new key is never the victim */
+        }
+        CHECK_EQ(errors, 0);
+        kv_stats_t st = stats_of(kv);
+        CHECK_EQ(st.used, slots);
+        CHECK_EQ(st.used + st.evictions, KEYS);
+        unsigned present = 0;
+        for (unsigned i = 0; i < KEYS; i++) {
+            snprintf(k, sizeof k, "t%u", i);
+            present += get_rc(kv, k) == 0;
+        }
+        CHECK_EQ(present, slots);
+        /* A delete leaves a tombstone the next insert takes, no eviction. */
+        CHECK_EQ(kv_del(kv, k, strlen(k)), 0);
+        CHECK_EQ(util_put(kv, "after-del", "w"), 0);
+        CHECK_EQ(stats_of(kv).evictions, st.evictions);
+        /* kv_incr of a new key evicts in place too. */
+        CHECK_EQ(kv_incr(kv, "ctr", 3, 5, NULL), 0);
+        CHECK(util_has(kv, "ctr", 3, "5", 1));
+        CHECK_EQ(stats_of(kv).used, slots);
+        CHECK_EQ(kv_check(kv, NULL, 0), 0);
+        util_dispose(kv, store);
+    }
+    TEST_DONE();
+}
+
 /* An exact LRU over key ids 0..n-1: a doubly linked list in arrays. */
 typedef struct lru {
     unsigned cap, size, head, tail; /* head: most recent */
@@ -1358,6 +1401,7 @@ static const test_case_t tests[] = {
     TEST_ENTRY(ttl_room_reclaimed_when_full),
     TEST_ENTRY(cache_never_full),
     TEST_ENTRY(cache_capacity_boundary),
+    TEST_ENTRY(cache_tiny_stays_full),
     TEST_ENTRY(cache_hit_rate),
     TEST_ENTRY(cache_keeps_touched_keys),
     TEST_ENTRY(cache_prefers_expired),

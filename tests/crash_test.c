@@ -6,7 +6,7 @@
  * Linked with kv_fault, the library built with KV_CRASH_POINT()s live.  For
  * each operation in ops[] (put of a new key, replace, insert-only, delete,
  * clear, put with a TTL, compare-and-swap put and delete, kv_incr, eviction
- * from a full cache by both of its paths, reclaim of an expired entry) and
+ * from a full cache by each of its paths, reclaim of an expired entry) and
  * for k = 1, 2, ... the test starts a child process (this binary in the
  * "op" role) with KV_CRASH_AT=k; the child opens the store and runs the
  * operation, and the library ends it with _Exit at its k-th crash point,
@@ -125,8 +125,14 @@ static const char *const probe_keys[] = {
  *                 key (home_key) finds an expired entry in its home slot,
  *                 which it takes over.  ELSEWHERE: no TTLs; the key goes
  *                 into a free slot and CLOCK deletes an entry elsewhere,
- *                 in one step (see make_cache_base). */
-enum base_kind { BASE_PLAIN, BASE_EXPIRED, BASE_CACHE_WINDOW, BASE_CACHE_ELSEWHERE };
+ *                 in one step (see make_cache_base);
+ *   BASE_CACHE_FULL
+ *                 a KV_CACHE store of 4 slots after the same puts: every
+ *                 slot live (7/8 of 4 is 4), so CLOCK's victim is
+ *                 overwritten in place. */
+enum base_kind {
+    BASE_PLAIN, BASE_EXPIRED, BASE_CACHE_WINDOW, BASE_CACHE_ELSEWHERE, BASE_CACHE_FULL
+};
 
 typedef struct op {
     const char *name;
@@ -302,6 +308,8 @@ static const op_t ops[] = {
       apply_incr_absent, NULL, 0, 3, NEW_CTR },
     { "incr-evict-elsewhere",     BASE_CACHE_ELSEWHERE, op_incr_absent,  0,
       apply_evict_incr, NULL, 0, 3, NEW_CTR },
+    { "put-evict-full",           BASE_CACHE_FULL, op_put_new,           0,
+      apply_evict_new, NULL, 0, 3, NEW_KEY },
 };
 
 static const op_t *find_op(const char *name)
@@ -494,19 +502,23 @@ static int fill_cache(kv_t *kv, uint64_t ttl_ms)
     return 0;
 }
 
-/* The cache bases.  ELSEWHERE: 80 puts leave the cache full (56 entries;
- * which ones survived is the store's choice, so the model is what the store
- * lists, each entry checked against the fixture family); a new key's window
- * has nothing expired, so CLOCK evicts elsewhere.  WINDOW: the 80 puts had a
+/* The cache bases.  ELSEWHERE and FULL: 80 puts leave the cache at its
+ * capacity (56 entries of 64 slots, 4 of 4; which ones survived is the
+ * store's choice, so the model is what the store lists, each entry checked
+ * against the fixture family); a new key's window has nothing expired, so
+ * CLOCK evicts, elsewhere or in place.  WINDOW: the 80 puts had a
  * 1 ms TTL, so the model is empty; stores are made (each with a new hash
  * seed) until home_key's home slot holds an expired entry, which the new
  * key takes over in place. */
-static kv_t *make_cache_base(char *name, model_t *m, const char *home_key, int window)
+static kv_t *make_cache_base(char *name, model_t *m, const char *home_key,
+                             enum base_kind kind)
 {
-    unsigned want = window ? 0 : 56;
+    int window = kind == BASE_CACHE_WINDOW;
+    unsigned slots = kind == BASE_CACHE_FULL ? 4 : 64;
+    unsigned want = window ? 0 : slots - slots / 8;
     kv_options_t o;
     kv_options_init(&o);
-    o.slots = 64;
+    o.slots = slots;
     o.key_max = 32;
     o.val_max = 64;
     for (int attempt = 0; attempt < 500; attempt++) {
@@ -544,8 +556,8 @@ static kv_t *make_base(const op_t *op, char *name, model_t *m)
     kv_put_opts_t ttl = { 0, HOUR_MS, 0, 0 }, short_ttl = { 0, 1, 0, 0 };
     char k[64], v[64];
     memset(m, 0, sizeof *m);
-    if (kind == BASE_CACHE_WINDOW || kind == BASE_CACHE_ELSEWHERE)
-        return make_cache_base(name, m, op->home_key, kind == BASE_CACHE_WINDOW);
+    if (kind == BASE_CACHE_WINDOW || kind == BASE_CACHE_ELSEWHERE || kind == BASE_CACHE_FULL)
+        return make_cache_base(name, m, op->home_key, kind);
     kv_t *kv = util_fresh(name, "crash", 64, 32, 64);
     if (!kv)
         return NULL;
@@ -721,6 +733,7 @@ TEST(walk_get_expired)        { return walk_both("get-expired"); }
 TEST(walk_put_over_expired)   { return walk_both("put-over-expired"); }
 TEST(walk_put_evict)          { return walk_both("put-evict"); }
 TEST(walk_put_evict_elsewhere) { return walk_both("put-evict-elsewhere"); }
+TEST(walk_put_evict_full)     { return walk_both("put-evict-full"); }
 TEST(walk_incr_evict)         { return walk_both("incr-evict"); }
 TEST(walk_incr_evict_elsewhere) { return walk_both("incr-evict-elsewhere"); }
 
@@ -801,6 +814,7 @@ static const test_case_t tests[] = {
     TEST_ENTRY(walk_put_over_expired),
     TEST_ENTRY(walk_put_evict),
     TEST_ENTRY(walk_put_evict_elsewhere),
+    TEST_ENTRY(walk_put_evict_full),
     TEST_ENTRY(walk_incr_evict),
     TEST_ENTRY(walk_incr_evict_elsewhere),
     TEST_ENTRY(crash_wakes_watcher),

@@ -211,17 +211,21 @@ TEST(check_slot_finds_damage)
     colliding_keys(&f, 3, &k);
     REQUIRE(insert(&f, k.key[0], k.len[0], "A") == 3);
     REQUIRE(insert(&f, k.key[1], k.len[1], "B") == 4);
-    CHECK(table_check_slot(&f.t, 3) == NULL);
+    CHECK(table_check_slot(&f.t, 3, 0) == NULL);
     table_slot(&f.t, 4)->hash ^= 1; /* stored hash no longer matches */
-    CHECK(table_check_slot(&f.t, 4) != NULL);
+    CHECK(table_check_slot(&f.t, 4, 0) != NULL);
     table_slot(&f.t, 4)->hash ^= 1;
     table_slot(&f.t, 4)->val_len = VAL_MAX + 1;
-    CHECK(table_check_slot(&f.t, 4) != NULL);
+    CHECK(table_check_slot(&f.t, 4, 0) != NULL);
     table_slot(&f.t, 4)->val_len = 1;
+    table_slot(&f.t, 4)->expires_ms = 1000 + 2 * KV_TTL_MAX_MS; /* a put at 1000 can't */
+    CHECK(table_check_slot(&f.t, 4, 1000) == NULL);
+    CHECK(table_check_slot(&f.t, 4, 999) != NULL);
+    table_slot(&f.t, 4)->expires_ms = 0;
     atomic_store(&table_slot(&f.t, 3)->key_len, KV_SLOT_EMPTY); /* b cut off from home */
-    CHECK(table_check_slot(&f.t, 4) != NULL);
+    CHECK(table_check_slot(&f.t, 4, 0) != NULL);
     atomic_store(&table_slot(&f.t, 3)->key_len, KEY_MAX + 1);
-    CHECK(table_check_slot(&f.t, 3) != NULL);
+    CHECK(table_check_slot(&f.t, 3, 0) != NULL);
     CHECK_EQ(find(&f, k.key[1], k.len[1]), KV_ECORRUPT); /* lookups refuse, never overrun */
     fixture_close(&f);
     TEST_DONE();

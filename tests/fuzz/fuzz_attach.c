@@ -222,9 +222,7 @@ static void read_keys(kv_t *kv, const kv_info_t *info, const bufs_t *b)
         rc = kv_get(kv, keys[i], kl, small, sizeof small, &len);
         FZ_CHECK(rc != KV_ERANGE || len > sizeof small, "KV_ERANGE for %zu bytes", len);
         rc = kv_ttl(kv, keys[i], kl, &ttl);
-        /* Known (reported): an expiry more than 2^63 ms ahead, which only a
-         * damaged store holds, comes out negative. */
-        FZ_CHECK(rc != 0 || ttl >= -1 || meta.expires_ms > (uint64_t)INT64_MAX,
+        FZ_CHECK(rc != 0 || (ttl >= -1 && ttl <= (int64_t)(2 * KV_TTL_MAX_MS)),
                  "kv_ttl: %lld", (long long)ttl);
         /* Watching with no time to wait: a version other than the key's
          * returns at once (unless the key just expired to version 0), its

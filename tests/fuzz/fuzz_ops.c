@@ -160,9 +160,8 @@ static int model_parse_int64(const unsigned char *s, size_t n, int64_t *out)
 enum {
     INS_PLAIN,    /* takes a free slot */
     INS_FULL,     /* a plain store with every slot used: KV_EFULL */
-    INS_EVICT,    /* a crowded cache store (7/8 used): evicts one entry */
-    INS_TINY_FULL /* a cache store of fewer than 8 slots, all used: kv.h promises
-                   * an eviction, kv answers KV_EFULL (reported); either passes */
+    INS_EVICT     /* a crowded cache store (7/8 used, or every slot of one with
+                   * fewer than 8): evicts one entry */
 };
 
 static int insert_kind(void)
@@ -171,7 +170,7 @@ static int insert_kind(void)
         return m.count < m.slots ? INS_PLAIN : INS_FULL;
     if (m.count < m.slots - m.slots / 8)
         return INS_PLAIN;
-    return m.count < m.slots ? INS_EVICT : INS_TINY_FULL;
+    return INS_EVICT;
 }
 
 /* Iterates the store through handle h and checks every entry against the
@@ -241,12 +240,9 @@ static void apply_store(const char *op, const fkey_t *k, int rc, const void *val
     mentry_t *e = &m.e[k->idx];
     int kind = e->present ? INS_PLAIN : insert_kind();
 
-    if (kind == INS_TINY_FULL)
-        FZ_CHECK(rc == 0 || rc == KV_EFULL, "%s key %u: %s", op, k->idx, kv_strerror(rc));
-    else
-        FZ_CHECK(rc == (kind == INS_FULL ? KV_EFULL : 0), "%s key %u (present %d, count %"
-                 PRIu64 "/%" PRIu64 "): %s", op, k->idx, e->present, m.count, m.slots,
-                 kv_strerror(rc));
+    FZ_CHECK(rc == (kind == INS_FULL ? KV_EFULL : 0), "%s key %u (present %d, count %"
+             PRIu64 "/%" PRIu64 "): %s", op, k->idx, e->present, m.count, m.slots,
+             kv_strerror(rc));
     if (rc != 0)
         return;
     m.gen++;
@@ -260,7 +256,7 @@ static void apply_store(const char *op, const fkey_t *k, int rc, const void *val
     memcpy(e->val, val, len);
     e->version = m.gen;
     e->has_ttl = has_ttl;
-    if (kind == INS_EVICT || kind == INS_TINY_FULL)
+    if (kind == INS_EVICT)
         find_evicted(k);
 }
 
