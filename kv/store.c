@@ -157,7 +157,8 @@ static int store_format(kv_t *kv, const kv_geometry_t *g)
 
 /* Alone with an existing store: no process is inside the mutex, whatever its
  * bytes say (a holder that died, a file-backed store from before a reboot).
- * Repair if the last holder died mid-operation, then format a fresh mutex. */
+ * Repair if the last holder died mid-operation, then format a fresh mutex,
+ * which makes the lock area this OS layer's (lock_abi says so). */
 static int store_repair_alone(kv_t *kv)
 {
     kv_header_t *h = kv->hdr;
@@ -166,7 +167,10 @@ static int store_repair_alone(kv_t *kv)
         rc = journal_recover(&kv->table, h);
     atomic_store_explicit(&h->holder_pid, 0, memory_order_relaxed);
     atomic_store_explicit(&h->waiters, 0, memory_order_relaxed); /* nobody else is here */
-    return rc ? rc : os_mutex_init(h->lock);
+    if (rc || (rc = os_mutex_init(h->lock)) != 0)
+        return rc;
+    h->lock_abi = os_mutex_abi();
+    return 0;
 }
 
 static int store_attach_existing(kv_t *kv, uint64_t size, int alone)
@@ -178,7 +182,13 @@ static int store_attach_existing(kv_t *kv, uint64_t size, int alone)
         return rc;
     kv->hdr = addr;
     kv->object_size = size;
-    rc = validate_header(kv->hdr, size, os_mutex_abi(), &g);
+    /* Only the lock area's format depends on the platform (os.h); the rest
+     * of a store is the same everywhere.  Alone, the lock area is about to
+     * be formatted afresh, so a store whose lock area another layer or ABI
+     * formatted (a file last used on Windows, or the other way round) is
+     * adopted; not alone, such a store is in use by processes whose lock we
+     * cannot take, and validation refuses it (KV_EVERSION). */
+    rc = validate_header(kv->hdr, size, alone ? kv->hdr->lock_abi : os_mutex_abi(), &g);
     if (rc)
         return rc;
     table_from_header(kv, &g);

@@ -502,6 +502,13 @@ static int fill_cache(kv_t *kv, uint64_t ttl_ms)
     return 0;
 }
 
+/* The prefix of the walk's store names, "" for named memory ("crash",
+ * "crashc").  Where named memory vanishes with its last handle (Windows)
+ * the detached walk points it into a scratch directory, making the stores
+ * files: a store nobody has open while the child dies cannot exist there
+ * otherwise (a file is also what a crash before a reboot leaves behind). */
+static char base_prefix[600];
+
 /* The cache bases.  ELSEWHERE and FULL: 80 puts leave the cache at its
  * capacity (56 entries of 64 slots, 4 of 4; which ones survived is the
  * store's choice, so the model is what the store lists, each entry checked
@@ -522,7 +529,7 @@ static kv_t *make_cache_base(char *name, model_t *m, const char *home_key,
     o.key_max = 32;
     o.val_max = 64;
     for (int attempt = 0; attempt < 500; attempt++) {
-        kv_t *kv = util_fresh_ex(name, "crashc", &o, KV_CACHE);
+        kv_t *kv = util_fresh_ex(name, base_prefix[0] ? base_prefix : "crashc", &o, KV_CACHE);
         if (!kv)
             return NULL;
         if (fill_cache(kv, window ? 1 : 0) != 0) {
@@ -558,7 +565,7 @@ static kv_t *make_base(const op_t *op, char *name, model_t *m)
     memset(m, 0, sizeof *m);
     if (kind == BASE_CACHE_WINDOW || kind == BASE_CACHE_ELSEWHERE || kind == BASE_CACHE_FULL)
         return make_cache_base(name, m, op->home_key, kind);
-    kv_t *kv = util_fresh(name, "crash", 64, 32, 64);
+    kv_t *kv = util_fresh(name, base_prefix[0] ? base_prefix : "crash", 64, 32, 64);
     if (!kv)
         return NULL;
     for (unsigned i = 0; i < BASE_ENTRIES; i++) {
@@ -685,9 +692,8 @@ static int walk_step(const op_t *op, int k, int attached, walk_result_t *r)
     return outcome;
 }
 
-static void walk(const op_t *op, int attached, walk_result_t *r)
+static void walk_steps(const op_t *op, int attached, walk_result_t *r)
 {
-    memset(r, 0, sizeof *r);
     for (int k = 1; k < 1000; k++) {
         int outcome = walk_step(op, k, attached, r);
         if (outcome < 0)
@@ -697,6 +703,25 @@ static void walk(const op_t *op, int attached, walk_result_t *r)
         r->points++;
     }
     r->failures++; /* an operation with a thousand crash points is a bug */
+}
+
+static void walk(const op_t *op, int attached, walk_result_t *r)
+{
+    char dir[512];
+    int in_files = !attached && !spawn_named_memory_persists();
+    memset(r, 0, sizeof *r);
+    if (in_files) {
+        if (util_tmpdir(dir, sizeof dir) != 0) {
+            r->failures++;
+            return;
+        }
+        snprintf(base_prefix, sizeof base_prefix, "%s/crash", dir);
+    }
+    walk_steps(op, attached, r);
+    if (in_files) {
+        util_rmdir(dir);
+        base_prefix[0] = '\0';
+    }
 }
 
 /* Walks one operation in both modes and prints what the walk saw. */

@@ -3,7 +3,8 @@
 # is missing, then builds kv twice — plain (RelWithDebInfo) and with
 # AddressSanitizer + UndefinedBehaviorSanitizer — and runs the whole CTest
 # suite on each build, then ThreadSanitizer on the threaded tests, a short
-# smoke run of every fuzzer, and valgrind memcheck on the plain build.
+# smoke run of every fuzzer, valgrind memcheck on the plain build, and the
+# Windows build's whole suite under wine (tests/windows.sh).
 # Warnings are errors everywhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,7 @@ run_suite() { # run_suite NAME TESTS CMAKE-ARGS...  (TESTS: ctest -R regex, "" =
   echo "=== tests: $dir"
   (cd "$dir" && ctest --output-on-failure --no-tests=error -j"$jobs" --timeout 600 \
                  ${tests:+-R "$tests"})
+  tests/skipped.sh "$dir"
 }
 
 run_suite release "" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKV_BUILD_TESTS=ON -DKV_SANITIZE=
@@ -32,3 +34,6 @@ run_suite tsan "store_test|multiproc_test" -DCMAKE_BUILD_TYPE=Debug -DKV_BUILD_T
 tests/fuzz/run.sh 45
 echo "=== valgrind memcheck: build/release"
 tests/valgrind.sh build/release
+# The Windows port: cross-built with mingw-w64, the suite run under wine, a
+# store file moved between the Linux kvcli and kvcli.exe.
+tests/windows.sh

@@ -64,4 +64,10 @@ void spawn_sleep_ms(unsigned ms);
  * that tells its parent to skip. */
 int spawn_become_user(const char *name);
 
+/* 1 if named memory outlives its last handle until it is unlinked (POSIX
+ * shm_open), 0 if it vanishes with its last handle (Windows paging-file
+ * sections).  Tests that need a store nobody has open use a file-backed
+ * store where it is 0. */
+int spawn_named_memory_persists(void);
+
 #endif

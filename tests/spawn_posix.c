@@ -235,6 +235,11 @@ void spawn_sleep_ms(unsigned ms)
 
 /* Groups first, then gid, then uid: once the uid is dropped the process can
  * no longer change the other two, so this order leaves nothing of root. */
+int spawn_named_memory_persists(void)
+{
+    return 1;
+}
+
 int spawn_become_user(const char *name)
 {
     struct passwd *pw = getpwnam(name);

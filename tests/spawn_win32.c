@@ -451,6 +451,11 @@ void spawn_sleep_ms(unsigned ms)
 
 /* Becoming another account needs its password (LogonUser) on Windows, so
  * permission tests that need it skip. */
+int spawn_named_memory_persists(void)
+{
+    return 0;
+}
+
 int spawn_become_user(const char *name)
 {
     (void)name;

@@ -86,6 +86,10 @@ TEST(open_missing)
  * a handle to the old block keeps working on the old data. */
 TEST(unlink_and_recreate)
 {
+    if (!spawn_named_memory_persists()) {
+        test_skip("named memory here has no name to remove: it vanishes with its last handle");
+        return TEST_SKIP;
+    }
     kv_t *old = util_fresh(store, "relink", 64, 16, 16), *fresh = NULL;
     uint64_t n = 99;
     REQUIRE(old);
@@ -192,6 +196,10 @@ TEST(info_invalid_args)
  * the default is 0600. */
 TEST(file_mode_exact)
 {
+#ifdef _WIN32
+    test_skip("Windows: the mode becomes a DACL, and stat() shows only the read-only attribute");
+    return TEST_SKIP;
+#endif
     char dir[512], path[600];
     kv_options_t o;
     kv_t *kv = NULL;
@@ -581,7 +589,11 @@ TEST(file_backed_persists)
     CHECK_EQ(util_fill(kv, "f", 100), 0);
     CHECK_EQ(kv_flush(kv), 0);
     kv_close(kv);
+#ifdef _WIN32 /* stat()'s permission bits only mirror the read-only attribute */
+    CHECK(stat(path, &sb) == 0 && S_ISREG(sb.st_mode));
+#else
     CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600 && S_ISREG(sb.st_mode));
+#endif
     REQUIRE_EQ(kv_open(&kv, path, KV_RDWR, NULL), 0);
     CHECK_EQ(kv_created(kv), 0);
     CHECK_EQ(util_verify(kv, "f", 100), 0);

@@ -13,13 +13,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Whether the Linux layer opens a store file last used on Windows.  The
-# Windows layer adopts a Linux-written file when alone with it; the POSIX
-# layer does not yet do the same for a Windows-written one (it refuses with
-# "incompatible ... platform").  Set to 1 when it does: the check below then
-# requires the round trip instead of the refusal.
-POSIX_ADOPTS_WINDOWS_STORES=0
-
 SECONDS=0
 jobs=$(nproc)
 WIN=build/win64
@@ -37,6 +30,7 @@ cmake --build "$HOST" -j"$jobs" --target kvcli
 
 echo "=== tests: $WIN under wine"
 (cd "$WIN" && ctest --output-on-failure --no-tests=error -j"$jobs" --timeout 600)
+tests/skipped.sh "$WIN"
 
 # ---- one store file, two systems ---------------------------------------------
 
@@ -78,17 +72,9 @@ check "kvcli.exe finds the store sound" quiet win check "$F"
 check "kvcli.exe writes to it" win put "$F" text "written on Windows"
 check "kvcli.exe deletes from it" win del "$F" ttl
 
-if [ "$POSIX_ADOPTS_WINDOWS_STORES" -eq 1 ]; then
-    check "Linux reads what kvcli.exe wrote" same "$(lin get "$F" text)" "written on Windows"
-    check "Linux sees the delete" test "$(lin get "$F" ttl 2>/dev/null; echo $?)" = 1
-    check "Linux finds the store sound" quiet lin check "$F"
-else
-    lin get "$F" text >/dev/null 2>"$tmp/err" && rc=0 || rc=$?
-    check "Linux refuses a file last used on Windows (known limitation)" \
-        bash -c "[ $rc -eq 3 ] && grep -q 'incompatible layout version or platform' '$tmp/err'"
-    echo "skip Linux reading what kvcli.exe wrote: the POSIX layer does not adopt a" \
-         "Windows-written store file yet (POSIX_ADOPTS_WINDOWS_STORES=0)"
-fi
+check "Linux reads what kvcli.exe wrote" same "$(lin get "$F" text)" "written on Windows"
+check "Linux sees the delete" test "$(lin get "$F" ttl 2>/dev/null; echo $?)" = 1
+check "Linux finds the store sound" quiet lin check "$F"
 
 echo "$passed passed, $failed failed"
 echo "windows.sh: $([ "$failed" -eq 0 ] && echo passed || echo FAILED) in ${SECONDS}s"

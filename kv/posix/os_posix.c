@@ -8,7 +8,10 @@
  * The attach lock is flock() on that fd: shared while a handle is open,
  * exclusive while a process creates the store or finds itself alone.  The
  * kernel drops it when a process dies, so "I got it exclusively" proves that
- * no other process has the store mapped.
+ * no other process has the store mapped.  An OFD record lock on the byte
+ * the Windows layer locks goes with it, so that a wine process (whose
+ * LockFileEx wine turns into a record lock) and a Linux process on one store
+ * file see each other.
  *
  * Change notification sleeps on a shared futex (Linux); a port to another
  * POSIX system replaces os_wait/os_wake_all only.
@@ -98,12 +101,43 @@ static int open_fd(const char *name, int oflags, uint32_t mode, int *is_file)
 /* Objects                                                                 */
 /* ---------------------------------------------------------------------- */
 
+/* The byte win32/os_win32.c locks with LockFileEx (ATTACH_LOCK_OFFSET). */
+#define WIN_ATTACH_BYTE ((off_t)0x7fffffff00000000LL)
+
+/* Locks the attach byte with an OFD lock (per open file, like flock):
+ * F_WRLCK for LOCK_EX, F_RDLCK for LOCK_SH; F_OFD_SETLKW waits. */
+static int ofd_lock(int fd, int how, int cmd)
+{
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = how == LOCK_EX ? F_WRLCK : F_RDLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = WIN_ATTACH_BYTE;
+    fl.l_len = 1;
+    return fcntl(fd, cmd, &fl);
+}
+
+/* Tries flock(how) and the attach byte together, without waiting; on
+ * failure neither is held and errno is EWOULDBLOCK when busy. */
+static int try_lock(int fd, int how)
+{
+    int e;
+    if (flock(fd, how | LOCK_NB) != 0)
+        return -1;
+    if (ofd_lock(fd, how, F_OFD_SETLK) == 0)
+        return 0;
+    e = errno == EACCES ? EWOULDBLOCK : errno; /* a wine process holds the byte */
+    flock(fd, LOCK_UN);
+    errno = e;
+    return -1;
+}
+
 /* Takes the attach lock with `how` (LOCK_EX or LOCK_SH), polling so that a
  * process stopped while holding it exclusively cannot hang us. */
 static int attach_lock(int fd, int how, uint32_t timeout_ms)
 {
     for (uint32_t waited = 0;; waited++) {
-        if (flock(fd, how | LOCK_NB) == 0)
+        if (try_lock(fd, how) == 0)
             return 0;
         if (errno != EWOULDBLOCK && errno != EINTR)
             return from_errno(errno);
@@ -170,7 +204,7 @@ int os_object_open(const char *name, int create, int exclusive, uint32_t mode,
          * retry, so waiting for exclusive here ends. */
         rc = attach_lock(obj->fd, LOCK_EX, timeout_ms);
         rc = rc ? rc : OS_ATTACH_ALONE;
-    } else if (flock(obj->fd, LOCK_EX | LOCK_NB) == 0) {
+    } else if (try_lock(obj->fd, LOCK_EX) == 0) {
         rc = OS_ATTACH_ALONE;
     } else {
         rc = attach_lock(obj->fd, LOCK_SH, timeout_ms);
@@ -219,7 +253,9 @@ int os_object_share(os_object_t *obj)
      * in, find itself alone and reset the mutex meanwhile.  That is harmless:
      * this process touches nothing of the store until the conversion is
      * done, and the conversion waits for the other's exclusive hold. */
-    return flock(obj->fd, LOCK_SH) == 0 ? 0 : from_errno(errno);
+    if (flock(obj->fd, LOCK_SH) != 0 || ofd_lock(obj->fd, LOCK_SH, F_OFD_SETLKW) != 0)
+        return from_errno(errno);
+    return 0;
 }
 
 int os_object_flush(os_object_t *obj)

@@ -47,12 +47,11 @@
  * address back to its object and handles.
  *
  * A store file written on Linux opens here: the header format is the same
- * and only lock_abi differs.  When this process is alone with such a file,
- * the lock area will be formatted afresh anyway (store.c), so os_object_map
- * adopts the store by writing this layer's lock_abi before the core
- * validates the header (see adopt_posix_store).  Under wine, "alone" only
- * counts Windows processes: a Linux process's flock() is invisible here, so
- * a Linux process and a wine process must not open one store file at once.
+ * and only lock_abi differs, and store.c adopts a store whose lock area
+ * another layer formatted when this process is alone with it.  Alone means
+ * holding the attach lock (LockFileEx on ATTACH_LOCK_OFFSET) exclusively;
+ * wine turns that into a POSIX record lock, which os_posix.c takes too, so
+ * a Linux process and a wine process on one store file see each other.
  */
 #ifndef _WIN32_WINNT
 #  define _WIN32_WINNT 0x0601 /* Windows 7: SRW locks, GetTickCount64 */
@@ -86,8 +85,6 @@ BOOLEAN NTAPI SystemFunction036(PVOID buffer, ULONG length);
  * the area holds one 32-bit counter and the mutex is a kernel object, so 32-
  * and 64-bit Windows processes share a store. */
 #define WIN_LOCK_ABI   UINT32_C(0x57000001)
-/* The top byte of lock_abi values the POSIX layer writes ('P'). */
-#define POSIX_LOCK_ABI_TAG UINT32_C(0x50)
 
 /* The lock area as this layer uses it: a count of the threads inside
  * os_wait() on this store, in every process.  It is a hint for how many
@@ -650,25 +647,6 @@ int os_object_reserve(os_object_t *obj, uint64_t size)
     return obj->is_file ? reserve_file(obj, size) : reserve_named(obj, size);
 }
 
-/* Called with a view of a store this process is alone with: a file written
- * by the POSIX layer carries its pthread lock_abi, which the core would
- * refuse.  Alone, nothing uses the lock area, and the core formats it afresh
- * (store_repair_alone), so the store is adopted: lock_abi becomes this
- * layer's.  Only a header that is otherwise a store of this layout and byte
- * order is touched; anything else is left for validation to refuse.  When
- * not alone, a POSIX lock_abi means a POSIX process (perhaps on the same
- * machine, beside wine) uses the pthread mutex: attaching is refused
- * (KV_EVERSION), as it must be. */
-static void adopt_posix_store(os_object_t *obj)
-{
-    kv_header_t *h = obj->addr;
-    if (!obj->alone || obj->mapped < sizeof *h || h->magic != KV_MAGIC ||
-        h->layout_version != KV_LAYOUT_VERSION || h->byte_order != KV_BYTE_ORDER_MARK)
-        return;
-    if ((h->lock_abi >> 24) == POSIX_LOCK_ABI_TAG)
-        h->lock_abi = WIN_LOCK_ABI;
-}
-
 int os_object_map(os_object_t *obj, uint64_t size, void **addr)
 {
     HANDLE section = obj->section;
@@ -697,8 +675,6 @@ int os_object_map(os_object_t *obj, uint64_t size, void **addr)
     obj->addr = p;
     obj->mapped = size;
     registry_add(obj);
-    if (obj->is_file)
-        adopt_posix_store(obj);
     *addr = p;
     return 0;
 }
