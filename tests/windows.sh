@@ -76,6 +76,28 @@ check "Linux reads what kvcli.exe wrote" same "$(lin get "$F" text)" "written on
 check "Linux sees the delete" test "$(lin get "$F" ttl 2>/dev/null; echo $?)" = 1
 check "Linux finds the store sound" quiet lin check "$F"
 
+# Both systems at once: each side's lock is not the other's, so while one
+# holds the file the other must refuse it (KV_EVERSION, exit 3), never
+# adopt it; it sees the other's attach lock (LockFileEx = a record lock).
+# hold_then SIDE CMD...: SIDE holds $F for 5 s (its line printed once it
+# has the store open); CMD runs meanwhile, its status in $during.
+hold_then() {
+    local side=$1; shift
+    : >"$tmp/hold.out"
+    $side hold "$F" --timeout 5s >"$tmp/hold.out" &
+    local holder=$! i
+    for i in $(seq 100); do [ -s "$tmp/hold.out" ] && break; sleep 0.1; done
+    "$@" >/dev/null 2>"$tmp/err" && during=0 || during=$?
+    wait "$holder"
+}
+hold_then win lin get "$F" text
+check "Linux refuses the file while kvcli.exe holds it" \
+    bash -c "[ $during -eq 3 ] && grep -q 'incompatible' '$tmp/err'"
+hold_then lin win get "$F" text
+check "kvcli.exe refuses the file while Linux holds it" test "$during" -eq 3
+check "after both let go, Linux reads it again" \
+    same "$(lin get "$F" text)" "written on Windows"
+
 echo "$passed passed, $failed failed"
 echo "windows.sh: $([ "$failed" -eq 0 ] && echo passed || echo FAILED) in ${SECONDS}s"
 [ "$failed" -eq 0 ]
