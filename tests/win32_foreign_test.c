@@ -114,8 +114,43 @@ TEST(foreign_program_opens_the_block_by_name)
     TEST_DONE();
 }
 
+/* Whether a section named `fmt` % rest exists (opens read-only). */
+static int section_exists(const wchar_t *fmt, const char *rest)
+{
+    wchar_t name[128];
+    HANDLE h;
+    swprintf(name, sizeof name / sizeof name[0], fmt, rest);
+    h = OpenFileMappingW(FILE_MAP_READ, FALSE, name);
+    if (h)
+        CloseHandle(h);
+    return h != NULL;
+}
+
+/* "Global.<rest>" is the section "Global\kv.<rest>": created there, or
+ * refused with KV_EPERM without SeCreateGlobalPrivilege, never created as
+ * "Local\kv.<rest>" instead (two stores under one name). */
+TEST(global_name_is_global_or_refused)
+{
+    char name[96];
+    const char *rest = test_name("global");
+    kv_t *kv = NULL;
+    snprintf(name, sizeof name, "Global.%s", rest);
+    int rc = kv_open(&kv, name, KV_RDWR | KV_CREATE | KV_EXCL, NULL);
+    printf("  kv_open(\"%s\", KV_CREATE): %s\n", name, rc ? kv_strerror(rc) : "created");
+    CHECK(rc == 0 || rc == KV_EPERM);
+    CHECK_EQ(section_exists(L"Local\\kv.%hs", rest), 0);
+    CHECK_EQ(section_exists(L"Global\\kv.%hs", rest), rc == 0);
+    if (rc == 0) {
+        kv_t *local = NULL;
+        CHECK_EQ(kv_open(&local, rest, KV_RDWR, NULL), KV_ENOENT);
+        kv_close(kv);
+    }
+    TEST_DONE();
+}
+
 static const test_case_t tests[] = {
     TEST_ENTRY(foreign_program_opens_the_block_by_name),
+    TEST_ENTRY(global_name_is_global_or_refused),
 };
 
 int main(int argc, char **argv)
