@@ -206,8 +206,9 @@ typedef struct kv_put_opts {
 /* kv_put() with a time-to-live, a version condition, and the new version
  * reported.  `opts` may be NULL (= kv_put with no flags).
  *
- * Expiry is wall-clock time (ms since the Unix epoch, CLOCK_REALTIME), so an
- * entry of a file-backed store still expires at the right moment after a
+ * Expiry is wall-clock time (ms since the Unix epoch, CLOCK_REALTIME; on
+ * Windows GetSystemTimeAsFileTime, as fine as the timer tick, 1-16 ms), so
+ * an entry of a file-backed store still expires at the right moment after a
  * reboot; setting the clock forward expires entries early.  An expired entry
  * reads as absent; its slot is reclaimed when a lookup meets it, when an
  * insert needs room, or by kv_purge_expired().

@@ -105,7 +105,7 @@ void os_wake_all(_Atomic uint32_t *word);
 /* ---- small services --------------------------------------------------- */
 
 uint32_t os_pid(void);          /* this process's id */
-uint64_t os_clock_ms(void);     /* wall clock, ms since the Unix epoch; cheap, coarse */
+uint64_t os_clock_ms(void);     /* wall clock, ms since the Unix epoch; cheap */
 uint64_t os_monotonic_ms(void); /* a clock that never jumps, for timeouts */
 uint64_t os_random64(void);     /* unpredictable 64 bits (getrandom, else time+pid) */
 void     os_sleep_ms(uint32_t ms);

@@ -960,7 +960,7 @@ uint32_t os_pid(void)
 uint64_t os_clock_ms(void)
 {
     FILETIME ft;
-    GetSystemTimeAsFileTime(&ft); /* cheap and coarse, like CLOCK_REALTIME_COARSE */
+    GetSystemTimeAsFileTime(&ft); /* cheap; as fine as the timer tick (1-16 ms) */
     uint64_t t = ((uint64_t)ft.dwHighDateTime << 32) | ft.dwLowDateTime;
     return (t - FILETIME_UNIX_EPOCH) / 10000u;
 }
