@@ -67,7 +67,8 @@ int os_object_unlink(const char *name);
 enum { OS_LOCK_OK = 0, OS_LOCK_OWNER_DIED = 1, OS_LOCK_BUSY = 2 };
 
 /* A code naming the lock area's format on this platform (its ABI), stored in
- * the header so a process whose mutex layout differs refuses to attach. */
+ * the header so a process whose mutex layout differs refuses to attach.
+ * Never 0 (VALIDATE_ANY_LOCK_ABI). */
 uint32_t os_mutex_abi(void);
 
 /* Formats a fresh, unlocked, process-shared robust mutex in `area`

@@ -188,7 +188,7 @@ static int store_attach_existing(kv_t *kv, uint64_t size, int alone)
      * formatted (a file last used on Windows, or the other way round) is
      * adopted; not alone, such a store is in use by processes whose lock we
      * cannot take, and validation refuses it (KV_EVERSION). */
-    rc = validate_header(kv->hdr, size, alone ? kv->hdr->lock_abi : os_mutex_abi(), &g);
+    rc = validate_header(kv->hdr, size, alone ? VALIDATE_ANY_LOCK_ABI : os_mutex_abi(), &g);
     if (rc)
         return rc;
     table_from_header(kv, &g);

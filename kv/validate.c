@@ -63,7 +63,7 @@ int validate_header(const kv_header_t *h, uint64_t object_size, uint32_t lock_ab
         return KV_ECORRUPT;
     if (h->byte_order != KV_BYTE_ORDER_MARK || h->layout_version != KV_LAYOUT_VERSION)
         return KV_EVERSION;
-    if (h->lock_abi != lock_abi)
+    if (lock_abi != VALIDATE_ANY_LOCK_ABI && h->lock_abi != lock_abi)
         return KV_EVERSION;
     if (h->flags & ~KV_STORE_FLAGS)
         return KV_ECORRUPT;
