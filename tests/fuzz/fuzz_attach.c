@@ -201,8 +201,9 @@ static void iterate(kv_t *kv, const kv_info_t *info, const bufs_t *b, int sound)
 }
 
 /* Reads a few fixed keys (the seeds use them) with small and exact buffers,
- * asks their time to live, and watches them and the store without waiting. */
-static void read_keys(kv_t *kv, const kv_info_t *info, const bufs_t *b)
+ * asks their time to live, and watches them and the store without waiting.
+ * In a store kv_check calls sound, no read reports corruption. */
+static void read_keys(kv_t *kv, const kv_info_t *info, const bufs_t *b, int sound)
 {
     static const char *const keys[] = {"k0", "k1", "k2", "k7", "n0", "missing"};
     unsigned char small[2];
@@ -218,10 +219,12 @@ static void read_keys(kv_t *kv, const kv_info_t *info, const bufs_t *b)
         memset(&meta, 0, sizeof meta);
         rc = kv_get_ex(kv, keys[i], kl, b->val, info->val_max, &len, &meta);
         FZ_CHECK(rc != KV_ERANGE, "kv_get with a val_max buffer: KV_ERANGE");
+        FZ_CHECK(!sound || rc != KV_ECORRUPT, "kv_get in a sound store: KV_ECORRUPT");
         FZ_CHECK(rc != 0 || len <= info->val_max, "kv_get: length %zu", len);
         rc = kv_get(kv, keys[i], kl, small, sizeof small, &len);
         FZ_CHECK(rc != KV_ERANGE || len > sizeof small, "KV_ERANGE for %zu bytes", len);
         rc = kv_ttl(kv, keys[i], kl, &ttl);
+        FZ_CHECK(!sound || rc != KV_ECORRUPT, "kv_ttl in a sound store: KV_ECORRUPT");
         FZ_CHECK(rc != 0 || (ttl >= -1 && ttl <= (int64_t)(2 * KV_TTL_MAX_MS)),
                  "kv_ttl: %lld", (long long)ttl);
         /* Watching with no time to wait: a version other than the key's
@@ -313,7 +316,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FZ_CHECK(rc == 0 || rc == KV_ECORRUPT, "kv_check: %s", kv_strerror(rc));
     sound = rc == 0;
     iterate(kv, &info, &b, sound);
-    read_keys(kv, &info, &b);
+    read_keys(kv, &info, &b, sound);
     check_stats(kv, &info);
     write_keys(kv, &info, &b, sound);
     iterate(kv, &info, &b, sound);
