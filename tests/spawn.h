@@ -52,6 +52,23 @@ int spawn_wait(spawn_proc_t *p, spawn_status_t *st);
 /* Kills the process at once (SIGKILL / TerminateProcess). Returns 0 or -1. */
 int spawn_kill(spawn_proc_t *p);
 
+/* Stops the process and returns once it is stopped: none of its threads
+ * runs until spawn_continue(), and it keeps whatever it holds, locks
+ * included.  POSIX: SIGSTOP, then waits until /proc/<pid>/stat says it is
+ * stopped (Linux; elsewhere it returns -1).  Windows: suspends every
+ * thread of the process at once (NtSuspendProcess), then waits until each
+ * has really stopped (GetThreadContext).  POSIX needs only p->pid; Windows
+ * uses p->handle, or opens p->pid when it is NULL, so a process this helper
+ * did not start may be stopped too.  Returns 0, or -1 if it could not be
+ * stopped (gone, dying, no permission); after -1 it may be stopped all the
+ * same, and spawn_continue() undoes that. */
+int spawn_stop(spawn_proc_t *p);
+
+/* Lets a process stopped by spawn_stop() run again (SIGCONT /
+ * NtResumeProcess).  Harmless on a process that is not stopped.  Returns 0
+ * or -1. */
+int spawn_continue(spawn_proc_t *p);
+
 /* Sleeps for ms milliseconds. */
 void spawn_sleep_ms(unsigned ms);
 

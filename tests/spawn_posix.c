@@ -8,6 +8,8 @@
  * the child and runs the role function instead of the tests.  Children start
  * with an empty signal mask and default SIGPIPE whatever the parent set, so
  * a role behaves the same however the test runner was started.
+ * spawn_stop() is SIGSTOP plus a wait, on /proc (Linux), until the kernel
+ * reports the process stopped.
  */
 #include "spawn.h"
 
@@ -227,6 +229,53 @@ void spawn_sleep_ms(unsigned ms)
     struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Stopping and continuing                                                  */
+/* ------------------------------------------------------------------------ */
+
+enum { STOP_POLLS = 5000 }; /* /proc reads before spawn_stop gives up */
+
+/* The state letter of process pid from /proc/<pid>/stat ('R', 'S', 'T',
+ * 'Z', ...), or 0 when it cannot be read.  The letter follows the last ')'
+ * because the command name before it may itself hold ") ". */
+static char proc_state(long pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    char *close = strrchr(buf, ')');
+    return close && close[1] == ' ' ? close[2] : 0;
+}
+
+/* kill() only queues SIGSTOP: it returns before the process has stopped,
+ * and until then the process runs on (and may, say, let go of a lock).  So
+ * this polls /proc until the kernel reports it stopped: 'T', or 't' when a
+ * tracer stopped it.  Polls back to back (a stop takes microseconds), with
+ * a 1 ms sleep every 64 polls so a slow one does not cost a core. */
+int spawn_stop(spawn_proc_t *p)
+{
+    if (kill((pid_t)p->pid, SIGSTOP) != 0)
+        return -1;
+    for (int i = 0; i < STOP_POLLS; i++) {
+        char s = proc_state(p->pid);
+        if (s == 'T' || s == 't')
+            return 0;
+        if (s == 0 || s == 'Z' || s == 'X')
+            return -1; /* gone, or dying: it will never stop */
+        spawn_sleep_ms(i % 64 == 0 ? 1 : 0);
+    }
+    return -1;
+}
+
+int spawn_continue(spawn_proc_t *p)
+{
+    return kill((pid_t)p->pid, SIGCONT) == 0 ? 0 : -1;
 }
 
 /* ------------------------------------------------------------------------ */

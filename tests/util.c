@@ -200,11 +200,25 @@ uint64_t util_rand(uint64_t *state)
     return z ^ (z >> 31);
 }
 
-int64_t util_now_ms(void)
+/* Milliseconds on clock `id`.  clock_gettime, not C11's timespec_get: the
+ * mingw-w64 C runtime the Windows build links (msvcrt) has no
+ * timespec_get, while winpthreads provides clock_gettime with both clocks
+ * (CLOCK_REALTIME from the system time, as kv's Windows layer reads it). */
+static int64_t clock_ms(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t util_now_ms(void)
+{
+    return clock_ms(CLOCK_MONOTONIC);
+}
+
+uint64_t util_wall_ms(void)
+{
+    return (uint64_t)clock_ms(CLOCK_REALTIME);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -76,6 +76,10 @@ uint64_t util_rand(uint64_t *state);
 /* Milliseconds on a monotonic clock (arbitrary origin), for timing waits. */
 int64_t util_now_ms(void);
 
+/* Wall-clock milliseconds since the Unix epoch, the clock kv stamps
+ * holder_since_ms and expiry times with. */
+uint64_t util_wall_ms(void);
+
 /* Makes a fresh private directory under $TMPDIR (or /tmp) and writes its path
  * to buf.  Returns 0 or -1. */
 int util_tmpdir(char *buf, size_t cap);
