@@ -49,7 +49,8 @@ int spawn_program(spawn_proc_t *p, const char *path, const char *const *argv,
 /* Waits for the process to end and fills *st. Returns 0 or -1. */
 int spawn_wait(spawn_proc_t *p, spawn_status_t *st);
 
-/* Kills the process at once (SIGKILL / TerminateProcess). Returns 0 or -1. */
+/* Kills the process at once (SIGKILL / TerminateProcess of the stopped
+ * process, see spawn_win32.c). Returns 0 or -1. */
 int spawn_kill(spawn_proc_t *p);
 
 /* Stops the process and returns once it is stopped: none of its threads

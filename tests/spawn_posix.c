@@ -282,13 +282,13 @@ int spawn_continue(spawn_proc_t *p)
 /* Privileges                                                               */
 /* ------------------------------------------------------------------------ */
 
-/* Groups first, then gid, then uid: once the uid is dropped the process can
- * no longer change the other two, so this order leaves nothing of root. */
 int spawn_named_memory_persists(void)
 {
     return 1;
 }
 
+/* Groups first, then gid, then uid: once the uid is dropped the process can
+ * no longer change the other two, so this order leaves nothing of root. */
 int spawn_become_user(const char *name)
 {
     struct passwd *pw = getpwnam(name);

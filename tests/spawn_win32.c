@@ -438,9 +438,19 @@ int spawn_wait(spawn_proc_t *p, spawn_status_t *st)
     return 0;
 }
 
+/* Stops the process before terminating it.  Windows hands a dead thread's
+ * mutexes over only once the thread is gone, but wine's server abandons them
+ * first and signals the thread afterwards (server/thread.c, kill_thread), so
+ * a terminated holder could still be writing while the next process repairs
+ * the store: the soak saw exactly that tear an entry.  A process already
+ * stopped (spawn_stop) runs no more code of its own.  Either way it dies at
+ * an arbitrary instruction, which is what a kill is for. */
 int spawn_kill(spawn_proc_t *p)
 {
-    return p->handle && TerminateProcess(p->handle, KILLED_STATUS) ? 0 : -1;
+    if (!p->handle)
+        return -1;
+    spawn_stop(p); /* may fail if it is already ending; terminate anyway */
+    return TerminateProcess(p->handle, KILLED_STATUS) ? 0 : -1;
 }
 
 void spawn_sleep_ms(unsigned ms)
@@ -540,13 +550,13 @@ int spawn_continue(spawn_proc_t *p)
 /* Privileges                                                               */
 /* ------------------------------------------------------------------------ */
 
-/* Becoming another account needs its password (LogonUser) on Windows, so
- * permission tests that need it skip. */
 int spawn_named_memory_persists(void)
 {
     return 0;
 }
 
+/* Becoming another account needs its password (LogonUser) on Windows, so
+ * permission tests that need it skip. */
 int spawn_become_user(const char *name)
 {
     (void)name;
