@@ -29,13 +29,15 @@ typedef struct kv_geometry {
  * two).  Returns 0 or KV_EINVAL for a zero or out-of-range option. */
 int validate_options(uint64_t slots, uint32_t key_max, uint32_t val_max, kv_geometry_t *g);
 
+/* validate_header's lock_abi for "any": no OS layer's lock_abi is 0. */
+#define VALIDATE_ANY_LOCK_ABI UINT32_C(0)
+
 /* Checks a header found in an object of `object_size` bytes: magic, byte
  * order, version, lock ABI (unless lock_abi is VALIDATE_ANY_LOCK_ABI), and
  * that every field is in range and consistent with the others and with the
  * object's size.  On success fills *g from it.  Returns 0, KV_ECORRUPT (not
  * a kv store / damaged / truncated) or KV_EVERSION (a kv store this build
  * cannot share). */
-#define VALIDATE_ANY_LOCK_ABI UINT32_C(0) /* no OS layer's lock_abi is 0 */
 int validate_header(const kv_header_t *h, uint64_t object_size, uint32_t lock_abi,
                     kv_geometry_t *g);
 
