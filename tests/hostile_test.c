@@ -43,9 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef _WIN32
-#  include <process.h>
-#else
+#ifndef _WIN32
 #  include <dirent.h>
 #  include <errno.h>
 #  include <fcntl.h>
@@ -80,15 +78,6 @@ enum {
 };
 
 static char store[256]; /* the running case's store name */
-
-static long self_pid(void)
-{
-#ifdef _WIN32
-    return (long)_getpid();
-#else
-    return (long)getpid();
-#endif
-}
 
 /* Opens `name` read-write with the given lock timeout; NULL after saying
  * why. */
@@ -146,7 +135,7 @@ static int role_spinner(int argc, char **argv)
         return 1;
     memset(val[0], 'A', BIG_VAL);
     memset(val[1], 'B', BIG_VAL);
-    snprintf(pid, sizeof pid, "%ld", self_pid());
+    snprintf(pid, sizeof pid, "%ld", spawn_self_pid());
     rc = util_put(kv, PID_KEY, pid);
     for (unsigned n = 0; rc == 0; n++) {
         rc = kv_put(kv, BIG_KEY, strlen(BIG_KEY), val[n & 1], BIG_VAL, 0);
@@ -309,18 +298,8 @@ static long child_of(long parent)
     struct dirent *e;
     long found = 0;
     while (d && !found && (e = readdir(d)) != NULL) {
-        char path[300], buf[512];
         long pid = atol(e->d_name), ppid = 0;
-        if (pid <= 0)
-            continue;
-        snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-        FILE *f = fopen(path, "r");
-        size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-        if (f)
-            fclose(f);
-        buf[n] = '\0';
-        char *close = strrchr(buf, ')');
-        if (close && sscanf(close + 1, " %*c %ld", &ppid) == 1 && ppid == parent)
+        if (pid > 0 && spawn_proc_stat(pid, NULL, &ppid) == 0 && ppid == parent)
             found = pid;
     }
     if (d)
@@ -1064,7 +1043,7 @@ static int role_shm_room(int argc, char **argv)
     snprintf(cmd, sizeof cmd, "mount -t tmpfs -o size=%dk tmpfs /dev/shm", ROOM_TMPFS_KIB);
     if (system(cmd) != 0)
         return SKIP_EXIT;
-    snprintf(name, sizeof name, "hostile-shm-%ld", self_pid());
+    snprintf(name, sizeof name, "hostile-shm-%ld", spawn_self_pid());
     kv_options_t big = util_options(1024, 16, 4096), fit = util_options(FIT_SLOTS, 16, 1000);
     int rc = kv_open(&kv, name, KV_RDWR | KV_CREATE | KV_EXCL, &big);
     if (rc == 0)

@@ -34,16 +34,6 @@ static char store[256]; /* the running case's store name */
 /* Self-checking values                                                     */
 /* ------------------------------------------------------------------------ */
 
-/* FNV-1a, 32 bits: enough to catch a torn or shifted value. */
-static uint32_t fnv1a(const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 16777619u;
-    return h;
-}
-
 /* Key of writer w's entry j: "w<w>-<j>". */
 static size_t writer_key(char *buf, unsigned w, unsigned j)
 {
@@ -55,13 +45,13 @@ static size_t writer_key(char *buf, unsigned w, unsigned j)
  * over everything before it.  Returns the length (< MP_VAL_MAX). */
 static size_t make_value(char *buf, const char *key, size_t key_len, unsigned ver)
 {
-    uint32_t seed = fnv1a(key, key_len) + ver;
+    uint32_t seed = util_fnv1a(key, key_len) + ver;
     int n = snprintf(buf, MP_VAL_MAX, "%.*s:%u:", (int)key_len, key, ver);
     size_t len = (size_t)n, fill = seed % 151u;
     for (size_t i = 0; i < fill; i++)
         buf[len++] = (char)('A' + (seed + i) % 26u);
     buf[len++] = ':';
-    snprintf(buf + len, 9, "%08x", (unsigned)fnv1a(buf, len));
+    snprintf(buf + len, 9, "%08x", (unsigned)util_fnv1a(buf, len));
     return len + 8;
 }
 

@@ -70,16 +70,6 @@ enum {
 /* Keys and self-checking values                                            */
 /* ------------------------------------------------------------------------ */
 
-/* FNV-1a, 32 bits: enough to catch a torn or shifted value. */
-static uint32_t fnv1a(const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 16777619u;
-    return h;
-}
-
 /* Key j of writer w: "c<w>-<j>" for a counter, "v<w>-<j>" for a value. */
 static size_t key_name(char *buf, unsigned w, unsigned j)
 {
@@ -122,15 +112,15 @@ static void pattern_init(void)
  * Returns the length. */
 static size_t make_value(char *buf, const char *key, size_t key_len, uint64_t seq)
 {
-    uint32_t mix = fnv1a(key, key_len) ^ (uint32_t)(seq * 2654435761u) ^ (uint32_t)(seq >> 32);
+    uint32_t mix = util_fnv1a(key, key_len) ^ (uint32_t)(seq * 2654435761u) ^ (uint32_t)(seq >> 32);
     int n = snprintf(buf, SOAK_VAL_MAX, "%.*s|%016" PRIx64 "|", (int)key_len, key, seq);
     size_t len = (size_t)n, fill = mix % (SOAK_VAL_MAX - 64 + 1);
-    uint32_t tail[3] = { fnv1a(key, key_len), (uint32_t)seq ^ (uint32_t)(seq >> 32),
+    uint32_t tail[3] = { util_fnv1a(key, key_len), (uint32_t)seq ^ (uint32_t)(seq >> 32),
                          (uint32_t)fill };
     memcpy(buf + len, pattern + (mix >> 7) % SOAK_VAL_MAX, fill);
     len += fill;
     buf[len++] = '|';
-    snprintf(buf + len, 9, "%08x", (unsigned)fnv1a(tail, sizeof tail));
+    snprintf(buf + len, 9, "%08x", (unsigned)util_fnv1a(tail, sizeof tail));
     return len + 8;
 }
 
@@ -187,7 +177,7 @@ typedef struct soak_rec {
 
 static uint32_t rec_check(const soak_rec_t *r)
 {
-    return fnv1a(r, offsetof(soak_rec_t, check));
+    return util_fnv1a(r, offsetof(soak_rec_t, check));
 }
 
 static int rec_ok(const soak_rec_t *r)

@@ -70,6 +70,15 @@ int spawn_stop(spawn_proc_t *p);
  * or -1. */
 int spawn_continue(spawn_proc_t *p);
 
+/* This process's id (getpid / GetCurrentProcessId). */
+long spawn_self_pid(void);
+
+/* Reads process pid's state letter ('R', 'S', 'T', 'Z', ...) and parent pid
+ * from /proc/<pid>/stat (Linux; either pointer may be NULL).  Returns 0, or
+ * -1 when it cannot be read (gone, or not Linux: the Win32 twin always
+ * returns -1). */
+int spawn_proc_stat(long pid, char *state, long *ppid);
+
 /* Sleeps for ms milliseconds. */
 void spawn_sleep_ms(unsigned ms);
 

@@ -237,12 +237,17 @@ void spawn_sleep_ms(unsigned ms)
 
 enum { STOP_POLLS = 5000 }; /* /proc reads before spawn_stop gives up */
 
-/* The state letter of process pid from /proc/<pid>/stat ('R', 'S', 'T',
- * 'Z', ...), or 0 when it cannot be read.  The letter follows the last ')'
- * because the command name before it may itself hold ") ". */
-static char proc_state(long pid)
+long spawn_self_pid(void)
 {
-    char path[64], buf[512];
+    return (long)getpid();
+}
+
+/* The state letter and the parent pid follow the last ')' of the stat line,
+ * because the command name before it may itself hold ") ". */
+int spawn_proc_stat(long pid, char *state, long *ppid)
+{
+    char path[64], buf[512], s = 0;
+    long parent = 0;
     snprintf(path, sizeof path, "/proc/%ld/stat", pid);
     FILE *f = fopen(path, "r");
     size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
@@ -250,7 +255,20 @@ static char proc_state(long pid)
         fclose(f);
     buf[n] = '\0';
     char *close = strrchr(buf, ')');
-    return close && close[1] == ' ' ? close[2] : 0;
+    if (!close || sscanf(close + 1, " %c %ld", &s, &parent) != 2)
+        return -1;
+    if (state)
+        *state = s;
+    if (ppid)
+        *ppid = parent;
+    return 0;
+}
+
+/* The state letter of process pid, or 0 when it cannot be read. */
+static char proc_state(long pid)
+{
+    char s = 0;
+    return spawn_proc_stat(pid, &s, NULL) == 0 ? s : 0;
 }
 
 /* kill() only queues SIGSTOP: it returns before the process has stopped,

@@ -453,6 +453,19 @@ int spawn_kill(spawn_proc_t *p)
     return TerminateProcess(p->handle, KILLED_STATUS) ? 0 : -1;
 }
 
+long spawn_self_pid(void)
+{
+    return (long)GetCurrentProcessId();
+}
+
+int spawn_proc_stat(long pid, char *state, long *ppid)
+{
+    (void)pid;
+    (void)state;
+    (void)ppid;
+    return -1; /* no /proc */
+}
+
 void spawn_sleep_ms(unsigned ms)
 {
     Sleep(ms);

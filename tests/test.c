@@ -7,30 +7,17 @@
  * diagnostics from CHECK/REQUIRE go to stderr, and stdout is flushed after
  * every line so the two streams interleave in order.  Cases are not isolated
  * from each other: a case that crashes ends the run, which CTest reports as a
- * failure.  The process id is read through one small wrapper so the same
- * file builds on Windows (_getpid).
+ * failure.  Store names carry the process id (spawn_self_pid), so tests
+ * run in parallel never share one.
  */
 #include "test.h"
 
-#ifdef _WIN32
-#  include <process.h>
-#else
-#  include <unistd.h>
-#endif
+#include "spawn.h"
 
 int test_failures;
 
 static char skip_reason[512]; /* set by test_skip() for the running case */
 
-/* Returns this process's id (getpid / _getpid). */
-static long self_pid(void)
-{
-#ifdef _WIN32
-    return (long)_getpid();
-#else
-    return (long)getpid();
-#endif
-}
 
 void test_skip(const char *why)
 {
@@ -41,7 +28,7 @@ const char *test_name(const char *prefix)
 {
     static char buf[256];
     static unsigned counter;
-    snprintf(buf, sizeof buf, "%s-%ld-%u", prefix, self_pid(), counter++);
+    snprintf(buf, sizeof buf, "%s-%ld-%u", prefix, spawn_self_pid(), counter++);
     return buf;
 }
 

@@ -126,6 +126,15 @@ long long util_for_each(kv_t *kv, util_visit_fn fn, void *ctx)
     return n;
 }
 
+uint32_t util_fnv1a(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 16777619u;
+    return h;
+}
+
 int util_put(kv_t *kv, const char *key, const char *val)
 {
     return kv_put(kv, key, strlen(key), val, strlen(val), 0);

@@ -43,6 +43,9 @@ typedef int (*util_visit_fn)(void *ctx, const void *key, size_t key_len,
                              const void *val, size_t val_len);
 long long util_for_each(kv_t *kv, util_visit_fn fn, void *ctx);
 
+/* FNV-1a, 32 bits, of p[0..n): enough to catch a torn or shifted value. */
+uint32_t util_fnv1a(const void *p, size_t n);
+
 /* kv_put of two C strings (without their NULs). */
 int util_put(kv_t *kv, const char *key, const char *val);
 
