@@ -29,7 +29,7 @@ typedef struct lazy_clock {
 static uint64_t clock_now(lazy_clock_t *c)
 {
     if (!c->ms)
-        c->ms = os_clock_ms();
+        c->ms = kv__os_clock_ms();
     return c->ms;
 }
 
@@ -44,23 +44,23 @@ typedef struct found {
 static int find(kv_t *kv, uint64_t hash, const void *key, size_t key_len, lazy_clock_t *clk,
                 found_t *f)
 {
-    int rc = table_lookup(&kv->table, hash, key, (uint32_t)key_len, &f->pos);
+    int rc = kv__table_lookup(&kv->table, hash, key, (uint32_t)key_len, &f->pos);
     f->slot = NULL;
     f->live = 0;
     if (rc)
         return rc == KV_ENOTFOUND ? 0 : rc;
-    f->slot = table_slot(&kv->table, f->pos.found);
-    f->val_len = table_val_len(f->slot);
-    if (!validate_val_len(f->val_len, &kv->table.geo))
+    f->slot = kv__table_slot(&kv->table, f->pos.found);
+    f->val_len = kv__table_val_len(f->slot);
+    if (!kv__validate_val_len(f->val_len, &kv->table.geo))
         return KV_ECORRUPT; /* read from the mapping: never trusted */
-    f->live = f->slot->expires_ms == 0 || !table_expired(f->slot, clock_now(clk));
+    f->live = f->slot->expires_ms == 0 || !kv__table_expired(f->slot, clock_now(clk));
     return 0;
 }
 
 /* Deletes the expired entry a lookup met. */
 static void reclaim_expired(kv_t *kv, const found_t *f)
 {
-    journal_delete(&kv->table, kv->hdr, f->pos.found);
+    kv__journal_delete(&kv->table, kv->hdr, f->pos.found);
     kv->hdr->expirations++;
 }
 
@@ -90,12 +90,12 @@ static uint64_t purge_locked(kv_t *kv, uint64_t now_ms)
     const kv_table_t *t = &kv->table;
     uint64_t n = 0;
     for (uint64_t i = 0; i <= t->mask; i++) {
-        kv_slot_t *s = table_slot(t, i);
-        uint32_t state = table_state(s);
+        kv_slot_t *s = kv__table_slot(t, i);
+        uint32_t state = kv__table_state(s);
         if (state == KV_SLOT_EMPTY || state == KV_SLOT_TOMB || state > t->geo.key_max ||
-            !table_expired(s, now_ms))
+            !kv__table_expired(s, now_ms))
             continue;
-        journal_delete(t, kv->hdr, i); /* turns tombstones before i, never after */
+        kv__journal_delete(t, kv->hdr, i); /* turns tombstones before i, never after */
         kv->hdr->expirations++;
         n++;
     }
@@ -105,7 +105,7 @@ static uint64_t purge_locked(kv_t *kv, uint64_t now_ms)
 /* Counts a victim that is about to go. */
 static void count_victim(kv_t *kv, uint64_t victim, uint64_t now_ms)
 {
-    if (table_expired(table_slot(&kv->table, victim), now_ms))
+    if (kv__table_expired(kv__table_slot(&kv->table, victim), now_ms))
         kv->hdr->expirations++;
     else
         kv->hdr->evictions++;
@@ -125,20 +125,20 @@ static int evict_clock(kv_t *kv, uint64_t free_slot, const write_req_t *w, uint6
 {
     const kv_table_t *t = &kv->table;
     kv_header_t *h = kv->hdr;
-    uint64_t victim = table_clock_victim(t, &h->clock_hand, now_ms);
+    uint64_t victim = kv__table_clock_victim(t, &h->clock_hand, now_ms);
     if (victim == TABLE_NONE) {
         if (free_slot == TABLE_NONE)
             return KV_EFULL; /* no live entry and no free slot: only damage does that */
-        *version = journal_insert(t, h, free_slot, w->key, w->key_len, &w->e);
+        *version = kv__journal_insert(t, h, free_slot, w->key, w->key_len, &w->e);
         return 0;
     }
-    if (!validate_val_len(table_val_len(table_slot(t, victim)), &t->geo))
+    if (!kv__validate_val_len(kv__table_val_len(kv__table_slot(t, victim)), &t->geo))
         return KV_ECORRUPT;
     count_victim(kv, victim, now_ms);
     if (free_slot == TABLE_NONE)
-        *version = journal_replace(t, h, victim, w->key, w->key_len, &w->e);
+        *version = kv__journal_replace(t, h, victim, w->key, w->key_len, &w->e);
     else
-        *version = journal_evict_insert(t, h, victim, free_slot, w->key, w->key_len, &w->e);
+        *version = kv__journal_evict_insert(t, h, victim, free_slot, w->key, w->key_len, &w->e);
     return 0;
 }
 
@@ -155,24 +155,24 @@ static int place_new(kv_t *kv, const found_t *f, const write_req_t *w, lazy_cloc
     table_pos_t pos = f->pos;
     uint64_t victim;
     if (pos.free != TABLE_NONE && !crowded) {
-        *version = journal_insert(t, h, pos.free, w->key, w->key_len, &w->e);
+        *version = kv__journal_insert(t, h, pos.free, w->key, w->key_len, &w->e);
         return 0;
     }
-    victim = table_victim(t, w->e.hash, clock_now(clk));
+    victim = kv__table_victim(t, w->e.hash, clock_now(clk));
     if (victim != TABLE_NONE) {
-        if (!validate_val_len(table_val_len(table_slot(t, victim)), &t->geo))
+        if (!kv__validate_val_len(kv__table_val_len(kv__table_slot(t, victim)), &t->geo))
             return KV_ECORRUPT;
         h->expirations++;
-        *version = journal_replace(t, h, victim, w->key, w->key_len, &w->e);
+        *version = kv__journal_replace(t, h, victim, w->key, w->key_len, &w->e);
         return 0;
     }
     if (kv->cache)
         return evict_clock(kv, pos.free, w, clock_now(clk), version);
     if (purge_locked(kv, clock_now(clk)) == 0 ||
-        table_lookup(t, w->e.hash, w->key, w->key_len, &pos) != KV_ENOTFOUND ||
+        kv__table_lookup(t, w->e.hash, w->key, w->key_len, &pos) != KV_ENOTFOUND ||
         pos.free == TABLE_NONE)
         return KV_EFULL;
-    *version = journal_insert(t, h, pos.free, w->key, w->key_len, &w->e);
+    *version = kv__journal_insert(t, h, pos.free, w->key, w->key_len, &w->e);
     return 0;
 }
 
@@ -183,7 +183,7 @@ static int store_entry(kv_t *kv, const found_t *f, const write_req_t *w, lazy_cl
 {
     if (!f->slot)
         return place_new(kv, f, w, clk, version);
-    *version = journal_replace(&kv->table, kv->hdr, f->pos.found, NULL, 0, &w->e);
+    *version = kv__journal_replace(&kv->table, kv->hdr, f->pos.found, NULL, 0, &w->e);
     if (!f->live)
         kv->hdr->expirations++;
     return 0;
@@ -212,7 +212,7 @@ static int write_locked(kv_t *kv, const write_req_t *w, uint64_t *version)
 static int check_write(const kv_t *kv, const void *key, size_t key_len,
                        const void *val, size_t val_len)
 {
-    int rc = store_check_key(kv, key, key_len);
+    int rc = kv__store_check_key(kv, key, key_len);
     if (rc)
         return rc;
     if (!val && val_len)
@@ -238,16 +238,16 @@ int kv_put_ex(kv_t *kv, const void *key, size_t key_len, const void *val, size_t
         return KV_EINVAL;
     w.key = key;
     w.key_len = (uint32_t)key_len;
-    w.e.hash = table_hash(&kv->table, key, key_len);
+    w.e.hash = kv__table_hash(&kv->table, key, key_len);
     w.e.val = val;
     w.e.val_len = (uint32_t)val_len;
-    w.e.expires_ms = opts->ttl_ms ? os_clock_ms() + opts->ttl_ms : 0;
+    w.e.expires_ms = opts->ttl_ms ? kv__os_clock_ms() + opts->ttl_ms : 0;
     w.flags = opts->flags;
     w.if_version = opts->if_version;
-    if ((rc = store_lock(kv, &hold)) != 0)
+    if ((rc = kv__store_lock(kv, &hold)) != 0)
         return rc;
     rc = write_locked(kv, &w, &version);
-    store_unlock(kv, &hold);
+    kv__store_unlock(kv, &hold);
     if (rc == 0)
         opts->version = version;
     return rc;
@@ -301,7 +301,7 @@ static int get_locked(kv_t *kv, uint64_t hash, const void *key, size_t key_len, 
     }
     if (*len > cap)
         return KV_ERANGE;
-    store_copy_out(buf, table_val(&kv->table, f.slot), *len);
+    kv__store_copy_out(buf, kv__table_val(&kv->table, f.slot), *len);
     return 0;
 }
 
@@ -311,16 +311,16 @@ int kv_get_ex(kv_t *kv, const void *key, size_t key_len, void *buf, size_t cap,
     store_hold_t hold;
     size_t len = 0;
     uint64_t hash;
-    int rc = store_check_key(kv, key, key_len);
+    int rc = kv__store_check_key(kv, key, key_len);
     if (rc)
         return rc;
     if (!buf && cap)
         return KV_EINVAL;
-    hash = table_hash(&kv->table, key, key_len);
-    if ((rc = store_lock(kv, &hold)) != 0)
+    hash = kv__table_hash(&kv->table, key, key_len);
+    if ((rc = kv__store_lock(kv, &hold)) != 0)
         return rc;
     rc = get_locked(kv, hash, key, key_len, buf, cap, &len, meta);
-    store_unlock(kv, &hold);
+    kv__store_unlock(kv, &hold);
     if (val_len && (rc == 0 || rc == KV_ERANGE))
         *val_len = len;
     return rc;
@@ -337,18 +337,18 @@ int kv_ttl(kv_t *kv, const void *key, size_t key_len, int64_t *ttl_ms)
     store_hold_t hold;
     found_t f;
     uint64_t hash;
-    int rc = store_check_key(kv, key, key_len);
+    int rc = kv__store_check_key(kv, key, key_len);
     if (rc || !ttl_ms)
         return rc ? rc : KV_EINVAL;
-    hash = table_hash(&kv->table, key, key_len);
-    if ((rc = store_lock(kv, &hold)) != 0)
+    hash = kv__table_hash(&kv->table, key, key_len);
+    if ((rc = kv__store_lock(kv, &hold)) != 0)
         return rc;
     rc = find_live(kv, hash, key, key_len, &f, &clk);
-    if (rc == 0 && !validate_expiry(f.slot->expires_ms, clock_now(&clk)))
+    if (rc == 0 && !kv__validate_expiry(f.slot->expires_ms, clock_now(&clk)))
         rc = KV_ECORRUPT;
     else if (rc == 0)
         *ttl_ms = f.slot->expires_ms ? (int64_t)(f.slot->expires_ms - clock_now(&clk)) : -1;
-    store_unlock(kv, &hold);
+    kv__store_unlock(kv, &hold);
     return rc;
 }
 
@@ -364,20 +364,20 @@ static int delete_key(kv_t *kv, const void *key, size_t key_len, int conditional
     store_hold_t hold;
     found_t f;
     uint64_t hash;
-    int rc = store_check_key(kv, key, key_len);
+    int rc = kv__store_check_key(kv, key, key_len);
     if (rc)
         return rc;
     if (!kv->writable)
         return KV_ERDONLY;
-    hash = table_hash(&kv->table, key, key_len);
-    if ((rc = store_lock(kv, &hold)) != 0)
+    hash = kv__table_hash(&kv->table, key, key_len);
+    if ((rc = kv__store_lock(kv, &hold)) != 0)
         return rc;
     rc = find_live(kv, hash, key, key_len, &f, &clk);
     if (rc == 0 && conditional && f.slot->version != version)
         rc = KV_ECONFLICT;
     if (rc == 0)
-        journal_delete(&kv->table, kv->hdr, f.pos.found);
-    store_unlock(kv, &hold);
+        kv__journal_delete(&kv->table, kv->hdr, f.pos.found);
+    kv__store_unlock(kv, &hold);
     return rc;
 }
 
@@ -400,11 +400,11 @@ int kv_purge_expired(kv_t *kv, uint64_t *purged)
         return KV_EINVAL;
     if (!kv->writable)
         return KV_ERDONLY;
-    now = os_clock_ms();
-    if ((rc = store_lock(kv, &hold)) != 0)
+    now = kv__os_clock_ms();
+    if ((rc = kv__store_lock(kv, &hold)) != 0)
         return rc;
     n = purge_locked(kv, now);
-    store_unlock(kv, &hold);
+    kv__store_unlock(kv, &hold);
     if (purged)
         *purged = n;
     return 0;
@@ -454,7 +454,7 @@ static int incr_locked(kv_t *kv, uint64_t hash, const void *key, size_t key_len,
     found_t f;
     int rc = find(kv, hash, key, key_len, &clk, &f);
     if (!rc && f.live)
-        rc = parse_int64(table_val(&kv->table, f.slot), table_val_len(f.slot), &current);
+        rc = parse_int64(kv__table_val(&kv->table, f.slot), kv__table_val_len(f.slot), &current);
     if (!rc)
         rc = add_int64(current, delta, result);
     if (rc)
@@ -474,11 +474,11 @@ int kv_incr(kv_t *kv, const void *key, size_t key_len, int64_t delta, int64_t *r
         return rc;
     if (kv->table.geo.val_max < INCR_VALUE_MAX)
         return KV_ETOOBIG;
-    hash = table_hash(&kv->table, key, key_len);
-    if ((rc = store_lock(kv, &hold)) != 0)
+    hash = kv__table_hash(&kv->table, key, key_len);
+    if ((rc = kv__store_lock(kv, &hold)) != 0)
         return rc;
     rc = incr_locked(kv, hash, key, key_len, delta, &value);
-    store_unlock(kv, &hold);
+    kv__store_unlock(kv, &hold);
     if (rc == 0 && result)
         *result = value;
     return rc;
@@ -494,10 +494,10 @@ int kv_count(kv_t *kv, uint64_t *count)
     int rc;
     if (!kv || !count)
         return KV_EINVAL;
-    if ((rc = store_lock(kv, &hold)) != 0)
+    if ((rc = kv__store_lock(kv, &hold)) != 0)
         return rc;
     *count = kv->hdr->used;
-    store_unlock(kv, &hold);
+    kv__store_unlock(kv, &hold);
     return 0;
 }
 
@@ -509,9 +509,9 @@ int kv_clear(kv_t *kv)
         return KV_EINVAL;
     if (!kv->writable)
         return KV_ERDONLY;
-    if ((rc = store_lock(kv, &hold)) != 0)
+    if ((rc = kv__store_lock(kv, &hold)) != 0)
         return rc;
-    journal_clear(&kv->table, kv->hdr);
-    store_unlock(kv, &hold);
+    kv__journal_clear(&kv->table, kv->hdr);
+    kv__store_unlock(kv, &hold);
     return 0;
 }

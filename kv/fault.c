@@ -18,7 +18,7 @@ static long read_crash_at(void)
     return k > 0 ? k : 0;
 }
 
-void fault_point(void)
+void kv__fault_point(void)
 {
     long target = atomic_load(&crash_at);
     if (target < 0) {

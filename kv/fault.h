@@ -16,8 +16,8 @@
 /* KV_CRASH_SPLITS_COPIES: whether copies are split around a crash point
  * (journal.c), so that a release build copies with one memcpy. */
 #ifdef KV_FAULT_INJECTION
-void fault_point(void);
-#  define KV_CRASH_POINT() fault_point()
+void kv__fault_point(void);
+#  define KV_CRASH_POINT() kv__fault_point()
 #  define KV_CRASH_SPLITS_COPIES 1
 #else
 #  define KV_CRASH_POINT() ((void)0)

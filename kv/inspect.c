@@ -18,17 +18,17 @@
 /* Copies the entry in slot i into *e if its buffers are large enough. */
 static int copy_entry(kv_t *kv, uint64_t i, uint32_t key_len, kv_entry_t *e)
 {
-    kv_slot_t *s = table_slot(&kv->table, i);
-    uint32_t val_len = table_val_len(s);
-    if (!validate_key_len(key_len, &kv->table.geo) || !validate_val_len(val_len, &kv->table.geo))
+    kv_slot_t *s = kv__table_slot(&kv->table, i);
+    uint32_t val_len = kv__table_val_len(s);
+    if (!kv__validate_key_len(key_len, &kv->table.geo) || !kv__validate_val_len(val_len, &kv->table.geo))
         return KV_ECORRUPT;
     e->key_len = key_len;
     e->val_len = val_len;
     if (e->key_len > e->key_cap || (e->val && e->val_len > e->val_cap))
         return KV_ERANGE;
-    store_copy_out(e->key, table_key(s), e->key_len);
+    kv__store_copy_out(e->key, kv__table_key(s), e->key_len);
     if (e->val) /* NULL: keys only */
-        store_copy_out(e->val, table_val(&kv->table, s), e->val_len);
+        kv__store_copy_out(e->val, kv__table_val(&kv->table, s), e->val_len);
     return 0;
 }
 
@@ -40,14 +40,14 @@ static int next_locked(kv_t *kv, uint64_t *cursor, kv_entry_t *e, uint64_t now_m
 {
     uint64_t end = *cursor + NEXT_SCAN_BATCH;
     for (uint64_t i = *cursor; i <= kv->table.mask; i++) {
-        kv_slot_t *s = table_slot(&kv->table, i);
-        uint32_t state = table_state(s);
+        kv_slot_t *s = kv__table_slot(&kv->table, i);
+        uint32_t state = kv__table_state(s);
         int rc;
         if (i == end) {
             *cursor = i;
             return 1;
         }
-        if (state == KV_SLOT_EMPTY || state == KV_SLOT_TOMB || table_expired(s, now_ms))
+        if (state == KV_SLOT_EMPTY || state == KV_SLOT_TOMB || kv__table_expired(s, now_ms))
             continue;
         *cursor = i;
         if ((rc = copy_entry(kv, i, state, e)) != 0)
@@ -67,14 +67,14 @@ int kv_next(kv_t *kv, uint64_t *cursor, kv_entry_t *e)
     if (!kv || !cursor || !e || (!e->key && e->key_cap) || (!e->val && e->val_cap))
         return KV_EINVAL;
     pos = *cursor;
-    now = os_clock_ms();
+    now = kv__os_clock_ms();
     do {
         if (pos > kv->table.mask)
             return KV_ENOTFOUND;
-        if ((rc = store_lock(kv, &hold)) != 0)
+        if ((rc = kv__store_lock(kv, &hold)) != 0)
             return rc;
         rc = next_locked(kv, &pos, e, now);
-        store_unlock(kv, &hold);
+        kv__store_unlock(kv, &hold);
     } while (rc == 1);
     if (rc == 0 || rc == KV_ENOTFOUND)
         *cursor = pos;
@@ -115,18 +115,18 @@ int kv_stats(kv_t *kv, kv_stats_t *st)
         return KV_EINVAL;
     h = kv->hdr;
     stats_unlocked(kv, st);
-    if ((rc = store_lock(kv, &hold)) != 0) {
+    if ((rc = kv__store_lock(kv, &hold)) != 0) {
         stats_unlocked(kv, st); /* again: our own wait stamped the holder's time */
         return rc;
     }
-    table_census(&kv->table, &c);
+    kv__table_census(&kv->table, &c);
     st->generation = atomic_load_explicit(&h->generation, memory_order_relaxed);
     st->recoveries = h->recoveries;
     st->hits = h->hits;
     st->misses = h->misses;
     st->expirations = h->expirations;
     st->evictions = h->evictions;
-    store_unlock(kv, &hold);
+    kv__store_unlock(kv, &hold);
     st->used = c.used;
     st->tombstones = c.tombstones;
     st->load_factor = (double)c.used / (double)st->slots;
@@ -164,26 +164,26 @@ static void check_header(kv_t *kv, report_t *r)
 {
     kv_geometry_t live;
     const kv_header_t *h = kv->hdr;
-    if (validate_header(h, kv->object_size, os_mutex_abi(), &live) != 0 ||
+    if (kv__validate_header(h, kv->object_size, kv__os_mutex_abi(), &live) != 0 ||
         memcmp(&live, &kv->table.geo, sizeof live) != 0 || h->hash_seed != kv->table.seed)
         report_add(r, "header: identity fields damaged or changed since open\n");
-    if (journal_busy(h))
+    if (kv__journal_busy(h))
         report_add(r, "journal: an operation is still marked in flight\n");
 }
 
 static void check_slots(kv_t *kv, report_t *r)
 {
     table_census_t c;
-    uint64_t bad = 0, now_ms = os_clock_ms();
+    uint64_t bad = 0, now_ms = kv__os_clock_ms();
     for (uint64_t i = 0; i <= kv->table.mask; i++) {
-        const char *why = table_check_slot(&kv->table, i, now_ms);
+        const char *why = kv__table_check_slot(&kv->table, i, now_ms);
         if (why && ++bad <= REPORT_MAX_SLOT_LINES)
             report_add(r, "slot %llu: %s\n", (unsigned long long)i, why);
     }
     if (bad > REPORT_MAX_SLOT_LINES)
         report_add(r, "... and %llu more damaged slots\n",
                    (unsigned long long)(bad - REPORT_MAX_SLOT_LINES));
-    table_census(&kv->table, &c);
+    kv__table_census(&kv->table, &c);
     if (c.used != kv->hdr->used || c.tombstones != kv->hdr->tombstones)
         report_add(r, "header: counters (used %llu, tombstones %llu) disagree with the "
                       "slots (%llu, %llu)\n",
@@ -200,10 +200,10 @@ int kv_check(kv_t *kv, char *report, size_t cap)
         return KV_EINVAL;
     if (report && cap)
         report[0] = '\0';
-    if ((rc = store_lock(kv, &hold)) != 0)
+    if ((rc = kv__store_lock(kv, &hold)) != 0)
         return rc;
     check_header(kv, &r);
     check_slots(kv, &r);
-    store_unlock(kv, &hold);
+    kv__store_unlock(kv, &hold);
     return r.problems ? KV_ECORRUPT : 0;
 }

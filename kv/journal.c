@@ -106,19 +106,19 @@ static void write_entry(const kv_table_t *t, kv_slot_t *s, const void *key, uint
     s->expires_ms = e->expires_ms;
     KV_CRASH_POINT();
     if (key)
-        memcpy(table_key(s), key, key_len);
-    copy_bytes(table_val(t, s), e->val, e->val_len);
+        memcpy(kv__table_key(s), key, key_len);
+    copy_bytes(kv__table_val(t, s), e->val, e->val_len);
 }
 
 /* ---------------------------------------------------------------------- */
 /* Operations                                                              */
 /* ---------------------------------------------------------------------- */
 
-uint64_t journal_insert(const kv_table_t *t, kv_header_t *h, uint64_t i,
+uint64_t kv__journal_insert(const kv_table_t *t, kv_header_t *h, uint64_t i,
                         const void *key, uint32_t key_len, const journal_entry_t *e)
 {
-    kv_slot_t *s = table_slot(t, i);
-    uint64_t was_tomb = table_state(s) == KV_SLOT_TOMB;
+    kv_slot_t *s = kv__table_slot(t, i);
+    uint64_t was_tomb = kv__table_state(s) == KV_SLOT_TOMB;
     uint64_t version = atomic_load_explicit(&h->generation, memory_order_relaxed) + 1;
 
     write_entry(t, s, key, key_len, e, version);
@@ -135,20 +135,20 @@ uint64_t journal_insert(const kv_table_t *t, kv_header_t *h, uint64_t i,
 static void save_undo(const kv_table_t *t, kv_header_t *h, const kv_slot_t *s)
 {
     kv_slot_t *img = undo_image(h);
-    uint32_t kl = table_state(s), vl = table_val_len(s);
+    uint32_t kl = kv__table_state(s), vl = kv__table_val_len(s);
     if (kl > t->geo.key_max)
         kl = t->geo.key_max;
     if (vl > t->geo.val_max)
         vl = t->geo.val_max;
     memcpy(img, s, KV_SLOT_HEAD);
-    memcpy(table_key(img), s->data, kl);
-    copy_bytes(table_val(t, img), s->data + t->geo.key_max, vl);
+    memcpy(kv__table_key(img), s->data, kl);
+    copy_bytes(kv__table_val(t, img), s->data + t->geo.key_max, vl);
 }
 
-uint64_t journal_replace(const kv_table_t *t, kv_header_t *h, uint64_t i,
+uint64_t kv__journal_replace(const kv_table_t *t, kv_header_t *h, uint64_t i,
                          const void *key, uint32_t key_len, const journal_entry_t *e)
 {
-    kv_slot_t *s = table_slot(t, i);
+    kv_slot_t *s = kv__table_slot(t, i);
     uint64_t version = atomic_load_explicit(&h->generation, memory_order_relaxed) + 1;
 
     /* The undo record is written while journal_op is IDLE: a crash here
@@ -167,11 +167,11 @@ uint64_t journal_replace(const kv_table_t *t, kv_header_t *h, uint64_t i,
     return version;
 }
 
-uint64_t journal_evict_insert(const kv_table_t *t, kv_header_t *h, uint64_t v, uint64_t j,
+uint64_t kv__journal_evict_insert(const kv_table_t *t, kv_header_t *h, uint64_t v, uint64_t j,
                               const void *key, uint32_t key_len, const journal_entry_t *e)
 {
-    kv_slot_t *victim = table_slot(t, v), *s = table_slot(t, j);
-    uint32_t prev = table_state(s);
+    kv_slot_t *victim = kv__table_slot(t, v), *s = kv__table_slot(t, j);
+    uint32_t prev = kv__table_state(s);
     uint64_t version = atomic_load_explicit(&h->generation, memory_order_relaxed) + 1;
 
     /* The record names both slots; recovery restores the victim from the
@@ -200,19 +200,19 @@ uint64_t journal_evict_insert(const kv_table_t *t, kv_header_t *h, uint64_t v, u
 static uint64_t reclaim_tombstones(const kv_table_t *t, uint64_t i)
 {
     uint64_t n = 0;
-    if (table_state(table_slot(t, (i + 1) & t->mask)) != KV_SLOT_EMPTY)
+    if (kv__table_state(kv__table_slot(t, (i + 1) & t->mask)) != KV_SLOT_EMPTY)
         return 0;
-    while (n <= t->mask && table_state(table_slot(t, i)) == KV_SLOT_TOMB) {
-        commit_u32(&table_slot(t, i)->key_len, KV_SLOT_EMPTY);
+    while (n <= t->mask && kv__table_state(kv__table_slot(t, i)) == KV_SLOT_TOMB) {
+        commit_u32(&kv__table_slot(t, i)->key_len, KV_SLOT_EMPTY);
         n++;
         i = (i - 1) & t->mask;
     }
     return n;
 }
 
-void journal_delete(const kv_table_t *t, kv_header_t *h, uint64_t i)
+void kv__journal_delete(const kv_table_t *t, kv_header_t *h, uint64_t i)
 {
-    commit_u32(&table_slot(t, i)->key_len, KV_SLOT_TOMB);
+    commit_u32(&kv__table_slot(t, i)->key_len, KV_SLOT_TOMB);
     KV_CRASH_POINT();
     h->used--;
     h->tombstones++;
@@ -225,7 +225,7 @@ void journal_delete(const kv_table_t *t, kv_header_t *h, uint64_t i)
 static void empty_all_slots(const kv_table_t *t, kv_header_t *h)
 {
     for (uint64_t i = 0; i <= t->mask; i++) {
-        atomic_store_explicit(&table_slot(t, i)->key_len, KV_SLOT_EMPTY, memory_order_relaxed);
+        atomic_store_explicit(&kv__table_slot(t, i)->key_len, KV_SLOT_EMPTY, memory_order_relaxed);
         if (i == t->mask / 2)
             KV_CRASH_POINT();
     }
@@ -234,7 +234,7 @@ static void empty_all_slots(const kv_table_t *t, kv_header_t *h)
     publish(h, atomic_load_explicit(&h->generation, memory_order_relaxed) + 1);
 }
 
-void journal_clear(const kv_table_t *t, kv_header_t *h)
+void kv__journal_clear(const kv_table_t *t, kv_header_t *h)
 {
     commit_u32(&h->journal_op, KV_JOURNAL_CLEAR);
     KV_CRASH_POINT();
@@ -247,7 +247,7 @@ void journal_clear(const kv_table_t *t, kv_header_t *h)
 /* Recovery                                                                */
 /* ---------------------------------------------------------------------- */
 
-int journal_busy(const kv_header_t *h)
+int kv__journal_busy(const kv_header_t *h)
 {
     return atomic_load_explicit(&h->journal_op, memory_order_relaxed) != KV_JOURNAL_IDLE;
 }
@@ -258,14 +258,14 @@ static int undo_replace(const kv_table_t *t, kv_header_t *h)
 {
     uint64_t i = h->journal_slot;
     kv_slot_t *img = undo_image(h), *s;
-    uint32_t key_len = table_state(img), val_len = table_val_len(img);
+    uint32_t key_len = kv__table_state(img), val_len = kv__table_val_len(img);
     if (i > t->mask || key_len == KV_SLOT_EMPTY || key_len > t->geo.key_max ||
-        !validate_val_len(val_len, &t->geo))
+        !kv__validate_val_len(val_len, &t->geo))
         return KV_ECORRUPT;
-    s = table_slot(t, i);
+    s = kv__table_slot(t, i);
     memcpy(s, img, KV_SLOT_HEAD);
-    memcpy(table_key(s), table_key(img), key_len);
-    memcpy(table_val(t, s), table_val(t, img), val_len);
+    memcpy(kv__table_key(s), kv__table_key(img), key_len);
+    memcpy(kv__table_val(t, s), kv__table_val(t, img), val_len);
     return 0;
 }
 
@@ -280,11 +280,11 @@ static int undo_evict(const kv_table_t *t, kv_header_t *h)
         return KV_ECORRUPT;
     if ((rc = undo_replace(t, h)) != 0)
         return rc;
-    atomic_store_explicit(&table_slot(t, j)->key_len, prev, memory_order_relaxed);
+    atomic_store_explicit(&kv__table_slot(t, j)->key_len, prev, memory_order_relaxed);
     return 0;
 }
 
-int journal_recover(const kv_table_t *t, kv_header_t *h)
+int kv__journal_recover(const kv_table_t *t, kv_header_t *h)
 {
     table_census_t census;
     uint64_t generation;
@@ -307,7 +307,7 @@ int journal_recover(const kv_table_t *t, kv_header_t *h)
         break;
     }
     commit_u32(&h->journal_op, KV_JOURNAL_IDLE);
-    table_census(t, &census);
+    kv__table_census(t, &census);
     h->used = census.used;
     h->tombstones = census.tombstones;
     h->recoveries++;

@@ -18,27 +18,27 @@ typedef struct journal_entry {
 } journal_entry_t;
 
 /* Stores a new entry in free slot i (EMPTY or TOMB).  Returns its version. */
-uint64_t journal_insert(const kv_table_t *t, kv_header_t *h, uint64_t i,
+uint64_t kv__journal_insert(const kv_table_t *t, kv_header_t *h, uint64_t i,
                         const void *key, uint32_t key_len, const journal_entry_t *e);
 
 /* Replaces the whole entry in used slot i — the same key with a new value,
  * or (eviction) another key — as one undoable step.  `key` NULL keeps the
  * slot's key.  The caller has validated the slot's lengths.  Returns the
  * new version. */
-uint64_t journal_replace(const kv_table_t *t, kv_header_t *h, uint64_t i,
+uint64_t kv__journal_replace(const kv_table_t *t, kv_header_t *h, uint64_t i,
                          const void *key, uint32_t key_len, const journal_entry_t *e);
 
 /* Evicts the entry in used slot v and stores a new entry in free slot j,
  * as one undoable step (a cache store whose new key's own window offers no
  * victim).  The caller has validated v's lengths.  Returns the version. */
-uint64_t journal_evict_insert(const kv_table_t *t, kv_header_t *h, uint64_t v, uint64_t j,
+uint64_t kv__journal_evict_insert(const kv_table_t *t, kv_header_t *h, uint64_t v, uint64_t j,
                               const void *key, uint32_t key_len, const journal_entry_t *e);
 
 /* Deletes the entry in slot i. */
-void journal_delete(const kv_table_t *t, kv_header_t *h, uint64_t i);
+void kv__journal_delete(const kv_table_t *t, kv_header_t *h, uint64_t i);
 
 /* Empties every slot. */
-void journal_clear(const kv_table_t *t, kv_header_t *h);
+void kv__journal_clear(const kv_table_t *t, kv_header_t *h);
 
 /* Repairs the store after a holder died: undoes an interrupted replace,
  * finishes an interrupted clear, recounts used and tombstone slots, and
@@ -46,9 +46,9 @@ void journal_clear(const kv_table_t *t, kv_header_t *h);
  * by the next holder.  Returns 0, or KV_ECORRUPT if the journal itself was
  * damaged (the store is then left consistent but the interrupted operation
  * could not be undone). */
-int journal_recover(const kv_table_t *t, kv_header_t *h);
+int kv__journal_recover(const kv_table_t *t, kv_header_t *h);
 
 /* Returns 1 if the journal shows an operation in flight. */
-int journal_busy(const kv_header_t *h);
+int kv__journal_busy(const kv_header_t *h);
 
 #endif /* KV_JOURNAL_H */

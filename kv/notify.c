@@ -2,7 +2,7 @@
  * notify.c — waiting for changes without polling.
  *
  * Every change publishes a new generation and then bumps change_seq, a
- * 32-bit word in the header that waiters sleep on (os_wait: a shared futex
+ * 32-bit word in the header that waiters sleep on (kv__os_wait: a shared futex
  * on Linux).  A waiter reads change_seq, then the generation; if nothing
  * changed it registers in `waiters` and sleeps on the change_seq it read.
  * The kernel compares the word and sleeps atomically, so a change that
@@ -28,7 +28,7 @@ int kv_wait(kv_t *kv, uint64_t seen, uint32_t timeout_ms, uint64_t *generation)
     if (!kv)
         return KV_EINVAL;
     h = kv->hdr;
-    deadline = os_monotonic_ms() + timeout_ms;
+    deadline = kv__os_monotonic_ms() + timeout_ms;
     for (;;) {
         /* change_seq first: publish() stores the generation before bumping
          * it, so a waiter that sees the new change_seq sees the new
@@ -37,13 +37,13 @@ int kv_wait(kv_t *kv, uint64_t seen, uint32_t timeout_ms, uint64_t *generation)
         current = atomic_load_explicit(&h->generation, memory_order_acquire);
         if (current != seen)
             break;
-        now = os_monotonic_ms();
+        now = kv__os_monotonic_ms();
         if (now >= deadline) {
             rc = KV_ETIMEDOUT;
             break;
         }
         atomic_fetch_add_explicit(&h->waiters, 1, memory_order_seq_cst);
-        os_wait(&h->change_seq, seq, (uint32_t)(deadline - now));
+        kv__os_wait(&h->change_seq, seq, (uint32_t)(deadline - now));
         atomic_fetch_sub_explicit(&h->waiters, 1, memory_order_relaxed);
     }
     if (generation)
@@ -70,7 +70,7 @@ static uint32_t sleep_ms(uint64_t deadline, uint64_t now, const kv_meta_t *meta)
 {
     uint64_t until = deadline;
     if (meta->expires_ms) {
-        uint64_t wall = os_clock_ms();
+        uint64_t wall = kv__os_clock_ms();
         uint64_t left = meta->expires_ms > wall ? meta->expires_ms - wall : 0;
         if (now + left + 1 < until)
             until = now + left + 1;
@@ -83,10 +83,10 @@ int kv_watch(kv_t *kv, const void *key, size_t key_len, uint64_t seen, uint32_t 
 {
     kv_meta_t meta = { 0, 0 };
     uint64_t deadline, now, generation;
-    int rc = store_check_key(kv, key, key_len);
+    int rc = kv__store_check_key(kv, key, key_len);
     if (rc)
         return rc;
-    deadline = os_monotonic_ms() + timeout_ms;
+    deadline = kv__os_monotonic_ms() + timeout_ms;
     for (;;) {
         /* The generation is read after the version: a change between the
          * two makes kv_wait return at once, and the loop reads again. */
@@ -94,7 +94,7 @@ int kv_watch(kv_t *kv, const void *key, size_t key_len, uint64_t seen, uint32_t 
             break;
         if (meta.version != seen)
             break;
-        now = os_monotonic_ms();
+        now = kv__os_monotonic_ms();
         if (now >= deadline) {
             rc = KV_ETIMEDOUT;
             break;

@@ -22,7 +22,7 @@
 
 typedef struct os_object os_object_t; /* an open store object: fd/handle + mapping */
 
-/* Results of os_object_open() besides negative KV_E* codes. */
+/* Results of kv__os_object_open() besides negative KV_E* codes. */
 enum { OS_ATTACH_SHARED = 0, OS_ATTACH_ALONE = 1 };
 
 /* Opens (and with `create`, creates) the object behind `name`: a plain name is
@@ -35,61 +35,61 @@ enum { OS_ATTACH_SHARED = 0, OS_ATTACH_ALONE = 1 };
  * most timeout_ms for another process's exclusive hold (KV_ETIMEDOUT).
  * *size gets the object's current size (0 for a new one).
  * The name has already been validated by the core. */
-int os_object_open(const char *name, int create, int exclusive, uint32_t mode,
+int kv__os_object_open(const char *name, int create, int exclusive, uint32_t mode,
                    uint32_t timeout_ms, os_object_t **out, uint64_t *size);
 
 /* Reserves `size` bytes of backing store for a new object (posix_fallocate /
  * SetEndOfFile) so that running out of room fails here (KV_ENOSPC), never
  * later with SIGBUS.  Only called while attached alone. */
-int os_object_reserve(os_object_t *obj, uint64_t size);
+int kv__os_object_reserve(os_object_t *obj, uint64_t size);
 
 /* Maps `size` bytes of the object read-write and returns the address. */
-int os_object_map(os_object_t *obj, uint64_t size, void **addr);
+int kv__os_object_map(os_object_t *obj, uint64_t size, void **addr);
 
 /* Turns an exclusive attach lock into a shared one (OS_ATTACH_ALONE ->
  * OS_ATTACH_SHARED) once the store is ready for others. */
-int os_object_share(os_object_t *obj);
+int kv__os_object_share(os_object_t *obj);
 
 /* Writes the mapping to its backing file and waits (msync); no-op for named
  * memory. */
-int os_object_flush(os_object_t *obj);
+int kv__os_object_flush(os_object_t *obj);
 
 /* Unmaps, releases the attach lock and closes.  NULL is accepted. */
-void os_object_close(os_object_t *obj);
+void kv__os_object_close(os_object_t *obj);
 
 /* Removes the object's name (shm_unlink / unlink). */
-int os_object_unlink(const char *name);
+int kv__os_object_unlink(const char *name);
 
 /* ---- the store mutex, living in the header's lock area ---------------- */
 
-/* Results of os_mutex_trylock() and os_mutex_lock() besides negative
+/* Results of kv__os_mutex_trylock() and kv__os_mutex_lock() besides negative
  * KV_E* codes. */
 enum { OS_LOCK_OK = 0, OS_LOCK_OWNER_DIED = 1, OS_LOCK_BUSY = 2 };
 
 /* A code naming the lock area's format on this platform (its ABI), stored in
  * the header so a process whose mutex layout differs refuses to attach.
  * Never 0 (VALIDATE_ANY_LOCK_ABI). */
-uint32_t os_mutex_abi(void);
+uint32_t kv__os_mutex_abi(void);
 
 /* Formats a fresh, unlocked, process-shared robust mutex in `area`
  * (KV_LOCK_AREA bytes).  Only called while attached alone. */
-int os_mutex_init(void *area);
+int kv__os_mutex_init(void *area);
 
 /* Locks if the mutex is free, without waiting and without a system call.
  * Returns OS_LOCK_OK, OS_LOCK_OWNER_DIED (locked, but the previous holder
  * died holding it: the caller must repair and then call
- * os_mutex_consistent), OS_LOCK_BUSY, or KV_ECORRUPT when the mutex is
+ * kv__os_mutex_consistent), OS_LOCK_BUSY, or KV_ECORRUPT when the mutex is
  * unusable. */
-int os_mutex_trylock(void *area);
+int kv__os_mutex_trylock(void *area);
 
 /* Locks, waiting at most timeout_ms (> 0): spins briefly, then sleeps in the
- * kernel.  Returns as os_mutex_trylock(), with KV_ETIMEDOUT for BUSY. */
-int os_mutex_lock(void *area, uint32_t timeout_ms);
+ * kernel.  Returns as kv__os_mutex_trylock(), with KV_ETIMEDOUT for BUSY. */
+int kv__os_mutex_lock(void *area, uint32_t timeout_ms);
 
 /* Marks a mutex whose owner died as usable again (after repair). */
-void os_mutex_consistent(void *area);
+void kv__os_mutex_consistent(void *area);
 
-void os_mutex_unlock(void *area);
+void kv__os_mutex_unlock(void *area);
 
 /* ---- waiting for a change --------------------------------------------- */
 
@@ -98,17 +98,17 @@ void os_mutex_unlock(void *area);
  * step, so a change made before the sleep is never missed.  Works across
  * processes.  Returns 0 (woken, or the word differed: the caller rechecks)
  * or KV_ETIMEDOUT. */
-int os_wait(_Atomic uint32_t *word, uint32_t expected, uint32_t timeout_ms);
+int kv__os_wait(_Atomic uint32_t *word, uint32_t expected, uint32_t timeout_ms);
 
-/* Wakes every process sleeping in os_wait on `word`. */
-void os_wake_all(_Atomic uint32_t *word);
+/* Wakes every process sleeping in kv__os_wait on `word`. */
+void kv__os_wake_all(_Atomic uint32_t *word);
 
 /* ---- small services --------------------------------------------------- */
 
-uint32_t os_pid(void);          /* this process's id */
-uint64_t os_clock_ms(void);     /* wall clock, ms since the Unix epoch; cheap */
-uint64_t os_monotonic_ms(void); /* a clock that never jumps, for timeouts */
-uint64_t os_random64(void);     /* unpredictable 64 bits (getrandom, else time+pid) */
-void     os_sleep_ms(uint32_t ms);
+uint32_t kv__os_pid(void);          /* this process's id */
+uint64_t kv__os_clock_ms(void);     /* wall clock, ms since the Unix epoch; cheap */
+uint64_t kv__os_monotonic_ms(void); /* a clock that never jumps, for timeouts */
+uint64_t kv__os_random64(void);     /* unpredictable 64 bits (getrandom, else time+pid) */
+void     kv__os_sleep_ms(uint32_t ms);
 
 #endif /* KV_OS_H */

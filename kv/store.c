@@ -1,7 +1,7 @@
 /*
  * store.c — opening and closing stores, and the store's lock.  The
  * operations themselves (data.c, notify.c, inspect.c) all follow "check
- * arguments, hash, store_lock, act on the table, store_unlock".
+ * arguments, hash, kv__store_lock, act on the table, kv__store_unlock".
  *
  * Opening: the OS layer opens the object and takes the attach lock.  The
  * process that gets it alone either formats a new block (header written,
@@ -10,7 +10,7 @@
  * validates the header and keeps a private copy of the geometry, so later
  * scribbles on the header cannot move this process outside its mapping.
  *
- * Locking: store_lock() is the one function that takes the store mutex.  It
+ * Locking: kv__store_lock() is the one function that takes the store mutex.  It
  * counts timeouts, records the holder (pid, since when) and repairs the store
  * when the previous holder died, before the caller's operation looks at any
  * slot.
@@ -40,7 +40,7 @@ static void holder_set(kv_t *kv)
 }
 
 /* Drops the mutex; see store.h. */
-void store_unlock(kv_t *kv, const store_hold_t *hold)
+void kv__store_unlock(kv_t *kv, const store_hold_t *hold)
 {
     kv_header_t *h = kv->hdr;
     /* Only a waiter stamps the time (store_wait), so the uncontended path
@@ -49,7 +49,7 @@ void store_unlock(kv_t *kv, const store_hold_t *hold)
     if (atomic_load_explicit(&h->holder_since_ms, memory_order_relaxed))
         atomic_store_explicit(&h->holder_since_ms, 0, memory_order_relaxed);
     atomic_store_explicit(&h->holder_pid, 0, memory_order_release);
-    os_mutex_unlock(h->lock);
+    kv__os_mutex_unlock(h->lock);
     /* Wake after unlocking, so sleepers do not wake into a held lock.  The
      * generation is on the counters' line, which the hold touched anyway; a
      * get that changed nothing reads no other line.  The seq_cst load pairs
@@ -58,10 +58,10 @@ void store_unlock(kv_t *kv, const store_hold_t *hold)
      * not sleep (see notify.c). */
     if (atomic_load_explicit(&h->generation, memory_order_relaxed) != hold->generation &&
         atomic_load_explicit(&h->waiters, memory_order_seq_cst) != 0)
-        os_wake_all(&h->change_seq);
+        kv__os_wake_all(&h->change_seq);
 }
 
-/* The slow path of store_lock: the lock is held by someone else.  Stamp when
+/* The slow path of kv__store_lock: the lock is held by someone else.  Stamp when
  * it was first seen held (for stats), then wait up to the timeout. */
 static int store_wait(kv_t *kv)
 {
@@ -69,18 +69,18 @@ static int store_wait(kv_t *kv)
     uint32_t ms = atomic_load_explicit(&kv->timeout_ms, memory_order_relaxed);
     uint64_t unset = 0;
     int rc;
-    atomic_compare_exchange_strong_explicit(&h->holder_since_ms, &unset, os_clock_ms(),
+    atomic_compare_exchange_strong_explicit(&h->holder_since_ms, &unset, kv__os_clock_ms(),
                                             memory_order_relaxed, memory_order_relaxed);
-    rc = ms ? os_mutex_lock(h->lock, ms) : KV_ETIMEDOUT;
+    rc = ms ? kv__os_mutex_lock(h->lock, ms) : KV_ETIMEDOUT;
     if (rc == KV_ETIMEDOUT)
         atomic_fetch_add_explicit(&h->lock_timeouts, 1, memory_order_relaxed);
     return rc;
 }
 
-int store_lock(kv_t *kv, store_hold_t *hold)
+int kv__store_lock(kv_t *kv, store_hold_t *hold)
 {
     kv_header_t *h = kv->hdr;
-    int rc = os_mutex_trylock(h->lock);
+    int rc = kv__os_mutex_trylock(h->lock);
     if (rc == OS_LOCK_BUSY)
         rc = store_wait(kv);
     if (rc < 0)
@@ -91,10 +91,10 @@ int store_lock(kv_t *kv, store_hold_t *hold)
         /* Repair before marking the mutex consistent: if this process dies
          * while repairing, the next locker is told again and repeats the
          * (idempotent) repair. */
-        rc = journal_recover(&kv->table, h);
-        os_mutex_consistent(h->lock);
+        rc = kv__journal_recover(&kv->table, h);
+        kv__os_mutex_consistent(h->lock);
         if (rc < 0) {
-            store_unlock(kv, hold);
+            kv__store_unlock(kv, hold);
             return rc;
         }
     }
@@ -116,7 +116,7 @@ void kv_options_init(kv_options_t *opts)
 
 static void table_from_header(kv_t *kv, const kv_geometry_t *g)
 {
-    table_init(&kv->table, (unsigned char *)kv->hdr + g->header_size, g, kv->hdr->hash_seed);
+    kv__table_init(&kv->table, (unsigned char *)kv->hdr + g->header_size, g, kv->hdr->hash_seed);
 }
 
 /* Writes a new store into an empty object this process holds alone.  The
@@ -127,9 +127,9 @@ static int store_format(kv_t *kv, const kv_geometry_t *g)
 {
     void *addr;
     kv_header_t *h;
-    int rc = os_object_reserve(kv->obj, g->total_size);
+    int rc = kv__os_object_reserve(kv->obj, g->total_size);
     if (!rc)
-        rc = os_object_map(kv->obj, g->total_size, &addr);
+        rc = kv__os_object_map(kv->obj, g->total_size, &addr);
     if (rc)
         return rc;
     h = kv->hdr = addr;
@@ -140,11 +140,11 @@ static int store_format(kv_t *kv, const kv_geometry_t *g)
     h->slot_count = g->slot_count;
     h->key_max = g->key_max;
     h->val_max = g->val_max;
-    h->hash_seed = os_random64();
+    h->hash_seed = kv__os_random64();
     h->total_size = g->total_size;
-    h->lock_abi = os_mutex_abi();
+    h->lock_abi = kv__os_mutex_abi();
     h->flags = kv->cache ? KV_STORE_CACHE : 0;
-    rc = os_mutex_init(h->lock);
+    rc = kv__os_mutex_init(h->lock);
     if (rc)
         return rc;
     atomic_signal_fence(memory_order_seq_cst);
@@ -163,13 +163,13 @@ static int store_repair_alone(kv_t *kv)
 {
     kv_header_t *h = kv->hdr;
     int rc = 0;
-    if (atomic_load_explicit(&h->holder_pid, memory_order_relaxed) != 0 || journal_busy(h))
-        rc = journal_recover(&kv->table, h);
+    if (atomic_load_explicit(&h->holder_pid, memory_order_relaxed) != 0 || kv__journal_busy(h))
+        rc = kv__journal_recover(&kv->table, h);
     atomic_store_explicit(&h->holder_pid, 0, memory_order_relaxed);
     atomic_store_explicit(&h->waiters, 0, memory_order_relaxed); /* nobody else is here */
-    if (rc || (rc = os_mutex_init(h->lock)) != 0)
+    if (rc || (rc = kv__os_mutex_init(h->lock)) != 0)
         return rc;
-    h->lock_abi = os_mutex_abi();
+    h->lock_abi = kv__os_mutex_abi();
     return 0;
 }
 
@@ -177,7 +177,7 @@ static int store_attach_existing(kv_t *kv, uint64_t size, int alone)
 {
     kv_geometry_t g;
     void *addr;
-    int rc = os_object_map(kv->obj, size, &addr);
+    int rc = kv__os_object_map(kv->obj, size, &addr);
     if (rc)
         return rc;
     kv->hdr = addr;
@@ -188,7 +188,7 @@ static int store_attach_existing(kv_t *kv, uint64_t size, int alone)
      * formatted (a file last used on Windows, or the other way round) is
      * adopted; not alone, such a store is in use by processes whose lock we
      * cannot take, and validation refuses it (KV_EVERSION). */
-    rc = validate_header(kv->hdr, size, alone ? VALIDATE_ANY_LOCK_ABI : os_mutex_abi(), &g);
+    rc = kv__validate_header(kv->hdr, size, alone ? VALIDATE_ANY_LOCK_ABI : kv__os_mutex_abi(), &g);
     if (rc)
         return rc;
     table_from_header(kv, &g);
@@ -203,29 +203,29 @@ static int store_attach(kv_t *kv, const char *name, unsigned flags, const kv_opt
     int create = (flags & KV_CREATE) != 0, exclusive = (flags & KV_EXCL) != 0;
     for (int attempt = 0;; attempt++) {
         uint64_t size;
-        int rc = os_object_open(name, create, exclusive, opts->mode, opts->lock_timeout_ms,
+        int rc = kv__os_object_open(name, create, exclusive, opts->mode, opts->lock_timeout_ms,
                                 &kv->obj, &size);
         if (rc < 0)
             return rc;
         if (size == 0 && create && rc == OS_ATTACH_ALONE) {
             rc = store_format(kv, want);
             if (rc < 0) /* e.g. KV_ENOSPC: leave no empty object at the name */
-                os_object_unlink(name);
+                kv__os_object_unlink(name);
         }
         else if (size > 0)
             rc = store_attach_existing(kv, size, rc == OS_ATTACH_ALONE);
         else
             rc = 1; /* empty and not ours to format: a creator may be about to */
         if (rc == 0)
-            return os_object_share(kv->obj);
-        os_object_close(kv->obj);
+            return kv__os_object_share(kv->obj);
+        kv__os_object_close(kv->obj);
         kv->obj = NULL;
         if (rc < 0)
             return rc;
         if (attempt >= EMPTY_OBJECT_RETRIES)
             return KV_ECORRUPT;
         exclusive = 0; /* the object exists now, made by someone else */
-        os_sleep_ms(1);
+        kv__os_sleep_ms(1);
     }
 }
 
@@ -239,7 +239,7 @@ int kv_open(kv_t **out, const char *name, unsigned flags, const kv_options_t *op
         ((flags & KV_EXCL) && !(flags & KV_CREATE)))
         return KV_EINVAL;
     *out = NULL;
-    if ((rc = validate_name(name)) != 0)
+    if ((rc = kv__validate_name(name)) != 0)
         return rc;
     if (!opts) {
         kv_options_init(&defaults);
@@ -248,12 +248,12 @@ int kv_open(kv_t **out, const char *name, unsigned flags, const kv_options_t *op
     if (opts->mode & ~07777u)
         return KV_EINVAL;
     if ((flags & KV_CREATE) &&
-        (rc = validate_options(opts->slots, opts->key_max, opts->val_max, &want)) != 0)
+        (rc = kv__validate_options(opts->slots, opts->key_max, opts->val_max, &want)) != 0)
         return rc;
     if (!(kv = calloc(1, sizeof *kv)))
         return KV_ENOMEM;
     atomic_init(&kv->timeout_ms, opts->lock_timeout_ms);
-    kv->pid = os_pid();
+    kv->pid = kv__os_pid();
     kv->writable = (flags & KV_RDWR) != 0;
     kv->cache = (flags & KV_CACHE) != 0; /* for a store this call creates */
     if ((rc = store_attach(kv, name, flags, opts, &want)) != 0) {
@@ -272,7 +272,7 @@ int kv_created(const kv_t *kv)
 int kv_close(kv_t *kv)
 {
     if (kv) {
-        os_object_close(kv->obj);
+        kv__os_object_close(kv->obj);
         free(kv);
     }
     return 0;
@@ -283,9 +283,9 @@ int kv_unlink(const char *name)
     int rc;
     if (!name)
         return KV_EINVAL;
-    if ((rc = validate_name(name)) != 0)
+    if ((rc = kv__validate_name(name)) != 0)
         return rc;
-    return os_object_unlink(name);
+    return kv__os_object_unlink(name);
 }
 
 int kv_info(const kv_t *kv, kv_info_t *info)
@@ -309,17 +309,17 @@ int kv_set_timeout(kv_t *kv, uint32_t ms)
 
 int kv_flush(kv_t *kv)
 {
-    return kv ? os_object_flush(kv->obj) : KV_EINVAL;
+    return kv ? kv__os_object_flush(kv->obj) : KV_EINVAL;
 }
 
-int store_check_key(const kv_t *kv, const void *key, size_t key_len)
+int kv__store_check_key(const kv_t *kv, const void *key, size_t key_len)
 {
     if (!kv || !key || key_len == 0)
         return KV_EINVAL;
     return key_len > kv->table.geo.key_max ? KV_ETOOBIG : 0;
 }
 
-void store_copy_out(void *dst, const unsigned char *src, size_t n)
+void kv__store_copy_out(void *dst, const unsigned char *src, size_t n)
 {
     if (n) /* memcpy must not see a NULL dst, even for 0 bytes */
         memcpy(dst, src, n);

@@ -22,7 +22,7 @@ struct kv {
     int cache;                   /* the store evicts instead of failing when full */
 };
 
-/* What store_lock() saw, for store_unlock() to tell whether the hold
+/* What kv__store_lock() saw, for kv__store_unlock() to tell whether the hold
  * changed the store (and kv_wait sleepers must be woken). */
 typedef struct store_hold {
     uint64_t generation; /* at lock time */
@@ -32,15 +32,15 @@ typedef struct store_hold {
  * place every operation locks.  A dead previous holder's damage is repaired
  * here, before the caller looks at any slot.  Returns 0, KV_ETIMEDOUT,
  * KV_ECORRUPT. */
-int store_lock(kv_t *kv, store_hold_t *hold);
+int kv__store_lock(kv_t *kv, store_hold_t *hold);
 
 /* Drops the mutex, then wakes kv_wait sleepers if the hold changed the store. */
-void store_unlock(kv_t *kv, const store_hold_t *hold);
+void kv__store_unlock(kv_t *kv, const store_hold_t *hold);
 
 /* Checks a key argument: present, non-empty, within the store's limit. */
-int store_check_key(const kv_t *kv, const void *key, size_t key_len);
+int kv__store_check_key(const kv_t *kv, const void *key, size_t key_len);
 
 /* Copies n bytes out of the mapping; dst may be NULL when n is 0. */
-void store_copy_out(void *dst, const unsigned char *src, size_t n);
+void kv__store_copy_out(void *dst, const unsigned char *src, size_t n);
 
 #endif /* KV_STORE_H */

@@ -22,7 +22,7 @@
 
 #include "kv.h"
 
-void table_init(kv_table_t *t, void *slots, const kv_geometry_t *g, uint64_t seed)
+void kv__table_init(kv_table_t *t, void *slots, const kv_geometry_t *g, uint64_t seed)
 {
     t->slots = slots;
     t->geo = *g;
@@ -30,7 +30,7 @@ void table_init(kv_table_t *t, void *slots, const kv_geometry_t *g, uint64_t see
     t->seed = seed;
 }
 
-uint64_t table_hash(const kv_table_t *t, const void *key, size_t len)
+uint64_t kv__table_hash(const kv_table_t *t, const void *key, size_t len)
 {
     return XXH3_64bits_withSeed(key, len, t->seed);
 }
@@ -38,18 +38,18 @@ uint64_t table_hash(const kv_table_t *t, const void *key, size_t len)
 static int slot_holds(kv_slot_t *s, uint32_t state, uint64_t hash, const void *key,
                       uint32_t key_len)
 {
-    return state == key_len && s->hash == hash && memcmp(table_key(s), key, key_len) == 0;
+    return state == key_len && s->hash == hash && memcmp(kv__table_key(s), key, key_len) == 0;
 }
 
-int table_lookup(const kv_table_t *t, uint64_t hash, const void *key, uint32_t key_len,
+int kv__table_lookup(const kv_table_t *t, uint64_t hash, const void *key, uint32_t key_len,
                  table_pos_t *pos)
 {
     uint64_t i = hash & t->mask;
     pos->free = TABLE_NONE;
     /* At most slot_count steps: a table with no empty slot must not loop. */
     for (uint64_t step = 0; step <= t->mask; step++, i = (i + 1) & t->mask) {
-        kv_slot_t *s = table_slot(t, i);
-        uint32_t state = table_state(s);
+        kv_slot_t *s = kv__table_slot(t, i);
+        uint32_t state = kv__table_state(s);
         if (state == KV_SLOT_EMPTY) {
             if (pos->free == TABLE_NONE)
                 pos->free = i;
@@ -70,33 +70,33 @@ int table_lookup(const kv_table_t *t, uint64_t hash, const void *key, uint32_t k
     return KV_ENOTFOUND;
 }
 
-uint64_t table_victim(const kv_table_t *t, uint64_t hash, uint64_t now_ms)
+uint64_t kv__table_victim(const kv_table_t *t, uint64_t hash, uint64_t now_ms)
 {
     uint64_t i = hash & t->mask;
     for (uint64_t step = 0; step < TABLE_VICTIM_WINDOW && step <= t->mask;
          step++, i = (i + 1) & t->mask) {
-        kv_slot_t *s = table_slot(t, i);
-        uint32_t state = table_state(s);
+        kv_slot_t *s = kv__table_slot(t, i);
+        uint32_t state = kv__table_state(s);
         if (state == KV_SLOT_EMPTY)
             break;
-        if (state != KV_SLOT_TOMB && state <= t->geo.key_max && table_expired(s, now_ms))
+        if (state != KV_SLOT_TOMB && state <= t->geo.key_max && kv__table_expired(s, now_ms))
             return i;
     }
     return TABLE_NONE;
 }
 
-uint64_t table_clock_victim(const kv_table_t *t, uint64_t *hand, uint64_t now_ms)
+uint64_t kv__table_clock_victim(const kv_table_t *t, uint64_t *hand, uint64_t now_ms)
 {
     uint64_t i = *hand & t->mask, chosen = TABLE_NONE, looked = 0;
     /* Two turns: the first may only clear reference bits.  Once an
      * unreferenced entry is chosen, look a little further for an expired
      * one, which is always the better victim. */
     for (uint64_t step = 0; step < 2 * (t->mask + 1); step++, i = (i + 1) & t->mask) {
-        kv_slot_t *s = table_slot(t, i);
-        uint32_t state = table_state(s);
+        kv_slot_t *s = kv__table_slot(t, i);
+        uint32_t state = kv__table_state(s);
         if (state == KV_SLOT_EMPTY || state == KV_SLOT_TOMB || state > t->geo.key_max)
             continue;
-        if (table_expired(s, now_ms)) {
+        if (kv__table_expired(s, now_ms)) {
             chosen = i;
             break;
         }
@@ -114,27 +114,27 @@ uint64_t table_clock_victim(const kv_table_t *t, uint64_t *hand, uint64_t now_ms
     return chosen;
 }
 
-uint64_t table_probe_length(const kv_table_t *t, uint64_t i)
+uint64_t kv__table_probe_length(const kv_table_t *t, uint64_t i)
 {
-    uint64_t home = table_slot(t, i)->hash & t->mask;
+    uint64_t home = kv__table_slot(t, i)->hash & t->mask;
     return ((i - home) & t->mask) + 1;
 }
 
-void table_census(const kv_table_t *t, table_census_t *c)
+void kv__table_census(const kv_table_t *t, table_census_t *c)
 {
     memset(c, 0, sizeof *c);
     for (uint64_t i = 0; i <= t->mask; i++) {
-        uint32_t state = table_state(table_slot(t, i));
+        uint32_t state = kv__table_state(kv__table_slot(t, i));
         if (state == KV_SLOT_EMPTY)
             continue;
         if (state == KV_SLOT_TOMB) {
             c->tombstones++;
-        } else if (!validate_key_len(state, &t->geo)) {
+        } else if (!kv__validate_key_len(state, &t->geo)) {
             c->damaged++;
         } else {
-            uint64_t probe = table_probe_length(t, i);
-            if (table_slot(t, i)->version > c->version_max)
-                c->version_max = table_slot(t, i)->version;
+            uint64_t probe = kv__table_probe_length(t, i);
+            if (kv__table_slot(t, i)->version > c->version_max)
+                c->version_max = kv__table_slot(t, i)->version;
             c->used++;
             c->probe_sum += probe;
             if (probe > c->probe_max)
@@ -147,31 +147,31 @@ void table_census(const kv_table_t *t, table_census_t *c)
  * would stop before reaching it. */
 static int reachable(const kv_table_t *t, uint64_t i)
 {
-    uint64_t home = table_slot(t, i)->hash & t->mask;
+    uint64_t home = kv__table_slot(t, i)->hash & t->mask;
     for (uint64_t j = home; j != i; j = (j + 1) & t->mask)
-        if (table_state(table_slot(t, j)) == KV_SLOT_EMPTY)
+        if (kv__table_state(kv__table_slot(t, j)) == KV_SLOT_EMPTY)
             return 0;
     return 1;
 }
 
-const char *table_check_slot(const kv_table_t *t, uint64_t i, uint64_t now_ms)
+const char *kv__table_check_slot(const kv_table_t *t, uint64_t i, uint64_t now_ms)
 {
-    kv_slot_t *s = table_slot(t, i);
-    uint32_t state = table_state(s);
+    kv_slot_t *s = kv__table_slot(t, i);
+    uint32_t state = kv__table_state(s);
     table_pos_t pos;
     if (state == KV_SLOT_EMPTY || state == KV_SLOT_TOMB)
         return NULL;
-    if (!validate_key_len(state, &t->geo))
+    if (!kv__validate_key_len(state, &t->geo))
         return "key length out of range";
-    if (!validate_val_len(table_val_len(s), &t->geo))
+    if (!kv__validate_val_len(kv__table_val_len(s), &t->geo))
         return "value length out of range";
-    if (!validate_expiry(s->expires_ms, now_ms))
+    if (!kv__validate_expiry(s->expires_ms, now_ms))
         return "expiry further ahead than any time to live";
-    if (table_hash(t, table_key(s), state) != s->hash)
+    if (kv__table_hash(t, kv__table_key(s), state) != s->hash)
         return "stored hash does not match the key";
     if (!reachable(t, i))
         return "entry unreachable: an empty slot lies between it and its home";
-    if (table_lookup(t, s->hash, table_key(s), state, &pos) != 0 || pos.found != i)
+    if (kv__table_lookup(t, s->hash, kv__table_key(s), state, &pos) != 0 || pos.found != i)
         return "key stored twice";
     return NULL;
 }

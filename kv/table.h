@@ -29,34 +29,34 @@ typedef struct table_pos {
 #define TABLE_NONE UINT64_MAX
 
 /* Sets up *t over `slots` with validated geometry and the store's seed. */
-void table_init(kv_table_t *t, void *slots, const kv_geometry_t *g, uint64_t seed);
+void kv__table_init(kv_table_t *t, void *slots, const kv_geometry_t *g, uint64_t seed);
 
 /* XXH3-64 of the key with the store's seed. */
-uint64_t table_hash(const kv_table_t *t, const void *key, size_t len);
+uint64_t kv__table_hash(const kv_table_t *t, const void *key, size_t len);
 
-static inline kv_slot_t *table_slot(const kv_table_t *t, uint64_t i)
+static inline kv_slot_t *kv__table_slot(const kv_table_t *t, uint64_t i)
 {
     return (kv_slot_t *)(t->slots + i * t->geo.slot_size);
 }
 
-static inline unsigned char *table_key(kv_slot_t *s)
+static inline unsigned char *kv__table_key(kv_slot_t *s)
 {
     return s->data;
 }
 
-static inline unsigned char *table_val(const kv_table_t *t, kv_slot_t *s)
+static inline unsigned char *kv__table_val(const kv_table_t *t, kv_slot_t *s)
 {
     return s->data + t->geo.key_max;
 }
 
 /* A used slot's value length, without the reference bit. */
-static inline uint32_t table_val_len(const kv_slot_t *s)
+static inline uint32_t kv__table_val_len(const kv_slot_t *s)
 {
     return *(const volatile uint32_t *)&s->val_len & KV_VAL_LEN_MASK;
 }
 
 /* Whether a used slot's entry has expired at wall-clock time now_ms. */
-static inline int table_expired(const kv_slot_t *s, uint64_t now_ms)
+static inline int kv__table_expired(const kv_slot_t *s, uint64_t now_ms)
 {
     return s->expires_ms != 0 && s->expires_ms <= now_ms;
 }
@@ -64,14 +64,14 @@ static inline int table_expired(const kv_slot_t *s, uint64_t now_ms)
 /* Reads a slot's state word (EMPTY, TOMB or key length).  The caller holds
  * the lock, so relaxed is enough: the mutex orders it against other
  * processes' writes. */
-static inline uint32_t table_state(const kv_slot_t *s)
+static inline uint32_t kv__table_state(const kv_slot_t *s)
 {
     return atomic_load_explicit(&s->key_len, memory_order_relaxed);
 }
 
 /* Probes for `key`.  Returns 0 with pos->found set, KV_ENOTFOUND with
  * pos->free set, or KV_ECORRUPT if a slot on the path is damaged. */
-int table_lookup(const kv_table_t *t, uint64_t hash, const void *key, uint32_t key_len,
+int kv__table_lookup(const kv_table_t *t, uint64_t hash, const void *key, uint32_t key_len,
                  table_pos_t *pos);
 
 /* How many slots from a key's home an eviction scan looks at. */
@@ -80,7 +80,7 @@ int table_lookup(const kv_table_t *t, uint64_t hash, const void *key, uint32_t k
 /* Finds an expired entry that a new key with `hash` may take over: within
  * TABLE_VICTIM_WINDOW slots from its home and never past an empty slot
  * (the new key must stay reachable).  Returns the slot or TABLE_NONE. */
-uint64_t table_victim(const kv_table_t *t, uint64_t hash, uint64_t now_ms);
+uint64_t kv__table_victim(const kv_table_t *t, uint64_t hash, uint64_t now_ms);
 
 /* How many entries CLOCK looks past its choice for an expired one. */
 #define TABLE_CLOCK_LOOKAHEAD 64u
@@ -90,23 +90,23 @@ uint64_t table_victim(const kv_table_t *t, uint64_t hash, uint64_t now_ms);
  * clear (clearing the bits it passes) — unless an expired entry comes first
  * or within TABLE_CLOCK_LOOKAHEAD entries after it.  Advances *hand past
  * the victim.  Returns the slot, or TABLE_NONE if no slot is used. */
-uint64_t table_clock_victim(const kv_table_t *t, uint64_t *hand, uint64_t now_ms);
+uint64_t kv__table_clock_victim(const kv_table_t *t, uint64_t *hand, uint64_t now_ms);
 
 /* Probe length of the entry in slot i: 1 if it sits in its home slot. */
-uint64_t table_probe_length(const kv_table_t *t, uint64_t i);
+uint64_t kv__table_probe_length(const kv_table_t *t, uint64_t i);
 
 /* Occupancy and probe lengths, from one pass over every slot. */
-typedef struct table_census {
+typedef struct kv__table_census {
     uint64_t used, tombstones, probe_sum, probe_max, damaged;
     uint64_t version_max; /* largest entry version seen */
 } table_census_t;
 
-void table_census(const kv_table_t *t, table_census_t *c);
+void kv__table_census(const kv_table_t *t, table_census_t *c);
 
 /* Verifies slot i (lengths in range, expiry not beyond what a put can set
  * at now_ms, stored hash matches the key, reachable from its home slot and
  * the first slot holding its key).  Returns NULL if sound, else a static
  * description of the problem. */
-const char *table_check_slot(const kv_table_t *t, uint64_t i, uint64_t now_ms);
+const char *kv__table_check_slot(const kv_table_t *t, uint64_t i, uint64_t now_ms);
 
 #endif /* KV_TABLE_H */

@@ -29,7 +29,7 @@ static uint64_t next_pow2(uint64_t n)
     return p;
 }
 
-int validate_options(uint64_t slots, uint32_t key_max, uint32_t val_max, kv_geometry_t *g)
+int kv__validate_options(uint64_t slots, uint32_t key_max, uint32_t val_max, kv_geometry_t *g)
 {
     if (slots == 0 || slots > KV_SLOTS_MAX)
         return KV_EINVAL;
@@ -56,7 +56,7 @@ static int is_pow2(uint64_t n)
     return n != 0 && (n & (n - 1)) == 0;
 }
 
-int validate_header(const kv_header_t *h, uint64_t object_size, uint32_t lock_abi,
+int kv__validate_header(const kv_header_t *h, uint64_t object_size, uint32_t lock_abi,
                     kv_geometry_t *g)
 {
     if (object_size < sizeof(kv_header_t) || h->magic != KV_MAGIC)
@@ -69,7 +69,7 @@ int validate_header(const kv_header_t *h, uint64_t object_size, uint32_t lock_ab
         return KV_ECORRUPT;
     if (!is_pow2(h->slot_count))
         return KV_ECORRUPT;
-    if (validate_options(h->slot_count, h->key_max, h->val_max, g) != 0)
+    if (kv__validate_options(h->slot_count, h->key_max, h->val_max, g) != 0)
         return KV_ECORRUPT;
     if (g->slot_count != h->slot_count || g->slot_size != h->slot_size ||
         g->header_size != h->header_size || g->total_size != h->total_size)
@@ -83,7 +83,7 @@ int validate_header(const kv_header_t *h, uint64_t object_size, uint32_t lock_ab
 /* Names                                                                   */
 /* ---------------------------------------------------------------------- */
 
-int validate_name_is_path(const char *name)
+int kv__validate_name_is_path(const char *name)
 {
     return strchr(name, '/') != NULL;
 }
@@ -94,10 +94,10 @@ static int is_name_char(char c)
            c == '.' || c == '_' || c == '-';
 }
 
-int validate_name(const char *name)
+int kv__validate_name(const char *name)
 {
     size_t len = strlen(name);
-    if (validate_name_is_path(name))
+    if (kv__validate_name_is_path(name))
         return len <= KV_PATH_MAX && name[len - 1] != '/' ? 0 : KV_ENAME;
     if (len == 0 || len > KV_NAME_MAX || name[0] == '.')
         return KV_ENAME;

@@ -27,9 +27,9 @@ typedef struct kv_geometry {
 
 /* Computes the geometry for creation options (slots rounded up to a power of
  * two).  Returns 0 or KV_EINVAL for a zero or out-of-range option. */
-int validate_options(uint64_t slots, uint32_t key_max, uint32_t val_max, kv_geometry_t *g);
+int kv__validate_options(uint64_t slots, uint32_t key_max, uint32_t val_max, kv_geometry_t *g);
 
-/* validate_header's lock_abi for "any": no OS layer's lock_abi is 0. */
+/* kv__validate_header's lock_abi for "any": no OS layer's lock_abi is 0. */
 #define VALIDATE_ANY_LOCK_ABI UINT32_C(0)
 
 /* Checks a header found in an object of `object_size` bytes: magic, byte
@@ -38,26 +38,26 @@ int validate_options(uint64_t slots, uint32_t key_max, uint32_t val_max, kv_geom
  * object's size.  On success fills *g from it.  Returns 0, KV_ECORRUPT (not
  * a kv store / damaged / truncated) or KV_EVERSION (a kv store this build
  * cannot share). */
-int validate_header(const kv_header_t *h, uint64_t object_size, uint32_t lock_abi,
+int kv__validate_header(const kv_header_t *h, uint64_t object_size, uint32_t lock_abi,
                     kv_geometry_t *g);
 
 /* Checks a store name: a plain name (1..KV_NAME_MAX of [A-Za-z0-9._-], not
  * starting with '.') or a path (contains '/', 1..KV_PATH_MAX bytes, not
  * ending in '/').  Returns 0 or KV_ENAME. */
-int validate_name(const char *name);
+int kv__validate_name(const char *name);
 
 /* Returns 1 if `name` is a file path rather than a named-memory name. */
-int validate_name_is_path(const char *name);
+int kv__validate_name_is_path(const char *name);
 
 /* A slot's key_len is sound if it is a state marker or a length in range. */
-static inline int validate_key_len(uint32_t key_len, const kv_geometry_t *g)
+static inline int kv__validate_key_len(uint32_t key_len, const kv_geometry_t *g)
 {
     return key_len == KV_SLOT_EMPTY || key_len == KV_SLOT_TOMB || key_len <= g->key_max;
 }
 
 /* A used slot's value length (val_len without KV_VAL_REF) is sound if it
  * fits the value area. */
-static inline int validate_val_len(uint32_t val_len, const kv_geometry_t *g)
+static inline int kv__validate_val_len(uint32_t val_len, const kv_geometry_t *g)
 {
     return (val_len & KV_VAL_LEN_MASK) <= g->val_max;
 }
@@ -67,7 +67,7 @@ static inline int validate_val_len(uint32_t val_len, const kv_geometry_t *g)
  * ahead, and the other half is room for the clock being set back since.
  * (Anything further is damage, which kv_ttl() could not even express as an
  * int64_t.)  0 (never expires) and past expiries are sound. */
-static inline int validate_expiry(uint64_t expires_ms, uint64_t now_ms)
+static inline int kv__validate_expiry(uint64_t expires_ms, uint64_t now_ms)
 {
     return expires_ms <= now_ms || expires_ms - now_ms <= 2 * KV_TTL_MAX_MS;
 }

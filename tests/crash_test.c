@@ -485,7 +485,7 @@ static int add_cache_entry(void *ctx, const void *key, size_t key_len, const voi
 static uint32_t home_state(kv_t *kv, const char *key)
 {
     const kv_table_t *t = &kv->table;
-    return table_state(table_slot(t, table_hash(t, key, strlen(key)) & t->mask));
+    return kv__table_state(kv__table_slot(t, kv__table_hash(t, key, strlen(key)) & t->mask));
 }
 
 /* Fills the cache base with fixture entries c0..c79, each with time to

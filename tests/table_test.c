@@ -27,12 +27,12 @@ typedef struct fixture {
 
 static int fixture_open(fixture_t *f)
 {
-    if (validate_options(SLOTS, KEY_MAX, VAL_MAX, &f->g) != 0)
+    if (kv__validate_options(SLOTS, KEY_MAX, VAL_MAX, &f->g) != 0)
         return -1;
     f->h = calloc(1, f->g.total_size);
     if (!f->h)
         return -1;
-    table_init(&f->t, (unsigned char *)f->h + f->g.header_size, &f->g, 12345);
+    kv__table_init(&f->t, (unsigned char *)f->h + f->g.header_size, &f->g, 12345);
     return 0;
 }
 
@@ -46,7 +46,7 @@ static size_t key_with_home(const fixture_t *f, uint64_t home, const char *tag, 
 {
     for (unsigned n = 0;; n++) {
         size_t len = (size_t)snprintf(buf, KEY_MAX, "%s%u", tag, n);
-        if ((table_hash(&f->t, buf, len) & f->t.mask) == home)
+        if ((kv__table_hash(&f->t, buf, len) & f->t.mask) == home)
             return len;
     }
 }
@@ -68,26 +68,26 @@ static void colliding_keys(const fixture_t *f, uint64_t home, colliding_t *c)
 static long long insert(fixture_t *f, const void *key, size_t klen, const char *val)
 {
     table_pos_t pos;
-    uint64_t hash = table_hash(&f->t, key, klen);
-    if (table_lookup(&f->t, hash, key, (uint32_t)klen, &pos) != KV_ENOTFOUND ||
+    uint64_t hash = kv__table_hash(&f->t, key, klen);
+    if (kv__table_lookup(&f->t, hash, key, (uint32_t)klen, &pos) != KV_ENOTFOUND ||
         pos.free == TABLE_NONE)
         return -1;
     journal_entry_t e = { hash, val, (uint32_t)strlen(val), 0 };
-    journal_insert(&f->t, f->h, pos.free, key, (uint32_t)klen, &e);
+    kv__journal_insert(&f->t, f->h, pos.free, key, (uint32_t)klen, &e);
     return (long long)pos.free;
 }
 
 static long long find(fixture_t *f, const void *key, size_t klen)
 {
     table_pos_t pos;
-    int rc = table_lookup(&f->t, table_hash(&f->t, key, klen), key, (uint32_t)klen, &pos);
+    int rc = kv__table_lookup(&f->t, kv__table_hash(&f->t, key, klen), key, (uint32_t)klen, &pos);
     return rc == 0 ? (long long)pos.found : rc;
 }
 
 static int value_is(fixture_t *f, long long i, const char *val)
 {
-    kv_slot_t *s = table_slot(&f->t, (uint64_t)i);
-    return s->val_len == strlen(val) && memcmp(table_val(&f->t, s), val, s->val_len) == 0;
+    kv_slot_t *s = kv__table_slot(&f->t, (uint64_t)i);
+    return s->val_len == strlen(val) && memcmp(kv__table_val(&f->t, s), val, s->val_len) == 0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -102,7 +102,7 @@ TEST(probe_wraps_around_the_end)
     CHECK_EQ(insert(&f, k.key[1], k.len[1], "B"), 0); /* wrapped to the start */
     CHECK_EQ(insert(&f, k.key[2], k.len[2], "C"), 1);
     CHECK_EQ(find(&f, k.key[2], k.len[2]), 1);
-    CHECK_EQ(table_probe_length(&f.t, 1), 3);
+    CHECK_EQ(kv__table_probe_length(&f.t, 1), 3);
     CHECK(value_is(&f, find(&f, k.key[1], k.len[1]), "B"));
     fixture_close(&f);
     TEST_DONE();
@@ -119,7 +119,7 @@ TEST(full_table_has_no_free_slot)
         REQUIRE(insert(&f, key, len, "v") >= 0);
     }
     CHECK_EQ(f.h->used, SLOTS);
-    CHECK_EQ(table_lookup(&f.t, table_hash(&f.t, "zz", 2), "zz", 2, &pos), KV_ENOTFOUND);
+    CHECK_EQ(kv__table_lookup(&f.t, kv__table_hash(&f.t, "zz", 2), "zz", 2, &pos), KV_ENOTFOUND);
     CHECK(pos.free == TABLE_NONE);
     for (unsigned i = 0; i < SLOTS; i++) { /* lookups still terminate and hit */
         size_t len = (size_t)snprintf(key, sizeof key, "k%u", i);
@@ -137,9 +137,9 @@ TEST(tombstone_is_reused_and_keeps_chain)
     colliding_keys(&f, 2, &k);
     REQUIRE(insert(&f, k.key[0], k.len[0], "A") == 2);
     REQUIRE(insert(&f, k.key[1], k.len[1], "B") == 3);
-    journal_delete(&f.t, f.h, 2);
+    kv__journal_delete(&f.t, f.h, 2);
     /* a's slot is a tombstone (b follows), and b is still found past it */
-    CHECK_EQ(table_state(table_slot(&f.t, 2)), KV_SLOT_TOMB);
+    CHECK_EQ(kv__table_state(kv__table_slot(&f.t, 2)), KV_SLOT_TOMB);
     CHECK_EQ(f.h->tombstones, 1);
     CHECK_EQ(find(&f, k.key[1], k.len[1]), 3);
     CHECK_EQ(find(&f, k.key[0], k.len[0]), KV_ENOTFOUND);
@@ -158,14 +158,14 @@ TEST(tombstone_run_before_empty_is_reclaimed)
     colliding_keys(&f, 4, &k);
     for (int i = 0; i < 3; i++)
         REQUIRE(insert(&f, k.key[i], k.len[i], "v") == 4 + i);
-    journal_delete(&f.t, f.h, 4);
-    journal_delete(&f.t, f.h, 5);
+    kv__journal_delete(&f.t, f.h, 4);
+    kv__journal_delete(&f.t, f.h, 5);
     CHECK_EQ(f.h->tombstones, 2);
-    journal_delete(&f.t, f.h, 6); /* slot 7 is empty: the whole run goes */
+    kv__journal_delete(&f.t, f.h, 6); /* slot 7 is empty: the whole run goes */
     CHECK_EQ(f.h->tombstones, 0);
     CHECK_EQ(f.h->used, 0);
     for (uint64_t i = 0; i < SLOTS; i++)
-        CHECK_EQ(table_state(table_slot(&f.t, i)), KV_SLOT_EMPTY);
+        CHECK_EQ(kv__table_state(kv__table_slot(&f.t, i)), KV_SLOT_EMPTY);
     fixture_close(&f);
     TEST_DONE();
 }
@@ -195,7 +195,7 @@ TEST(census_counts_probe_lengths)
     colliding_keys(&f, 0, &k);
     REQUIRE(insert(&f, k.key[0], k.len[0], "A") == 0);
     REQUIRE(insert(&f, k.key[1], k.len[1], "B") == 1);
-    table_census(&f.t, &c);
+    kv__table_census(&f.t, &c);
     CHECK_EQ(c.used, 2);
     CHECK_EQ(c.probe_sum, 3);
     CHECK_EQ(c.probe_max, 2);
@@ -211,21 +211,21 @@ TEST(check_slot_finds_damage)
     colliding_keys(&f, 3, &k);
     REQUIRE(insert(&f, k.key[0], k.len[0], "A") == 3);
     REQUIRE(insert(&f, k.key[1], k.len[1], "B") == 4);
-    CHECK(table_check_slot(&f.t, 3, 0) == NULL);
-    table_slot(&f.t, 4)->hash ^= 1; /* stored hash no longer matches */
-    CHECK(table_check_slot(&f.t, 4, 0) != NULL);
-    table_slot(&f.t, 4)->hash ^= 1;
-    table_slot(&f.t, 4)->val_len = VAL_MAX + 1;
-    CHECK(table_check_slot(&f.t, 4, 0) != NULL);
-    table_slot(&f.t, 4)->val_len = 1;
-    table_slot(&f.t, 4)->expires_ms = 1000 + 2 * KV_TTL_MAX_MS; /* a put at 1000 can't */
-    CHECK(table_check_slot(&f.t, 4, 1000) == NULL);
-    CHECK(table_check_slot(&f.t, 4, 999) != NULL);
-    table_slot(&f.t, 4)->expires_ms = 0;
-    atomic_store(&table_slot(&f.t, 3)->key_len, KV_SLOT_EMPTY); /* b cut off from home */
-    CHECK(table_check_slot(&f.t, 4, 0) != NULL);
-    atomic_store(&table_slot(&f.t, 3)->key_len, KEY_MAX + 1);
-    CHECK(table_check_slot(&f.t, 3, 0) != NULL);
+    CHECK(kv__table_check_slot(&f.t, 3, 0) == NULL);
+    kv__table_slot(&f.t, 4)->hash ^= 1; /* stored hash no longer matches */
+    CHECK(kv__table_check_slot(&f.t, 4, 0) != NULL);
+    kv__table_slot(&f.t, 4)->hash ^= 1;
+    kv__table_slot(&f.t, 4)->val_len = VAL_MAX + 1;
+    CHECK(kv__table_check_slot(&f.t, 4, 0) != NULL);
+    kv__table_slot(&f.t, 4)->val_len = 1;
+    kv__table_slot(&f.t, 4)->expires_ms = 1000 + 2 * KV_TTL_MAX_MS; /* a put at 1000 can't */
+    CHECK(kv__table_check_slot(&f.t, 4, 1000) == NULL);
+    CHECK(kv__table_check_slot(&f.t, 4, 999) != NULL);
+    kv__table_slot(&f.t, 4)->expires_ms = 0;
+    atomic_store(&kv__table_slot(&f.t, 3)->key_len, KV_SLOT_EMPTY); /* b cut off from home */
+    CHECK(kv__table_check_slot(&f.t, 4, 0) != NULL);
+    atomic_store(&kv__table_slot(&f.t, 3)->key_len, KEY_MAX + 1);
+    CHECK(kv__table_check_slot(&f.t, 3, 0) != NULL);
     CHECK_EQ(find(&f, k.key[1], k.len[1]), KV_ECORRUPT); /* lookups refuse, never overrun */
     fixture_close(&f);
     TEST_DONE();
@@ -239,19 +239,19 @@ TEST(recovery_undoes_an_interrupted_replace)
     REQUIRE(fixture_open(&f) == 0);
     i = insert(&f, "key", 3, "old value");
     REQUIRE(i >= 0);
-    s = table_slot(&f.t, (uint64_t)i);
+    s = kv__table_slot(&f.t, (uint64_t)i);
     /* What a replace leaves when it dies after arming the journal and
      * writing half of the new entry: the image is a copy of the old slot. */
     memcpy((unsigned char *)f.h + KV_JOURNAL_IMAGE_OFFSET, s, f.g.slot_size);
     f.h->journal_slot = (uint32_t)i;
     atomic_store(&f.h->journal_op, KV_JOURNAL_REPLACE);
-    memcpy(table_val(&f.t, s), "NEW v", 5);
+    memcpy(kv__table_val(&f.t, s), "NEW v", 5);
     s->val_len = 20;
     s->version = 999;
-    CHECK_EQ(journal_recover(&f.t, f.h), 0);
+    CHECK_EQ(kv__journal_recover(&f.t, f.h), 0);
     CHECK(value_is(&f, i, "old value"));
     CHECK_EQ(s->version, 1);
-    CHECK(!journal_busy(f.h));
+    CHECK(!kv__journal_busy(f.h));
     CHECK_EQ(f.h->recoveries, 1);
     CHECK_EQ(f.h->used, 1);
     fixture_close(&f);
@@ -267,9 +267,9 @@ TEST(recovery_moves_generation_past_every_version)
     REQUIRE(i >= 0);
     /* An insert committed its slot (version generation + 1) but died
      * before publishing the generation. */
-    table_slot(&f.t, (uint64_t)i)->version = 41;
+    kv__table_slot(&f.t, (uint64_t)i)->version = 41;
     atomic_store(&f.h->generation, 40);
-    CHECK_EQ(journal_recover(&f.t, f.h), 0);
+    CHECK_EQ(kv__journal_recover(&f.t, f.h), 0);
     CHECK(atomic_load(&f.h->generation) > 41);
     fixture_close(&f);
     TEST_DONE();
@@ -281,7 +281,7 @@ TEST(recovery_finishes_an_interrupted_clear)
     REQUIRE(fixture_open(&f) == 0);
     REQUIRE(insert(&f, "k1", 2, "a") >= 0 && insert(&f, "k2", 2, "b") >= 0);
     atomic_store(&f.h->journal_op, KV_JOURNAL_CLEAR);
-    CHECK_EQ(journal_recover(&f.t, f.h), 0);
+    CHECK_EQ(kv__journal_recover(&f.t, f.h), 0);
     CHECK_EQ(f.h->used, 0);
     CHECK_EQ(find(&f, "k1", 2), KV_ENOTFOUND);
     CHECK_EQ(find(&f, "k2", 2), KV_ENOTFOUND);
@@ -298,11 +298,11 @@ TEST(recovery_refuses_a_damaged_journal)
     REQUIRE(i >= 0);
     f.h->journal_slot = SLOTS + 5; /* out of range: must not be written */
     atomic_store(&f.h->journal_op, KV_JOURNAL_REPLACE);
-    CHECK_EQ(journal_recover(&f.t, f.h), KV_ECORRUPT);
-    CHECK(!journal_busy(f.h));
+    CHECK_EQ(kv__journal_recover(&f.t, f.h), KV_ECORRUPT);
+    CHECK(!kv__journal_busy(f.h));
     CHECK(value_is(&f, i, "value"));
     atomic_store(&f.h->journal_op, 99);
-    CHECK_EQ(journal_recover(&f.t, f.h), KV_ECORRUPT);
+    CHECK_EQ(kv__journal_recover(&f.t, f.h), KV_ECORRUPT);
     fixture_close(&f);
     TEST_DONE();
 }
@@ -314,7 +314,7 @@ TEST(recount_after_stale_counters)
     REQUIRE(insert(&f, "k1", 2, "a") >= 0 && insert(&f, "k2", 2, "b") >= 0);
     f.h->used = 7; /* as if a holder died between commit and counter update */
     f.h->tombstones = 3;
-    CHECK_EQ(journal_recover(&f.t, f.h), 0);
+    CHECK_EQ(kv__journal_recover(&f.t, f.h), 0);
     CHECK_EQ(f.h->used, 2);
     CHECK_EQ(f.h->tombstones, 0);
     fixture_close(&f);

@@ -14,7 +14,7 @@
  * file see each other.
  *
  * Change notification sleeps on a shared futex (Linux); a port to another
- * POSIX system replaces os_wait/os_wake_all only.
+ * POSIX system replaces kv__os_wait/kv__os_wake_all only.
  *
  * The store mutex is a pthread mutex with PTHREAD_PROCESS_SHARED and
  * PTHREAD_MUTEX_ROBUST in the header's lock area: when its holder dies the
@@ -143,7 +143,7 @@ static int attach_lock(int fd, int how, uint32_t timeout_ms)
             return from_errno(errno);
         if (waited >= timeout_ms)
             return KV_ETIMEDOUT;
-        os_sleep_ms(1);
+        kv__os_sleep_ms(1);
     }
 }
 
@@ -186,7 +186,7 @@ static int check_regular(int fd, int is_file, uint64_t *size)
     return 0;
 }
 
-int os_object_open(const char *name, int create, int exclusive, uint32_t mode,
+int kv__os_object_open(const char *name, int create, int exclusive, uint32_t mode,
                    uint32_t timeout_ms, os_object_t **out, uint64_t *size)
 {
     os_object_t *obj = calloc(1, sizeof *obj);
@@ -215,14 +215,14 @@ int os_object_open(const char *name, int create, int exclusive, uint32_t mode,
         rc = sz ? sz : rc;
     }
     if (rc < 0) {
-        os_object_close(obj);
+        kv__os_object_close(obj);
         return rc;
     }
     *out = obj;
     return rc;
 }
 
-int os_object_reserve(os_object_t *obj, uint64_t size)
+int kv__os_object_reserve(os_object_t *obj, uint64_t size)
 {
     /* posix_fallocate returns the error instead of setting errno.  Unlike
      * ftruncate it allocates every page now, so a full tmpfs or disk fails
@@ -231,7 +231,7 @@ int os_object_reserve(os_object_t *obj, uint64_t size)
     return e ? from_errno(e) : 0;
 }
 
-int os_object_map(os_object_t *obj, uint64_t size, void **addr)
+int kv__os_object_map(os_object_t *obj, uint64_t size, void **addr)
 {
     void *p;
     if (size != (uint64_t)(size_t)size)
@@ -247,7 +247,7 @@ int os_object_map(os_object_t *obj, uint64_t size, void **addr)
     return 0;
 }
 
-int os_object_share(os_object_t *obj)
+int kv__os_object_share(os_object_t *obj)
 {
     /* flock converts by dropping and re-taking, so another process may slip
      * in, find itself alone and reset the mutex meanwhile.  That is harmless:
@@ -258,14 +258,14 @@ int os_object_share(os_object_t *obj)
     return 0;
 }
 
-int os_object_flush(os_object_t *obj)
+int kv__os_object_flush(os_object_t *obj)
 {
     if (!obj->is_file || !obj->addr)
         return 0;
     return msync(obj->addr, (size_t)obj->mapped, MS_SYNC) == 0 ? 0 : from_errno(errno);
 }
 
-void os_object_close(os_object_t *obj)
+void kv__os_object_close(os_object_t *obj)
 {
     if (!obj)
         return;
@@ -275,7 +275,7 @@ void os_object_close(os_object_t *obj)
     free(obj);
 }
 
-int os_object_unlink(const char *name)
+int kv__os_object_unlink(const char *name)
 {
     char shm[KV_NAME_MAX + 8];
     int rc;
@@ -292,7 +292,7 @@ int os_object_unlink(const char *name)
 /* The store mutex                                                         */
 /* ---------------------------------------------------------------------- */
 
-uint32_t os_mutex_abi(void)
+uint32_t kv__os_mutex_abi(void)
 {
     /* 'P' for pthread, then the pointer width and the mutex size: a 32-bit
      * process lays the same mutex out differently and must not share it. */
@@ -300,7 +300,7 @@ uint32_t os_mutex_abi(void)
            (uint32_t)sizeof(pthread_mutex_t);
 }
 
-int os_mutex_init(void *area)
+int kv__os_mutex_init(void *area)
 {
     pthread_mutexattr_t attr;
     int e;
@@ -364,7 +364,7 @@ static int timed_lock(pthread_mutex_t *m, uint32_t timeout_ms)
 #endif
 }
 
-int os_mutex_trylock(void *area)
+int kv__os_mutex_trylock(void *area)
 {
     return lock_result(pthread_mutex_trylock((pthread_mutex_t *)area));
 }
@@ -405,7 +405,7 @@ static int looks_free(pthread_mutex_t *m)
 #endif
 }
 
-int os_mutex_lock(void *area, uint32_t timeout_ms)
+int kv__os_mutex_lock(void *area, uint32_t timeout_ms)
 {
     pthread_mutex_t *m = area;
     for (int i = 0, pause = 1; i < SPIN_LIMIT; i++) {
@@ -422,12 +422,12 @@ int os_mutex_lock(void *area, uint32_t timeout_ms)
     return lock_result(timed_lock(m, timeout_ms));
 }
 
-void os_mutex_consistent(void *area)
+void kv__os_mutex_consistent(void *area)
 {
     pthread_mutex_consistent((pthread_mutex_t *)area);
 }
 
-void os_mutex_unlock(void *area)
+void kv__os_mutex_unlock(void *area)
 {
     pthread_mutex_unlock((pthread_mutex_t *)area);
 }
@@ -439,7 +439,7 @@ void os_mutex_unlock(void *area)
 /* FUTEX_WAIT and FUTEX_WAKE without FUTEX_PRIVATE_FLAG: the kernel keys the
  * futex by the page of the shared mapping, so processes that map the store
  * at different addresses meet on the same word. */
-int os_wait(_Atomic uint32_t *word, uint32_t expected, uint32_t timeout_ms)
+int kv__os_wait(_Atomic uint32_t *word, uint32_t expected, uint32_t timeout_ms)
 {
     struct timespec ts = { (time_t)(timeout_ms / 1000), (long)(timeout_ms % 1000) * 1000000L };
     if (syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT, expected, &ts, NULL, 0) == 0)
@@ -447,7 +447,7 @@ int os_wait(_Atomic uint32_t *word, uint32_t expected, uint32_t timeout_ms)
     return errno == ETIMEDOUT ? KV_ETIMEDOUT : 0; /* EAGAIN (changed), EINTR: recheck */
 }
 
-void os_wake_all(_Atomic uint32_t *word)
+void kv__os_wake_all(_Atomic uint32_t *word)
 {
     syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
@@ -456,12 +456,12 @@ void os_wake_all(_Atomic uint32_t *word)
 /* Small services                                                          */
 /* ---------------------------------------------------------------------- */
 
-uint32_t os_pid(void)
+uint32_t kv__os_pid(void)
 {
     return (uint32_t)getpid();
 }
 
-uint64_t os_clock_ms(void)
+uint64_t kv__os_clock_ms(void)
 {
     struct timespec ts;
     /* Read from the vDSO without a system call.  Not the coarse clock: it
@@ -472,14 +472,14 @@ uint64_t os_clock_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-uint64_t os_monotonic_ms(void)
+uint64_t kv__os_monotonic_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-uint64_t os_random64(void)
+uint64_t kv__os_random64(void)
 {
     uint64_t r;
     struct timespec ts;
@@ -489,7 +489,7 @@ uint64_t os_random64(void)
     return ((uint64_t)ts.tv_nsec << 32) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 17);
 }
 
-void os_sleep_ms(uint32_t ms)
+void kv__os_sleep_ms(uint32_t ms)
 {
     struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)

@@ -33,15 +33,15 @@
  *     The kernel drops it when a process dies, as flock() on POSIX.
  *   - named memory: a section that exists is open in some process (it dies
  *     with its last handle), so a process is alone exactly when it creates
- *     the section.  The size is only known at os_object_reserve(), so the
- *     open guard, a named mutex held from os_object_open() to
- *     os_object_share(), keeps others out of a section being formatted.
+ *     the section.  The size is only known at kv__os_object_reserve(), so the
+ *     open guard, a named mutex held from kv__os_object_open() to
+ *     kv__os_object_share(), keeps others out of a section being formatted.
  *
  * The store mutex is a named kernel mutex, not the header's lock area: when
  * its owner dies the next waiter gets WAIT_ABANDONED, which is
  * OS_LOCK_OWNER_DIED and runs the same repair as EOWNERDEAD on POSIX.  The
  * lock area is this layer's own scratch space (the sleeper count below), and
- * os_mutex_abi() names that format, so a Windows process refuses to share a
+ * kv__os_mutex_abi() names that format, so a Windows process refuses to share a
  * live store with a POSIX one (KV_EVERSION).  os.h passes only addresses
  * into the mapping, so a process-wide registry of open objects maps an
  * address back to its object and handles.
@@ -87,8 +87,8 @@ BOOLEAN NTAPI SystemFunction036(PVOID buffer, ULONG length);
 #define WIN_LOCK_ABI   UINT32_C(0x57000001)
 
 /* The lock area as this layer uses it: a count of the threads inside
- * os_wait() on this store, in every process.  It is a hint for how many
- * semaphore units a wake-up releases (see os_wait). */
+ * kv__os_wait() on this store, in every process.  It is a hint for how many
+ * semaphore units a wake-up releases (see kv__os_wait). */
 typedef struct win_lock_area {
     volatile LONG sleepers;
 } win_lock_area_t;
@@ -105,11 +105,11 @@ _Static_assert(sizeof(win_lock_area_t) <= KV_LOCK_AREA, "fits the lock area");
  * file id, or "Global\kv." + a store name, plus the longest suffix. */
 #define OBJ_NAME_MAX (KV_NAME_MAX + 64)
 
-/* The longest os_wait() sleeps before it looks at the word again.  A wake-up
- * is never lost in the ordinary case (see os_wait); this bounds the delay in
+/* The longest kv__os_wait() sleeps before it looks at the word again.  A wake-up
+ * is never lost in the ordinary case (see kv__os_wait); this bounds the delay in
  * the one case the semaphore cannot rule out. */
 #define WAIT_SLICE_MS 100u
-/* The notify semaphore's maximum count (see os_wake_all). */
+/* The notify semaphore's maximum count (see kv__os_wake_all). */
 #define NOTIFY_MAX 4096
 
 enum { ATTACH_NONE = 0, ATTACH_SHARED = 1, ATTACH_EXCLUSIVE = 2 };
@@ -123,7 +123,7 @@ struct os_object {
     HANDLE mutex;        /* the store mutex */
     HANDLE notify;       /* the change-notification semaphore */
     int attach;          /* file-backed: ATTACH_* held on the lock byte */
-    int alone;           /* os_object_open returned OS_ATTACH_ALONE */
+    int alone;           /* kv__os_object_open returned OS_ATTACH_ALONE */
     void *addr;          /* the view, or NULL */
     uint64_t mapped;     /* bytes in the view */
     uint32_t mode;       /* for the DACL of a section created at reserve */
@@ -535,7 +535,7 @@ static int open_file_store(os_object_t *obj, const char *name, int create, int e
 }
 
 /* Named memory: under the open guard, attach to the section if it exists,
- * else (create) be alone with nothing yet: os_object_reserve makes it. */
+ * else (create) be alone with nothing yet: kv__os_object_reserve makes it. */
 static int open_named_store(os_object_t *obj, const char *name, int create, int exclusive,
                             uint32_t timeout_ms, secattr_t *sec, uint64_t *size)
 {
@@ -572,7 +572,7 @@ static int open_named_store(os_object_t *obj, const char *name, int create, int 
     return rc ? rc : open_sync_objects(obj, &sec->sa);
 }
 
-int os_object_open(const char *name, int create, int exclusive, uint32_t mode,
+int kv__os_object_open(const char *name, int create, int exclusive, uint32_t mode,
                    uint32_t timeout_ms, os_object_t **out, uint64_t *size)
 {
     os_object_t *obj = calloc(1, sizeof *obj);
@@ -589,7 +589,7 @@ int os_object_open(const char *name, int create, int exclusive, uint32_t mode,
                           : open_named_store(obj, name, create, exclusive, timeout_ms, &sec, size);
     secattr_free(&sec);
     if (rc) {
-        os_object_close(obj);
+        kv__os_object_close(obj);
         return rc;
     }
     *out = obj;
@@ -640,14 +640,14 @@ static int reserve_named(os_object_t *obj, uint64_t size)
     return rc;
 }
 
-int os_object_reserve(os_object_t *obj, uint64_t size)
+int kv__os_object_reserve(os_object_t *obj, uint64_t size)
 {
     if (size != (uint64_t)(SIZE_T)size)
         return KV_ENOMEM;
     return obj->is_file ? reserve_file(obj, size) : reserve_named(obj, size);
 }
 
-int os_object_map(os_object_t *obj, uint64_t size, void **addr)
+int kv__os_object_map(os_object_t *obj, uint64_t size, void **addr)
 {
     HANDLE section = obj->section;
     void *p;
@@ -679,7 +679,7 @@ int os_object_map(os_object_t *obj, uint64_t size, void **addr)
     return 0;
 }
 
-int os_object_share(os_object_t *obj)
+int kv__os_object_share(os_object_t *obj)
 {
     if (obj->guard_held) {
         ReleaseMutex(obj->guard);
@@ -703,7 +703,7 @@ int os_object_share(os_object_t *obj)
     }
 }
 
-int os_object_flush(os_object_t *obj)
+int kv__os_object_flush(os_object_t *obj)
 {
     if (!obj->is_file || !obj->addr)
         return 0;
@@ -718,7 +718,7 @@ int os_object_flush(os_object_t *obj)
  * attach lock (the file handle) and the section handle, so a process that
  * then finds itself alone finds no stale handle to the store mutex kept
  * open by us. */
-void os_object_close(os_object_t *obj)
+void kv__os_object_close(os_object_t *obj)
 {
     if (!obj)
         return;
@@ -788,7 +788,7 @@ static int unlink_named(const char *name)
     return 0;
 }
 
-int os_object_unlink(const char *name)
+int kv__os_object_unlink(const char *name)
 {
     return strchr(name, '/') ? unlink_file(name) : unlink_named(name);
 }
@@ -797,7 +797,7 @@ int os_object_unlink(const char *name)
 /* The store mutex: a named kernel mutex                                   */
 /* ---------------------------------------------------------------------- */
 
-uint32_t os_mutex_abi(void)
+uint32_t kv__os_mutex_abi(void)
 {
     return WIN_LOCK_ABI;
 }
@@ -812,7 +812,7 @@ static os_object_t *area_object(void *area)
  * and makes sure the mutex is free.  It can only be owned, or abandoned, if
  * a process outside kv's protocol holds it; taking and releasing it once
  * drops an abandoned state so the next locker does not repair twice. */
-int os_mutex_init(void *area)
+int kv__os_mutex_init(void *area)
 {
     os_object_t *obj = area_object(area);
     DWORD w;
@@ -838,7 +838,7 @@ static int wait_result(DWORD w)
 /* A kernel mutex belongs to a thread and is recursive: kv never locks twice
  * in one thread (every operation is lock, act, unlock), and unlock always
  * runs in the locking thread. */
-int os_mutex_trylock(void *area)
+int kv__os_mutex_trylock(void *area)
 {
     os_object_t *obj = area_object(area);
     return obj ? wait_result(WaitForSingleObject(obj->mutex, 0)) : KV_ECORRUPT;
@@ -846,7 +846,7 @@ int os_mutex_trylock(void *area)
 
 /* WaitForSingleObject sleeps in the kernel; there is no user-space lock
  * word to spin on, so no spinning first. */
-int os_mutex_lock(void *area, uint32_t timeout_ms)
+int kv__os_mutex_lock(void *area, uint32_t timeout_ms)
 {
     os_object_t *obj = area_object(area);
     int rc;
@@ -859,12 +859,12 @@ int os_mutex_lock(void *area, uint32_t timeout_ms)
 /* After WAIT_ABANDONED the mutex is simply owned; there is no "consistent"
  * state to restore.  If the repairer dies too, the next waiter is told
  * WAIT_ABANDONED again, as with a robust mutex. */
-void os_mutex_consistent(void *area)
+void kv__os_mutex_consistent(void *area)
 {
     (void)area;
 }
 
-void os_mutex_unlock(void *area)
+void kv__os_mutex_unlock(void *area)
 {
     os_object_t *obj = area_object(area);
     if (obj)
@@ -880,9 +880,9 @@ void os_mutex_unlock(void *area)
  * atomic "sleep if the word still holds this value" is built from a named
  * semaphore and the count of sleepers in the lock area:
  *
- *   os_wait:     sleepers += 1; if (*word == expected) wait(semaphore);
+ *   kv__os_wait:     sleepers += 1; if (*word == expected) wait(semaphore);
  *                sleepers -= 1
- *   os_wake_all: (after the word was changed) release(semaphore, sleepers)
+ *   kv__os_wake_all: (after the word was changed) release(semaphore, sleepers)
  *
  * Both sides are full barriers (interlocked increment; MemoryBarrier), so
  * either the waiter sees the new word and does not sleep, or the waker
@@ -901,7 +901,7 @@ void os_mutex_unlock(void *area)
  * in slices of WAIT_SLICE_MS, re-checking the word between, bounds the
  * delay that could cause; no change is ever missed.
  */
-int os_wait(_Atomic uint32_t *word, uint32_t expected, uint32_t timeout_ms)
+int kv__os_wait(_Atomic uint32_t *word, uint32_t expected, uint32_t timeout_ms)
 {
     os_object_t *obj = registry_find((const void *)word);
     win_lock_area_t *la;
@@ -912,8 +912,8 @@ int os_wait(_Atomic uint32_t *word, uint32_t expected, uint32_t timeout_ms)
     }
     la = (win_lock_area_t *)((kv_header_t *)obj->addr)->lock;
     InterlockedIncrement(&la->sleepers);
-    for (uint64_t start = os_monotonic_ms();;) {
-        uint64_t waited = os_monotonic_ms() - start;
+    for (uint64_t start = kv__os_monotonic_ms();;) {
+        uint64_t waited = kv__os_monotonic_ms() - start;
         if (atomic_load_explicit(word, memory_order_seq_cst) != expected)
             break;
         if (waited >= timeout_ms) {
@@ -929,7 +929,7 @@ int os_wait(_Atomic uint32_t *word, uint32_t expected, uint32_t timeout_ms)
     return rc;
 }
 
-void os_wake_all(_Atomic uint32_t *word)
+void kv__os_wake_all(_Atomic uint32_t *word)
 {
     os_object_t *obj = registry_find((const void *)word);
     win_lock_area_t *la;
@@ -949,7 +949,7 @@ void os_wake_all(_Atomic uint32_t *word)
 /* Small services                                                          */
 /* ---------------------------------------------------------------------- */
 
-uint32_t os_pid(void)
+uint32_t kv__os_pid(void)
 {
     return (uint32_t)GetCurrentProcessId();
 }
@@ -957,7 +957,7 @@ uint32_t os_pid(void)
 /* 100 ns ticks between 1601-01-01 (FILETIME's epoch) and 1970-01-01. */
 #define FILETIME_UNIX_EPOCH UINT64_C(116444736000000000)
 
-uint64_t os_clock_ms(void)
+uint64_t kv__os_clock_ms(void)
 {
     FILETIME ft;
     GetSystemTimeAsFileTime(&ft); /* cheap; as fine as the timer tick (1-16 ms) */
@@ -965,22 +965,22 @@ uint64_t os_clock_ms(void)
     return (t - FILETIME_UNIX_EPOCH) / 10000u;
 }
 
-uint64_t os_monotonic_ms(void)
+uint64_t kv__os_monotonic_ms(void)
 {
     return (uint64_t)GetTickCount64();
 }
 
-uint64_t os_random64(void)
+uint64_t kv__os_random64(void)
 {
     uint64_t r;
     LARGE_INTEGER pc;
     if (SystemFunction036(&r, sizeof r))
         return r;
     QueryPerformanceCounter(&pc);
-    return (uint64_t)pc.QuadPart ^ os_clock_ms() ^ ((uint64_t)GetCurrentProcessId() << 17);
+    return (uint64_t)pc.QuadPart ^ kv__os_clock_ms() ^ ((uint64_t)GetCurrentProcessId() << 17);
 }
 
-void os_sleep_ms(uint32_t ms)
+void kv__os_sleep_ms(uint32_t ms)
 {
     Sleep(ms);
 }
