@@ -30,6 +30,15 @@
 #define KV_CACHE_LINE     64u
 #define KV_LOCK_AREA      40u  /* bytes reserved for the OS layer's mutex */
 
+/* The byte of a store file that both OS layers lock as the attach lock
+ * (os.h): far beyond the end of any store (KV_SLOTS_MAX slots of the largest
+ * size stay below 2^61), so locking it never touches mapped bytes.  The
+ * Win32 layer locks it with LockFileEx, which wine turns into a POSIX record
+ * lock on the same byte; the POSIX layer takes an OFD lock on it beside its
+ * flock, so a Linux process and a wine process on one file see each other.
+ * Part of the format: never move it. */
+#define KV_ATTACH_LOCK_OFFSET UINT64_C(0x7fffffff00000000)
+
 /* Store flags (kv_header_t.flags), fixed at creation. */
 #define KV_STORE_CACHE    0x1u /* evict instead of failing when full */
 #define KV_STORE_FLAGS    KV_STORE_CACHE

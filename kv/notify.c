@@ -43,7 +43,7 @@ int kv_wait(kv_t *kv, uint64_t seen, uint32_t timeout_ms, uint64_t *generation)
             break;
         }
         atomic_fetch_add_explicit(&h->waiters, 1, memory_order_seq_cst);
-        kv__os_wait(&h->change_seq, seq, (uint32_t)(deadline - now));
+        kv__os_wait(kv->obj, &h->change_seq, seq, (uint32_t)(deadline - now));
         atomic_fetch_sub_explicit(&h->waiters, 1, memory_order_relaxed);
     }
     if (generation)

@@ -49,7 +49,7 @@ void kv__store_unlock(kv_t *kv, const store_hold_t *hold)
     if (atomic_load_explicit(&h->holder_since_ms, memory_order_relaxed))
         atomic_store_explicit(&h->holder_since_ms, 0, memory_order_relaxed);
     atomic_store_explicit(&h->holder_pid, 0, memory_order_release);
-    kv__os_mutex_unlock(h->lock);
+    kv__os_mutex_unlock(kv->obj);
     /* Wake after unlocking, so sleepers do not wake into a held lock.  The
      * generation is on the counters' line, which the hold touched anyway; a
      * get that changed nothing reads no other line.  The seq_cst load pairs
@@ -58,7 +58,7 @@ void kv__store_unlock(kv_t *kv, const store_hold_t *hold)
      * not sleep (see notify.c). */
     if (atomic_load_explicit(&h->generation, memory_order_relaxed) != hold->generation &&
         atomic_load_explicit(&h->waiters, memory_order_seq_cst) != 0)
-        kv__os_wake_all(&h->change_seq);
+        kv__os_wake_all(kv->obj, &h->change_seq);
 }
 
 /* The slow path of kv__store_lock: the lock is held by someone else.  Stamp when
@@ -71,7 +71,7 @@ static int store_wait(kv_t *kv)
     int rc;
     atomic_compare_exchange_strong_explicit(&h->holder_since_ms, &unset, kv__os_clock_ms(),
                                             memory_order_relaxed, memory_order_relaxed);
-    rc = ms ? kv__os_mutex_lock(h->lock, ms) : KV_ETIMEDOUT;
+    rc = ms ? kv__os_mutex_lock(kv->obj, ms) : KV_ETIMEDOUT;
     if (rc == KV_ETIMEDOUT)
         atomic_fetch_add_explicit(&h->lock_timeouts, 1, memory_order_relaxed);
     return rc;
@@ -80,7 +80,7 @@ static int store_wait(kv_t *kv)
 int kv__store_lock(kv_t *kv, store_hold_t *hold)
 {
     kv_header_t *h = kv->hdr;
-    int rc = kv__os_mutex_trylock(h->lock);
+    int rc = kv__os_mutex_trylock(kv->obj);
     if (rc == OS_LOCK_BUSY)
         rc = store_wait(kv);
     if (rc < 0)
@@ -92,7 +92,7 @@ int kv__store_lock(kv_t *kv, store_hold_t *hold)
          * while repairing, the next locker is told again and repeats the
          * (idempotent) repair. */
         rc = kv__journal_recover(&kv->table, h);
-        kv__os_mutex_consistent(h->lock);
+        kv__os_mutex_consistent(kv->obj);
         if (rc < 0) {
             kv__store_unlock(kv, hold);
             return rc;
@@ -144,7 +144,7 @@ static int store_format(kv_t *kv, const kv_geometry_t *g)
     h->total_size = g->total_size;
     h->lock_abi = kv__os_mutex_abi();
     h->flags = kv->cache ? KV_STORE_CACHE : 0;
-    rc = kv__os_mutex_init(h->lock);
+    rc = kv__os_mutex_init(kv->obj);
     if (rc)
         return rc;
     atomic_signal_fence(memory_order_seq_cst);
@@ -167,7 +167,7 @@ static int store_repair_alone(kv_t *kv)
         rc = kv__journal_recover(&kv->table, h);
     atomic_store_explicit(&h->holder_pid, 0, memory_order_relaxed);
     atomic_store_explicit(&h->waiters, 0, memory_order_relaxed); /* nobody else is here */
-    if (rc || (rc = kv__os_mutex_init(h->lock)) != 0)
+    if (rc || (rc = kv__os_mutex_init(kv->obj)) != 0)
         return rc;
     h->lock_abi = kv__os_mutex_abi();
     return 0;
@@ -196,21 +196,28 @@ static int store_attach_existing(kv_t *kv, uint64_t size, int alone)
     return alone ? store_repair_alone(kv) : 0;
 }
 
+/* The OS layer's open flags for kv_open's flags and name. */
+static unsigned open_flags(const char *name, unsigned flags)
+{
+    return (kv__validate_name_is_path(name) ? OS_OPEN_FILE : 0u) |
+           ((flags & KV_CREATE) ? OS_OPEN_CREATE : 0u) | ((flags & KV_EXCL) ? OS_OPEN_EXCL : 0u);
+}
+
 /* Opens the object until it is a sized store (or this call creates it). */
 static int store_attach(kv_t *kv, const char *name, unsigned flags, const kv_options_t *opts,
                         const kv_geometry_t *want)
 {
-    int create = (flags & KV_CREATE) != 0, exclusive = (flags & KV_EXCL) != 0;
+    unsigned os_flags = open_flags(name, flags);
     for (int attempt = 0;; attempt++) {
         uint64_t size;
-        int rc = kv__os_object_open(name, create, exclusive, opts->mode, opts->lock_timeout_ms,
-                                &kv->obj, &size);
+        int rc = kv__os_object_open(name, os_flags, opts->mode, opts->lock_timeout_ms, &kv->obj,
+                                    &size);
         if (rc < 0)
             return rc;
-        if (size == 0 && create && rc == OS_ATTACH_ALONE) {
+        if (size == 0 && (os_flags & OS_OPEN_CREATE) && rc == OS_ATTACH_ALONE) {
             rc = store_format(kv, want);
             if (rc < 0) /* e.g. KV_ENOSPC: leave no empty object at the name */
-                kv__os_object_unlink(name);
+                kv__os_object_unlink(name, os_flags & OS_OPEN_FILE);
         }
         else if (size > 0)
             rc = store_attach_existing(kv, size, rc == OS_ATTACH_ALONE);
@@ -224,7 +231,7 @@ static int store_attach(kv_t *kv, const char *name, unsigned flags, const kv_opt
             return rc;
         if (attempt >= EMPTY_OBJECT_RETRIES)
             return KV_ECORRUPT;
-        exclusive = 0; /* the object exists now, made by someone else */
+        os_flags &= ~(unsigned)OS_OPEN_EXCL; /* the object exists now, made by someone else */
         kv__os_sleep_ms(1);
     }
 }
@@ -285,7 +292,7 @@ int kv_unlink(const char *name)
         return KV_EINVAL;
     if ((rc = kv__validate_name(name)) != 0)
         return rc;
-    return kv__os_object_unlink(name);
+    return kv__os_object_unlink(name, open_flags(name, 0));
 }
 
 int kv_info(const kv_t *kv, kv_info_t *info)

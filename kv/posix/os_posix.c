@@ -1,5 +1,5 @@
 /*
- * os_posix.c — kv's OS layer for Linux and other POSIX systems (see os.h).
+ * os_posix.c — kv's OS layer for Linux with glibc (see os.h).
  *
  * Named memory is a POSIX shared-memory object "/kv.<name>"; a file-backed
  * store is a regular file opened without following a symlink.  Either way
@@ -9,16 +9,26 @@
  * exclusive while a process creates the store or finds itself alone.  The
  * kernel drops it when a process dies, so "I got it exclusively" proves that
  * no other process has the store mapped.  An OFD record lock on the byte
- * the Windows layer locks goes with it, so that a wine process (whose
- * LockFileEx wine turns into a record lock) and a Linux process on one store
- * file see each other.
- *
- * Change notification sleeps on a shared futex (Linux); a port to another
- * POSIX system replaces kv__os_wait/kv__os_wake_all only.
+ * the Windows layer locks (KV_ATTACH_LOCK_OFFSET) goes with it, so that a
+ * wine process (whose LockFileEx wine turns into a record lock) and a Linux
+ * process on one store file see each other.
  *
  * The store mutex is a pthread mutex with PTHREAD_PROCESS_SHARED and
  * PTHREAD_MUTEX_ROBUST in the header's lock area: when its holder dies the
  * kernel marks it, and the next locker gets EOWNERDEAD.
+ *
+ * What this file needs beyond POSIX, i.e. what a port to another POSIX
+ * system (a BSD, macOS) would replace:
+ *   - Linux: the shared futex of kv__os_wait/kv__os_wake_all
+ *     (<linux/futex.h>), open file description locks (F_OFD_SETLK) on the
+ *     attach byte, getrandom(), shm_open living in /dev/shm (tmpfs, so
+ *     posix_fallocate reserves its pages);
+ *   - glibc: pthread_mutex_clocklock (2.30) for a lock wait on the monotonic
+ *     clock, and the mutex's internal lock word, read while spinning
+ *     (looks_free; other C libraries fall back to trylock), robust mutexes
+ *     that the kernel's robust list releases when a holder dies;
+ *   - the lock area's ABI is glibc's pthread_mutex_t of this architecture
+ *     (kv__os_mutex_abi names its size and the pointer width).
  */
 #include "os.h"
 
@@ -49,6 +59,12 @@ struct os_object {
     void *addr;      /* mapping, or NULL */
     uint64_t mapped; /* bytes mapped */
 };
+
+/* The store mutex: the header's lock area of the object's mapping. */
+static pthread_mutex_t *store_mutex(os_object_t *obj)
+{
+    return (pthread_mutex_t *)(void *)((kv_header_t *)obj->addr)->lock;
+}
 
 /* ---------------------------------------------------------------------- */
 /* Errors and names                                                        */
@@ -82,11 +98,10 @@ static int shm_name(const char *name, char *buf, size_t cap)
     return n > 0 && (size_t)n < cap ? 0 : KV_ENAME;
 }
 
-static int open_fd(const char *name, int oflags, uint32_t mode, int *is_file)
+static int open_fd(const char *name, int is_file, int oflags, uint32_t mode)
 {
     char shm[KV_NAME_MAX + 8];
-    *is_file = strchr(name, '/') != NULL;
-    if (*is_file)
+    if (is_file)
         /* O_NOFOLLOW: never write through a symlink planted at the path;
          * O_NONBLOCK: a FIFO there must not hang the open. */
         return open(name, oflags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, (mode_t)mode);
@@ -101,9 +116,6 @@ static int open_fd(const char *name, int oflags, uint32_t mode, int *is_file)
 /* Objects                                                                 */
 /* ---------------------------------------------------------------------- */
 
-/* The byte win32/os_win32.c locks with LockFileEx (ATTACH_LOCK_OFFSET). */
-#define WIN_ATTACH_BYTE ((off_t)0x7fffffff00000000LL)
-
 /* Locks the attach byte with an OFD lock (per open file, like flock):
  * F_WRLCK for LOCK_EX, F_RDLCK for LOCK_SH; F_OFD_SETLKW waits. */
 static int ofd_lock(int fd, int how, int cmd)
@@ -112,7 +124,7 @@ static int ofd_lock(int fd, int how, int cmd)
     memset(&fl, 0, sizeof fl);
     fl.l_type = how == LOCK_EX ? F_WRLCK : F_RDLCK;
     fl.l_whence = SEEK_SET;
-    fl.l_start = WIN_ATTACH_BYTE;
+    fl.l_start = (off_t)KV_ATTACH_LOCK_OFFSET;
     fl.l_len = 1;
     return fcntl(fd, cmd, &fl);
 }
@@ -147,15 +159,15 @@ static int attach_lock(int fd, int how, uint32_t timeout_ms)
     }
 }
 
-/* Opens the object, creating it if asked; *created says whether this call
- * made it.  O_EXCL first, so creation is known rather than guessed. */
-static int open_object(const char *name, int create, int exclusive, uint32_t mode,
-                       int *is_file, int *created)
+/* Opens the object, creating it if asked (OS_OPEN_*); *created says whether
+ * this call made it.  O_EXCL first, so creation is known rather than
+ * guessed. */
+static int open_object(const char *name, unsigned flags, uint32_t mode, int *created)
 {
-    int fd;
+    int is_file = (flags & OS_OPEN_FILE) != 0, fd;
     *created = 0;
-    if (create) {
-        fd = open_fd(name, O_RDWR | O_CREAT | O_EXCL, mode, is_file);
+    if (flags & OS_OPEN_CREATE) {
+        fd = open_fd(name, is_file, O_RDWR | O_CREAT | O_EXCL, mode);
         if (fd >= 0) {
             *created = 1;
             /* Exactly the asked mode, whatever the umask. */
@@ -167,10 +179,10 @@ static int open_object(const char *name, int create, int exclusive, uint32_t mod
             }
             return fd;
         }
-        if (errno != EEXIST || exclusive)
+        if (errno != EEXIST || (flags & OS_OPEN_EXCL))
             return -1;
     }
-    return open_fd(name, O_RDWR, mode, is_file);
+    return open_fd(name, is_file, O_RDWR, mode);
 }
 
 static int check_regular(int fd, int is_file, uint64_t *size)
@@ -186,14 +198,15 @@ static int check_regular(int fd, int is_file, uint64_t *size)
     return 0;
 }
 
-int kv__os_object_open(const char *name, int create, int exclusive, uint32_t mode,
-                   uint32_t timeout_ms, os_object_t **out, uint64_t *size)
+int kv__os_object_open(const char *name, unsigned flags, uint32_t mode, uint32_t timeout_ms,
+                       os_object_t **out, uint64_t *size)
 {
     os_object_t *obj = calloc(1, sizeof *obj);
     int created, rc;
     if (!obj)
         return KV_ENOMEM;
-    obj->fd = open_object(name, create, exclusive, mode, &obj->is_file, &created);
+    obj->is_file = (flags & OS_OPEN_FILE) != 0;
+    obj->fd = open_object(name, flags, mode, &created);
     if (obj->fd < 0) {
         rc = from_errno(errno);
         free(obj);
@@ -275,11 +288,11 @@ void kv__os_object_close(os_object_t *obj)
     free(obj);
 }
 
-int kv__os_object_unlink(const char *name)
+int kv__os_object_unlink(const char *name, unsigned flags)
 {
     char shm[KV_NAME_MAX + 8];
     int rc;
-    if (strchr(name, '/'))
+    if (flags & OS_OPEN_FILE)
         rc = unlink(name);
     else if (shm_name(name, shm, sizeof shm) != 0)
         return KV_ENAME;
@@ -300,18 +313,18 @@ uint32_t kv__os_mutex_abi(void)
            (uint32_t)sizeof(pthread_mutex_t);
 }
 
-int kv__os_mutex_init(void *area)
+int kv__os_mutex_init(os_object_t *obj)
 {
     pthread_mutexattr_t attr;
     int e;
-    memset(area, 0, KV_LOCK_AREA);
+    memset(store_mutex(obj), 0, KV_LOCK_AREA);
     if (pthread_mutexattr_init(&attr) != 0)
         return KV_EIO;
     e = pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
     if (!e)
         e = pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
     if (!e)
-        e = pthread_mutex_init((pthread_mutex_t *)area, &attr);
+        e = pthread_mutex_init(store_mutex(obj), &attr);
     pthread_mutexattr_destroy(&attr);
     return e ? KV_EIO : 0;
 }
@@ -364,9 +377,9 @@ static int timed_lock(pthread_mutex_t *m, uint32_t timeout_ms)
 #endif
 }
 
-int kv__os_mutex_trylock(void *area)
+int kv__os_mutex_trylock(os_object_t *obj)
 {
-    return lock_result(pthread_mutex_trylock((pthread_mutex_t *)area));
+    return lock_result(pthread_mutex_trylock(store_mutex(obj)));
 }
 
 /* Spinning before sleeping.  A critical section lasts tens to hundreds of
@@ -405,9 +418,9 @@ static int looks_free(pthread_mutex_t *m)
 #endif
 }
 
-int kv__os_mutex_lock(void *area, uint32_t timeout_ms)
+int kv__os_mutex_lock(os_object_t *obj, uint32_t timeout_ms)
 {
-    pthread_mutex_t *m = area;
+    pthread_mutex_t *m = store_mutex(obj);
     for (int i = 0, pause = 1; i < SPIN_LIMIT; i++) {
         if (looks_free(m)) {
             int e = pthread_mutex_trylock(m);
@@ -422,14 +435,14 @@ int kv__os_mutex_lock(void *area, uint32_t timeout_ms)
     return lock_result(timed_lock(m, timeout_ms));
 }
 
-void kv__os_mutex_consistent(void *area)
+void kv__os_mutex_consistent(os_object_t *obj)
 {
-    pthread_mutex_consistent((pthread_mutex_t *)area);
+    pthread_mutex_consistent(store_mutex(obj));
 }
 
-void kv__os_mutex_unlock(void *area)
+void kv__os_mutex_unlock(os_object_t *obj)
 {
-    pthread_mutex_unlock((pthread_mutex_t *)area);
+    pthread_mutex_unlock(store_mutex(obj));
 }
 
 /* ---------------------------------------------------------------------- */
@@ -439,16 +452,19 @@ void kv__os_mutex_unlock(void *area)
 /* FUTEX_WAIT and FUTEX_WAKE without FUTEX_PRIVATE_FLAG: the kernel keys the
  * futex by the page of the shared mapping, so processes that map the store
  * at different addresses meet on the same word. */
-int kv__os_wait(_Atomic uint32_t *word, uint32_t expected, uint32_t timeout_ms)
+int kv__os_wait(os_object_t *obj, _Atomic uint32_t *word, uint32_t expected,
+                uint32_t timeout_ms)
 {
     struct timespec ts = { (time_t)(timeout_ms / 1000), (long)(timeout_ms % 1000) * 1000000L };
+    (void)obj; /* the futex is the word itself */
     if (syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT, expected, &ts, NULL, 0) == 0)
         return 0;
     return errno == ETIMEDOUT ? KV_ETIMEDOUT : 0; /* EAGAIN (changed), EINTR: recheck */
 }
 
-void kv__os_wake_all(_Atomic uint32_t *word)
+void kv__os_wake_all(os_object_t *obj, _Atomic uint32_t *word)
 {
+    (void)obj; /* the futex is the word itself */
     syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 

@@ -42,19 +42,18 @@
  * OS_LOCK_OWNER_DIED and runs the same repair as EOWNERDEAD on POSIX.  The
  * lock area is this layer's own scratch space (the sleeper count below), and
  * kv__os_mutex_abi() names that format, so a Windows process refuses to share a
- * live store with a POSIX one (KV_EVERSION).  os.h passes only addresses
- * into the mapping, so a process-wide registry of open objects maps an
- * address back to its object and handles.
+ * live store with a POSIX one (KV_EVERSION).  Every mutex and wait call
+ * gets the object (os.h), which holds the kernel handles.
  *
  * A store file written on Linux opens here: the header format is the same
  * and only lock_abi differs, and store.c adopts a store whose lock area
  * another layer formatted when this process is alone with it.  Alone means
- * holding the attach lock (LockFileEx on ATTACH_LOCK_OFFSET) exclusively;
+ * holding the attach lock (LockFileEx on KV_ATTACH_LOCK_OFFSET) exclusively;
  * wine turns that into a POSIX record lock, which os_posix.c takes too, so
  * a Linux process and a wine process on one store file see each other.
  */
 #ifndef _WIN32_WINNT
-#  define _WIN32_WINNT 0x0601 /* Windows 7: SRW locks, GetTickCount64 */
+#  define _WIN32_WINNT 0x0601 /* Windows 7: GetTickCount64 */
 #endif
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
@@ -94,13 +93,6 @@ typedef struct win_lock_area {
 } win_lock_area_t;
 _Static_assert(sizeof(win_lock_area_t) <= KV_LOCK_AREA, "fits the lock area");
 
-/* The attach lock's byte: far beyond the end of any store (KV_SLOTS_MAX
- * slots of the largest size stay below 2^61), so locking it never touches
- * the mapped bytes.  Wine turns the lock into a POSIX record lock on this
- * byte, which a Linux process can see with fcntl(): keep it fixed. */
-#define ATTACH_LOCK_OFFSET_HIGH 0x7fffffffu
-#define ATTACH_LOCK_OFFSET_LOW  0u
-
 /* Longest kernel-object name built here: "Global\kv:file:" + volume and
  * file id, or "Global\kv." + a store name, plus the longest suffix. */
 #define OBJ_NAME_MAX (KV_NAME_MAX + 64)
@@ -128,7 +120,6 @@ struct os_object {
     uint64_t mapped;     /* bytes in the view */
     uint32_t mode;       /* for the DACL of a section created at reserve */
     wchar_t base[OBJ_NAME_MAX]; /* kernel-object name prefix (see top) */
-    struct os_object *next;     /* registry list, while mapped */
 };
 
 /* ---------------------------------------------------------------------- */
@@ -338,53 +329,6 @@ static void secattr_free(secattr_t *s)
 }
 
 /* ---------------------------------------------------------------------- */
-/* The registry: mapping address -> object                                 */
-/* ---------------------------------------------------------------------- */
-
-/* os.h hands the mutex and wait functions an address inside the mapping
- * (the lock area, the change_seq word); the handles that go with it are
- * per process, so they are found here.  A handle is never closed while
- * another thread uses it (kv.h: kv_close must not race other calls), so the
- * object stays valid after the registry lock is let go. */
-static SRWLOCK registry_lock = SRWLOCK_INIT;
-static os_object_t *registry;
-
-static void registry_add(os_object_t *obj)
-{
-    AcquireSRWLockExclusive(&registry_lock);
-    obj->next = registry;
-    registry = obj;
-    ReleaseSRWLockExclusive(&registry_lock);
-}
-
-static void registry_remove(os_object_t *obj)
-{
-    AcquireSRWLockExclusive(&registry_lock);
-    for (os_object_t **p = &registry; *p; p = &(*p)->next) {
-        if (*p == obj) {
-            *p = obj->next;
-            break;
-        }
-    }
-    ReleaseSRWLockExclusive(&registry_lock);
-}
-
-/* The object whose view holds `addr`, or NULL. */
-static os_object_t *registry_find(const void *addr)
-{
-    const unsigned char *p = addr;
-    os_object_t *obj;
-    AcquireSRWLockShared(&registry_lock);
-    for (obj = registry; obj; obj = obj->next) {
-        const unsigned char *start = obj->addr;
-        if (p >= start && p < start + obj->mapped)
-            break;
-    }
-    ReleaseSRWLockShared(&registry_lock);
-    return obj;
-}
-
-/* ---------------------------------------------------------------------- */
 /* Objects: the pieces                                                     */
 /* ---------------------------------------------------------------------- */
 
@@ -401,6 +345,15 @@ static int open_sync_objects(os_object_t *obj, SECURITY_ATTRIBUTES *sa)
     return obj->notify ? 0 : last_error();
 }
 
+/* The attach lock's byte (layout.h), as LockFileEx takes an offset. */
+static OVERLAPPED attach_byte(void)
+{
+    OVERLAPPED ov = { 0 };
+    ov.Offset = (DWORD)KV_ATTACH_LOCK_OFFSET;
+    ov.OffsetHigh = (DWORD)(KV_ATTACH_LOCK_OFFSET >> 32);
+    return ov;
+}
+
 /* Takes the attach lock on a file's lock byte: ATTACH_SHARED or
  * ATTACH_EXCLUSIVE, polling so a stopped holder cannot hang us; `wait_ms` 0
  * tries once.  Returns 0, KV_ETIMEDOUT or another error. */
@@ -408,9 +361,7 @@ static int attach_lock(os_object_t *obj, int how, uint32_t wait_ms)
 {
     DWORD flags = LOCKFILE_FAIL_IMMEDIATELY | (how == ATTACH_EXCLUSIVE ? LOCKFILE_EXCLUSIVE_LOCK : 0);
     for (uint32_t waited = 0;; waited++) {
-        OVERLAPPED ov = { 0 };
-        ov.Offset = ATTACH_LOCK_OFFSET_LOW;
-        ov.OffsetHigh = ATTACH_LOCK_OFFSET_HIGH;
+        OVERLAPPED ov = attach_byte();
         if (LockFileEx(obj->file, flags, 0, 1, 0, &ov)) {
             obj->attach = how;
             return 0;
@@ -425,9 +376,7 @@ static int attach_lock(os_object_t *obj, int how, uint32_t wait_ms)
 
 static void attach_unlock(os_object_t *obj)
 {
-    OVERLAPPED ov = { 0 };
-    ov.Offset = ATTACH_LOCK_OFFSET_LOW;
-    ov.OffsetHigh = ATTACH_LOCK_OFFSET_HIGH;
+    OVERLAPPED ov = attach_byte();
     if (obj->attach != ATTACH_NONE)
         UnlockFileEx(obj->file, 0, 1, 0, &ov);
     obj->attach = ATTACH_NONE;
@@ -437,25 +386,25 @@ static void attach_unlock(os_object_t *obj)
  * creation is known rather than guessed.  FILE_FLAG_OPEN_REPARSE_POINT opens
  * a symlink or junction itself instead of its target (O_NOFOLLOW's twin);
  * check_regular then refuses it. */
-static int open_file(os_object_t *obj, const char *name, int create, int exclusive,
+static int open_file(os_object_t *obj, const char *name, unsigned flags,
                      SECURITY_ATTRIBUTES *sa, int *created)
 {
     const DWORD access = GENERIC_READ | GENERIC_WRITE;
     const DWORD share = FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE;
-    const DWORD flags = FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT;
+    const DWORD attrs = FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT;
     wchar_t *path = file_path(name);
     int rc = 0;
     *created = 0;
     if (!path)
         return KV_ENAME;
-    if (create) {
-        obj->file = CreateFileW(path, access, share, sa, CREATE_NEW, flags, NULL);
+    if (flags & OS_OPEN_CREATE) {
+        obj->file = CreateFileW(path, access, share, sa, CREATE_NEW, attrs, NULL);
         *created = obj->file != INVALID_HANDLE_VALUE;
-        if (!*created && (GetLastError() != ERROR_FILE_EXISTS || exclusive))
+        if (!*created && (GetLastError() != ERROR_FILE_EXISTS || (flags & OS_OPEN_EXCL)))
             rc = last_error();
     }
     if (!rc && !*created) {
-        obj->file = CreateFileW(path, access, share, NULL, OPEN_EXISTING, flags, NULL);
+        obj->file = CreateFileW(path, access, share, NULL, OPEN_EXISTING, attrs, NULL);
         if (obj->file == INVALID_HANDLE_VALUE)
             rc = last_error();
     }
@@ -499,7 +448,6 @@ static int map_whole(os_object_t *obj, uint64_t *size)
     }
     obj->addr = p;
     obj->mapped = (uint64_t)mbi.RegionSize;
-    registry_add(obj);
     *size = obj->mapped;
     return 0;
 }
@@ -510,10 +458,10 @@ static int map_whole(os_object_t *obj, uint64_t *size)
 
 /* A file-backed store: open, take the attach lock as os_posix.c does with
  * flock, name the sync objects after the file's identity. */
-static int open_file_store(os_object_t *obj, const char *name, int create, int exclusive,
+static int open_file_store(os_object_t *obj, const char *name, unsigned flags,
                            uint32_t timeout_ms, secattr_t *sec, uint64_t *size)
 {
-    int created, rc = open_file(obj, name, create, exclusive, &sec->sa, &created);
+    int created, rc = open_file(obj, name, flags, &sec->sa, &created);
     if (rc)
         return rc;
     if ((rc = check_regular(obj->file, size)) != 0)
@@ -536,7 +484,7 @@ static int open_file_store(os_object_t *obj, const char *name, int create, int e
 
 /* Named memory: under the open guard, attach to the section if it exists,
  * else (create) be alone with nothing yet: kv__os_object_reserve makes it. */
-static int open_named_store(os_object_t *obj, const char *name, int create, int exclusive,
+static int open_named_store(os_object_t *obj, const char *name, unsigned flags,
                             uint32_t timeout_ms, secattr_t *sec, uint64_t *size)
 {
     wchar_t gname[OBJ_NAME_MAX];
@@ -559,12 +507,12 @@ static int open_named_store(os_object_t *obj, const char *name, int create, int 
     obj->section = OpenFileMappingW(FILE_MAP_READ | FILE_MAP_WRITE, FALSE, obj->base);
     *size = 0;
     if (obj->section) {
-        if (exclusive)
+        if (flags & OS_OPEN_EXCL)
             return KV_EEXIST;
         rc = map_whole(obj, size);
     } else if (GetLastError() != ERROR_FILE_NOT_FOUND) {
         return last_error();
-    } else if (!create) {
+    } else if (!(flags & OS_OPEN_CREATE)) {
         return KV_ENOENT;
     } else {
         obj->alone = 1;
@@ -572,8 +520,8 @@ static int open_named_store(os_object_t *obj, const char *name, int create, int 
     return rc ? rc : open_sync_objects(obj, &sec->sa);
 }
 
-int kv__os_object_open(const char *name, int create, int exclusive, uint32_t mode,
-                   uint32_t timeout_ms, os_object_t **out, uint64_t *size)
+int kv__os_object_open(const char *name, unsigned flags, uint32_t mode, uint32_t timeout_ms,
+                       os_object_t **out, uint64_t *size)
 {
     os_object_t *obj = calloc(1, sizeof *obj);
     secattr_t sec;
@@ -582,11 +530,11 @@ int kv__os_object_open(const char *name, int create, int exclusive, uint32_t mod
         return KV_ENOMEM;
     obj->file = INVALID_HANDLE_VALUE;
     obj->mode = mode;
-    obj->is_file = strchr(name, '/') != NULL;
+    obj->is_file = (flags & OS_OPEN_FILE) != 0;
     rc = secattr_init(&sec, mode);
     if (!rc)
-        rc = obj->is_file ? open_file_store(obj, name, create, exclusive, timeout_ms, &sec, size)
-                          : open_named_store(obj, name, create, exclusive, timeout_ms, &sec, size);
+        rc = obj->is_file ? open_file_store(obj, name, flags, timeout_ms, &sec, size)
+                          : open_named_store(obj, name, flags, timeout_ms, &sec, size);
     secattr_free(&sec);
     if (rc) {
         kv__os_object_close(obj);
@@ -668,13 +616,10 @@ int kv__os_object_map(os_object_t *obj, uint64_t size, void **addr)
         CloseHandle(section); /* the view keeps the section alive */
     if (!p)
         return last_error();
-    if (obj->addr) {
-        registry_remove(obj);
+    if (obj->addr)
         UnmapViewOfFile(obj->addr);
-    }
     obj->addr = p;
     obj->mapped = size;
-    registry_add(obj);
     *addr = p;
     return 0;
 }
@@ -722,10 +667,8 @@ void kv__os_object_close(os_object_t *obj)
 {
     if (!obj)
         return;
-    if (obj->addr) {
-        registry_remove(obj);
+    if (obj->addr)
         UnmapViewOfFile(obj->addr);
-    }
     if (obj->mutex)
         CloseHandle(obj->mutex);
     if (obj->notify)
@@ -788,9 +731,9 @@ static int unlink_named(const char *name)
     return 0;
 }
 
-int kv__os_object_unlink(const char *name)
+int kv__os_object_unlink(const char *name, unsigned flags)
 {
-    return strchr(name, '/') ? unlink_file(name) : unlink_named(name);
+    return (flags & OS_OPEN_FILE) ? unlink_file(name) : unlink_named(name);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -802,23 +745,20 @@ uint32_t kv__os_mutex_abi(void)
     return WIN_LOCK_ABI;
 }
 
-/* The area's object, or NULL (never for an area kv passes). */
-static os_object_t *area_object(void *area)
+/* The lock area as this layer uses it (see win_lock_area_t). */
+static win_lock_area_t *lock_area(os_object_t *obj)
 {
-    return registry_find(area);
+    return (win_lock_area_t *)(void *)((kv_header_t *)obj->addr)->lock;
 }
 
 /* Called alone (nobody else has the store open): clears the sleeper count
  * and makes sure the mutex is free.  It can only be owned, or abandoned, if
  * a process outside kv's protocol holds it; taking and releasing it once
  * drops an abandoned state so the next locker does not repair twice. */
-int kv__os_mutex_init(void *area)
+int kv__os_mutex_init(os_object_t *obj)
 {
-    os_object_t *obj = area_object(area);
     DWORD w;
-    memset(area, 0, KV_LOCK_AREA);
-    if (!obj)
-        return KV_EIO;
+    memset(lock_area(obj), 0, KV_LOCK_AREA);
     w = WaitForSingleObject(obj->mutex, 0);
     if (w == WAIT_OBJECT_0 || w == WAIT_ABANDONED)
         ReleaseMutex(obj->mutex);
@@ -838,37 +778,30 @@ static int wait_result(DWORD w)
 /* A kernel mutex belongs to a thread and is recursive: kv never locks twice
  * in one thread (every operation is lock, act, unlock), and unlock always
  * runs in the locking thread. */
-int kv__os_mutex_trylock(void *area)
+int kv__os_mutex_trylock(os_object_t *obj)
 {
-    os_object_t *obj = area_object(area);
-    return obj ? wait_result(WaitForSingleObject(obj->mutex, 0)) : KV_ECORRUPT;
+    return wait_result(WaitForSingleObject(obj->mutex, 0));
 }
 
 /* WaitForSingleObject sleeps in the kernel; there is no user-space lock
  * word to spin on, so no spinning first. */
-int kv__os_mutex_lock(void *area, uint32_t timeout_ms)
+int kv__os_mutex_lock(os_object_t *obj, uint32_t timeout_ms)
 {
-    os_object_t *obj = area_object(area);
-    int rc;
-    if (!obj)
-        return KV_ECORRUPT;
-    rc = wait_result(WaitForSingleObject(obj->mutex, timeout_ms));
+    int rc = wait_result(WaitForSingleObject(obj->mutex, timeout_ms));
     return rc == OS_LOCK_BUSY ? KV_ETIMEDOUT : rc;
 }
 
 /* After WAIT_ABANDONED the mutex is simply owned; there is no "consistent"
  * state to restore.  If the repairer dies too, the next waiter is told
  * WAIT_ABANDONED again, as with a robust mutex. */
-void kv__os_mutex_consistent(void *area)
+void kv__os_mutex_consistent(os_object_t *obj)
 {
-    (void)area;
+    (void)obj;
 }
 
-void kv__os_mutex_unlock(void *area)
+void kv__os_mutex_unlock(os_object_t *obj)
 {
-    os_object_t *obj = area_object(area);
-    if (obj)
-        ReleaseMutex(obj->mutex);
+    ReleaseMutex(obj->mutex);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -901,16 +834,11 @@ void kv__os_mutex_unlock(void *area)
  * in slices of WAIT_SLICE_MS, re-checking the word between, bounds the
  * delay that could cause; no change is ever missed.
  */
-int kv__os_wait(_Atomic uint32_t *word, uint32_t expected, uint32_t timeout_ms)
+int kv__os_wait(os_object_t *obj, _Atomic uint32_t *word, uint32_t expected,
+                uint32_t timeout_ms)
 {
-    os_object_t *obj = registry_find((const void *)word);
-    win_lock_area_t *la;
+    win_lock_area_t *la = lock_area(obj);
     int rc = 0;
-    if (!obj) { /* never for a word kv passes; sleep rather than spin */
-        Sleep(timeout_ms);
-        return KV_ETIMEDOUT;
-    }
-    la = (win_lock_area_t *)((kv_header_t *)obj->addr)->lock;
     InterlockedIncrement(&la->sleepers);
     for (uint64_t start = kv__os_monotonic_ms();;) {
         uint64_t waited = kv__os_monotonic_ms() - start;
@@ -929,14 +857,11 @@ int kv__os_wait(_Atomic uint32_t *word, uint32_t expected, uint32_t timeout_ms)
     return rc;
 }
 
-void kv__os_wake_all(_Atomic uint32_t *word)
+void kv__os_wake_all(os_object_t *obj, _Atomic uint32_t *word)
 {
-    os_object_t *obj = registry_find((const void *)word);
-    win_lock_area_t *la;
+    win_lock_area_t *la = lock_area(obj);
     LONG n;
-    if (!obj)
-        return;
-    la = (win_lock_area_t *)((kv_header_t *)obj->addr)->lock;
+    (void)word; /* the semaphore stands for the word */
     MemoryBarrier(); /* the word's new value before the count (see above) */
     n = la->sleepers;
     if (n > NOTIFY_MAX)
