@@ -20,7 +20,15 @@
  *     threads of one process at once; any number of processes may open the
  *     same store.  Every operation that touches slots takes the store's
  *     lock, waiting at most the handle's lock timeout (KV_ETIMEDOUT).
- *     A handle must not be used in a child after fork(); open a new one.
+ *   - fork(): a handle belongs to the process that opened it.  In a child
+ *     after fork() every call on an inherited handle but kv_close(),
+ *     kv_info() and kv_set_timeout() fails with KV_EFORKED (detected by a
+ *     counter that a fork handler bumps, at no cost to other calls); open a
+ *     new handle there.
+ *   - Structs that may grow (kv_options_t, kv_info_t, kv_stats_t) start with
+ *     their size, filled in by the macros kv_options_init(), kv_info() and
+ *     kv_stats() from the caller's sizeof, so a program built against an
+ *     older kv.h keeps working with a newer shared library.
  */
 #ifndef KV_H
 #define KV_H
@@ -60,7 +68,8 @@ extern "C" {
 #define KV_EFULL      (-4) /* no free slot left; nothing was changed */
 #define KV_EEXIST     (-5) /* key exists (KV_NOREPLACE) or store exists (KV_EXCL) */
 #define KV_ERANGE     (-6) /* caller's buffer too small; the needed size is reported */
-#define KV_ETIMEDOUT  (-7) /* the store's lock was not acquired within the timeout */
+#define KV_ETIMEDOUT  (-7) /* the store's lock was not acquired within the timeout
+                            * (never "nothing changed": see kv_wait) */
 #define KV_ECORRUPT   (-8) /* the mapping is not a kv store, or is damaged */
 #define KV_EVERSION   (-9) /* a kv store of another layout version or platform ABI */
 #define KV_EPERM     (-10) /* no permission to open or create the store */
@@ -73,6 +82,9 @@ extern "C" {
 #define KV_ECONFLICT (-17) /* the entry's version is not the one required */
 #define KV_ENOTNUM   (-18) /* kv_incr: the value is not a decimal integer */
 #define KV_EOVERFLOW (-19) /* kv_incr: the result does not fit in int64_t */
+#define KV_EMFILE    (-20) /* too many open files, in this process or the system */
+#define KV_EFORKED   (-21) /* the handle was opened by the parent of this process (fork) */
+#define KV_EINTR     (-22) /* kv_wait/kv_watch: a signal handler ran while it slept */
 
 /* Returns a static, human-readable message for a KV_E* code (or "unknown
  * error").  Safe to call from any thread. */
@@ -102,15 +114,20 @@ typedef struct kv kv_t;
  * Geometry fields are used only when this call creates the store; when it
  * attaches, the store's own geometry applies (see kv_stats). */
 typedef struct kv_options {
+    uint32_t size;            /* sizeof(kv_options_t) as the caller was built:
+                               * set by kv_options_init(), never by hand */
+    uint32_t mode;            /* permission bits on creation (default 0600) */
     uint64_t slots;           /* slot count, rounded up to a power of two (default 1024) */
     uint32_t key_max;         /* largest key in bytes (default 64) */
     uint32_t val_max;         /* largest value in bytes (default 1024) */
-    uint32_t mode;            /* permission bits on creation (default 0600) */
     uint32_t lock_timeout_ms; /* lock wait limit for this handle (default 5000) */
 } kv_options_t;
 
-/* Fills *opts with the defaults above.  Never fails. */
-KV_API void kv_options_init(kv_options_t *opts);
+/* Fills the first `size` bytes of *opts with the defaults above and sets
+ * opts->size.  Call it through kv_options_init(), which passes the
+ * caller's sizeof.  Never fails. */
+KV_API void kv_options_init_size(kv_options_t *opts, size_t size);
+#define kv_options_init(opts) kv_options_init_size((opts), sizeof *(opts))
 
 /* Opens the store called `name`, creating it when KV_CREATE is given.
  *
@@ -125,15 +142,19 @@ KV_API void kv_options_init(kv_options_t *opts);
  * header (magic, layout version, sizes, limits, byte order, lock ABI) before
  * anything else is read.
  *
- * `opts` may be NULL for the defaults.  On success *out holds a new handle;
- * kv_created() tells whether this call created the store.
+ * `opts` may be NULL for the defaults; otherwise it must have been filled by
+ * kv_options_init().  On success *out holds a new handle; kv_created()
+ * tells whether this call created the store.
  *
  * Errors: KV_EINVAL (NULL out/name, unknown flags, KV_EXCL without
- * KV_CREATE, mode beyond 07777, slots 0 or > KV_SLOTS_MAX,
- * key_max 0 or > KV_KEY_MAX_LIMIT, val_max > KV_VAL_MAX_LIMIT), KV_ENAME,
- * KV_ENOENT, KV_EEXIST (KV_EXCL), KV_EPERM, KV_ENOSPC, KV_ECORRUPT (not a kv
- * store, truncated, fields out of range), KV_EVERSION, KV_ETIMEDOUT (another
- * process held the store's lock during recovery), KV_ENOMEM, KV_EIO.
+ * KV_CREATE, opts not filled by kv_options_init() or carrying fields this
+ * library does not know set to nonzero, mode beyond 07777, slots 0 or >
+ * KV_SLOTS_MAX, key_max 0 or > KV_KEY_MAX_LIMIT, val_max >
+ * KV_VAL_MAX_LIMIT), KV_ENAME, KV_ENOENT, KV_EEXIST (KV_EXCL), KV_EPERM,
+ * KV_ENOSPC, KV_ECORRUPT (not a kv store, truncated, fields out of range),
+ * KV_EVERSION, KV_ETIMEDOUT (another process held the store exclusively —
+ * creating or repairing it — for longer than opts->lock_timeout_ms),
+ * KV_EMFILE (no file descriptor or handle left), KV_ENOMEM, KV_EIO.
  * Thread-safe: any number of threads may open handles at once. */
 KV_API int kv_open(kv_t **out, const char *name, unsigned flags, const kv_options_t *opts);
 
@@ -154,15 +175,21 @@ KV_API int kv_unlink(const char *name);
 
 /* The store's fixed geometry, as this handle validated it at open. */
 typedef struct kv_info {
+    uint32_t size;        /* bytes of this struct filled (set by kv_info) */
+    uint32_t reserved;    /* 0 */
     uint64_t slots;       /* slot count (a power of two) */
     uint32_t key_max;     /* largest key in bytes */
     uint32_t val_max;     /* largest value in bytes */
     uint64_t total_bytes; /* size of the whole mapping */
 } kv_info_t;
 
-/* Fills *info without taking the lock: O(1), never blocks.  Use it to size
- * buffers for kv_get()/kv_next().  Errors: KV_EINVAL.  Thread-safe. */
-KV_API int kv_info(const kv_t *kv, kv_info_t *info);
+/* Fills *info without taking the lock: O(1), never blocks, works in a child
+ * after fork().  Use it to size buffers for kv_get()/kv_next().  Called
+ * through the macro kv_info(), which passes the caller's sizeof.
+ * Errors: KV_EINVAL (NULL argument, size smaller than the first kv_info_t).
+ * Thread-safe. */
+KV_API int kv_info_size(const kv_t *kv, kv_info_t *info, size_t size);
+#define kv_info(kv, info) kv_info_size((kv), (info), sizeof *(info))
 
 /* Sets this handle's lock timeout in milliseconds (0 = fail at once if the
  * lock is busy).  Thread-safe. Errors: KV_EINVAL (NULL handle). */
@@ -170,7 +197,7 @@ KV_API int kv_set_timeout(kv_t *kv, uint32_t ms);
 
 /* Writes a file-backed store's pages to disk (msync) and waits for it.  For
  * named memory it returns 0 at once.  Errors: KV_EINVAL (NULL handle),
- * KV_EIO.  Thread-safe. */
+ * KV_EFORKED, KV_ENOMEM, KV_EIO.  Thread-safe. */
 KV_API int kv_flush(kv_t *kv);
 
 /* ------------------------------------------------------------------------ */
@@ -188,7 +215,7 @@ KV_API int kv_flush(kv_t *kv);
  * write survives the death of any process, this one included.
  * Errors: KV_EINVAL (empty key, NULL pointer with nonzero length, unknown
  * flag), KV_ETOOBIG, KV_EFULL, KV_EEXIST, KV_ERDONLY, KV_ETIMEDOUT,
- * KV_ECORRUPT.  On any error the store is unchanged. */
+ * KV_ECORRUPT, KV_EFORKED.  On any error the store is unchanged. */
 KV_API int kv_put(kv_t *kv, const void *key, size_t key_len,
                   const void *val, size_t val_len, unsigned flags);
 
@@ -206,12 +233,23 @@ typedef struct kv_put_opts {
 /* kv_put() with a time-to-live, a version condition, and the new version
  * reported.  `opts` may be NULL (= kv_put with no flags).
  *
- * Expiry is wall-clock time (ms since the Unix epoch, CLOCK_REALTIME; on
- * Windows GetSystemTimeAsFileTime, as fine as the timer tick, 1-16 ms), so
- * an entry of a file-backed store still expires at the right moment after a
- * reboot; setting the clock forward expires entries early.  An expired entry
- * reads as absent; its slot is reclaimed when a lookup meets it, when an
- * insert needs room, or by kv_purge_expired().
+ * Expiry is wall-clock time: an absolute deadline in ms since the Unix
+ * epoch (CLOCK_REALTIME; on Windows GetSystemTimeAsFileTime, as fine as the
+ * timer tick, 1-16 ms), so an entry of a file-backed store still expires at
+ * the right moment after a reboot.  What follows from the clock being
+ * changeable:
+ *   - setting the clock forward expires entries early; setting it back
+ *     makes entries outlive their TTL by as much;
+ *   - every process judges expiry by its own clock, so one whose clock runs
+ *     ahead (a VM not yet synchronised, a clock set by hand) sees, and
+ *     reclaims, everyone's entries as expired early;
+ *   - a clock before 1970 reads as 1970-01-01 00:00 (0 ms): nothing
+ *     expires until it is set right, as with any clock set back;
+ *   - kv_watch() sleeps until an entry's deadline by a clock that does not
+ *     jump, so an expiry brought forward by a jump is noticed only when the
+ *     computed sleep ends (or another change wakes it).
+ * An expired entry reads as absent; its slot is reclaimed when a lookup
+ * meets it, when an insert needs room, or by kv_purge_expired().
  *
  * Versions: every write gives the entry a new version, larger than any
  * version the store has handed out (it is the store's generation after the
@@ -227,7 +265,8 @@ KV_API int kv_put_ex(kv_t *kv, const void *key, size_t key_len,
  * *val_len to the size needed and leaves buf untouched.  `buf` may be NULL
  * when cap is 0 (to ask for the size).  `val_len` may be NULL.
  * Errors: KV_ENOTFOUND (also for an expired entry), KV_EINVAL, KV_ETOOBIG
- * (key longer than key_max), KV_ERANGE, KV_ETIMEDOUT, KV_ECORRUPT. */
+ * (key longer than key_max), KV_ERANGE, KV_ETIMEDOUT, KV_ECORRUPT,
+ * KV_EFORKED. */
 KV_API int kv_get(kv_t *kv, const void *key, size_t key_len,
                   void *buf, size_t cap, size_t *val_len);
 
@@ -243,7 +282,7 @@ KV_API int kv_get_ex(kv_t *kv, const void *key, size_t key_len,
                      void *buf, size_t cap, size_t *val_len, kv_meta_t *meta);
 
 /* Removes `key`.  Errors: KV_ENOTFOUND, KV_EINVAL, KV_ETOOBIG, KV_ERDONLY,
- * KV_ETIMEDOUT, KV_ECORRUPT. */
+ * KV_ETIMEDOUT, KV_ECORRUPT, KV_EFORKED. */
 KV_API int kv_del(kv_t *kv, const void *key, size_t key_len);
 
 /* Removes `key` only if its version is `version`.  Errors: those of
@@ -256,29 +295,31 @@ KV_API int kv_del_if(kv_t *kv, const void *key, size_t key_len, uint64_t version
  * (may be NULL) gets the new value.  The value must be an optional '-' and
  * 1..19 digits with nothing else.
  * Errors: KV_ENOTNUM (not such an integer), KV_EOVERFLOW (result outside
- * int64_t), KV_ETOOBIG (val_max below 20 bytes), and those of kv_put(). */
+ * int64_t), KV_ETOOBIG (val_max below 20 bytes), and those of kv_put()
+ * (KV_EINVAL, KV_EFULL, KV_ERDONLY, KV_ETIMEDOUT, KV_ECORRUPT, KV_EFORKED). */
 KV_API int kv_incr(kv_t *kv, const void *key, size_t key_len, int64_t delta,
                    int64_t *result);
 
 /* Sets *ttl_ms to the time `key` has left to live in ms, or -1 if it never
  * expires.  Errors: KV_ENOTFOUND (absent or expired), KV_EINVAL, KV_ETOOBIG,
- * KV_ETIMEDOUT, KV_ECORRUPT (also: the entry's expiry lies further ahead
- * than twice KV_TTL_MAX_MS, which only damage produces; kv_check() reports
- * it). */
+ * KV_ETIMEDOUT, KV_EFORKED, KV_ECORRUPT (also: the entry's expiry lies
+ * further ahead than twice KV_TTL_MAX_MS, which only damage produces;
+ * kv_check() reports it). */
 KV_API int kv_ttl(kv_t *kv, const void *key, size_t key_len, int64_t *ttl_ms);
 
 /* Deletes every expired entry (one O(slots) pass under the lock) and sets
- * *purged (may be NULL) to how many.  Errors: KV_ERDONLY, KV_ETIMEDOUT,
- * KV_EINVAL. */
+ * *purged (may be NULL) to how many.  Errors: KV_EINVAL, KV_ERDONLY,
+ * KV_ETIMEDOUT, KV_ECORRUPT, KV_EFORKED. */
 KV_API int kv_purge_expired(kv_t *kv, uint64_t *purged);
 
 /* Sets *count to the number of keys (entries that expired but have not
  * been reclaimed yet included; kv_purge_expired() first for an exact
- * figure).  Errors: KV_EINVAL, KV_ETIMEDOUT. */
+ * figure).  Errors: KV_EINVAL, KV_ETIMEDOUT, KV_ECORRUPT, KV_EFORKED. */
 KV_API int kv_count(kv_t *kv, uint64_t *count);
 
 /* Removes every key, as one crash-safe operation: after a crash it is either
- * complete or not begun.  Errors: KV_ERDONLY, KV_ETIMEDOUT, KV_EINVAL. */
+ * complete or not begun.  Errors: KV_EINVAL, KV_ERDONLY, KV_ETIMEDOUT,
+ * KV_ECORRUPT, KV_EFORKED. */
 KV_API int kv_clear(kv_t *kv);
 
 /* ------------------------------------------------------------------------ */
@@ -301,22 +342,37 @@ KV_API int kv_clear(kv_t *kv);
 /* ------------------------------------------------------------------------ */
 
 /* Sets *generation to the store's generation (bumped by every change),
- * without taking the lock.  Errors: KV_EINVAL.  Thread-safe. */
+ * without taking the lock.  Errors: KV_EINVAL, KV_EFORKED.  Thread-safe. */
 KV_API int kv_generation(kv_t *kv, uint64_t *generation);
 
 /* Blocks until the store's generation differs from `seen` or timeout_ms
- * passes, and sets *generation (may be NULL) to the current one.  Sleeps in
- * the kernel (a shared futex on a word in the mapping on Linux): no busy
- * waiting, and no change is missed between reading the generation and
- * sleeping.  Every waiter of every process is woken by every change.
- * Errors: KV_ETIMEDOUT (no change; *generation still set), KV_EINVAL.
- * Takes no lock.  Thread-safe. */
+ * passes, and sets *generation (may be NULL) to the current one: the store
+ * changed exactly when *generation != seen.  Returns 0 in both cases (a
+ * timeout with no change is not an error).  Sleeps in the kernel (a shared
+ * futex on a word in the mapping on Linux): no busy waiting, and no change
+ * is missed between reading the generation and sleeping.  Every waiter of
+ * every process is woken by every change.
+ * Signals: when a signal handler runs in the sleeping thread the wait ends
+ * with KV_EINTR (*generation set), whatever SA_RESTART says, as poll()
+ * does, so a handler that sets a flag is seen at once; loop to wait on.
+ * Windows has no such signals: there the wait ends only by a change or the
+ * timeout.
+ * Errors: KV_EINVAL, KV_EINTR, KV_EFORKED.  Takes no lock.  Thread-safe. */
 KV_API int kv_wait(kv_t *kv, uint64_t seen, uint32_t timeout_ms, uint64_t *generation);
 
 /* Blocks until the version of `key` differs from `seen` (0: absent), i.e.
  * the key was written, deleted or expired, or timeout_ms passes; sets
- * *version (may be NULL) to the current version (0 if absent).
- * Errors: KV_ETIMEDOUT, KV_EINVAL, KV_ETOOBIG, KV_ECORRUPT. */
+ * *version (may be NULL) to the current version (0 if absent): the key
+ * changed exactly when *version != seen.  Returns 0 in both cases.
+ * The key is read under the store's lock, each wait for it bounded by the
+ * handle's lock timeout and by what is left of timeout_ms, so the call
+ * never outlives timeout_ms (0: read once, without waiting for a busy
+ * lock).  If the lock cannot be had in that time the call returns
+ * KV_ETIMEDOUT and leaves *version untouched: a stuck lock is reported,
+ * never taken for "no change".  Signals end the wait as in kv_wait
+ * (KV_EINTR, *version set to what was last read).
+ * Errors: KV_EINVAL, KV_ETOOBIG, KV_ETIMEDOUT, KV_ECORRUPT, KV_EINTR,
+ * KV_EFORKED. */
 KV_API int kv_watch(kv_t *kv, const void *key, size_t key_len, uint64_t seen,
                     uint32_t timeout_ms, uint64_t *version);
 
@@ -344,7 +400,7 @@ typedef struct kv_entry {
  * keys without value-sized buffers; val_len is still set.
  * If a buffer is too small, returns KV_ERANGE with both lengths set and
  * *cursor unchanged.  Errors: KV_EINVAL, KV_ERANGE, KV_ETIMEDOUT,
- * KV_ECORRUPT. */
+ * KV_ECORRUPT, KV_EFORKED. */
 KV_API int kv_next(kv_t *kv, uint64_t *cursor, kv_entry_t *entry);
 
 /* ------------------------------------------------------------------------ */
@@ -352,6 +408,8 @@ KV_API int kv_next(kv_t *kv, uint64_t *cursor, kv_entry_t *entry);
 /* ------------------------------------------------------------------------ */
 
 typedef struct kv_stats {
+    uint32_t size;           /* bytes of this struct filled (set by kv_stats) */
+    uint32_t layout_version; /* on-mapping format version */
     uint64_t slots;          /* slot count (a power of two) */
     uint64_t used;           /* slots holding a key */
     uint64_t tombstones;     /* slots freed by deletion, reusable by inserts */
@@ -369,7 +427,6 @@ typedef struct kv_stats {
     uint64_t expirations;    /* expired entries reclaimed */
     uint64_t evictions;      /* entries evicted to make room (cache stores) */
     uint32_t cache;          /* 1 if the store was created with KV_CACHE */
-    uint32_t layout_version; /* on-mapping format version */
     uint32_t holder_pid;     /* pid holding the lock when stats was read, else 0 */
     uint64_t holder_since_ms;/* wall-clock ms (since the epoch) when a waiter first
                               * found the lock held by that holder: a lower bound
@@ -381,13 +438,17 @@ typedef struct kv_stats {
  * costs O(slots).  If the lock cannot be taken in time, fills only the
  * fields that need no lock (geometry, layout_version, holder_pid,
  * holder_since_ms, lock_timeouts), zeroes the rest and returns
- * KV_ETIMEDOUT, so a stuck holder can be diagnosed.  Errors: KV_EINVAL, KV_ETIMEDOUT. */
-KV_API int kv_stats(kv_t *kv, kv_stats_t *st);
+ * KV_ETIMEDOUT, so a stuck holder can be diagnosed.  Called through the
+ * macro kv_stats(), which passes the caller's sizeof.
+ * Errors: KV_EINVAL (NULL argument, size smaller than the first
+ * kv_stats_t), KV_ETIMEDOUT, KV_ECORRUPT, KV_EFORKED. */
+KV_API int kv_stats_size(kv_t *kv, kv_stats_t *st, size_t size);
+#define kv_stats(kv, st) kv_stats_size((kv), (st), sizeof *(st))
 
 /* Verifies the header and every slot under the lock.  Writes one line per
  * problem found (at most `cap` bytes, NUL-terminated) into `report`, which
  * may be NULL when cap is 0.  Returns 0 when the store is sound, KV_ECORRUPT otherwise.
- * Errors: KV_ECORRUPT, KV_ETIMEDOUT, KV_EINVAL. */
+ * Errors: KV_ECORRUPT, KV_ETIMEDOUT, KV_EINVAL, KV_EFORKED. */
 KV_API int kv_check(kv_t *kv, char *report, size_t cap);
 
 #ifdef __cplusplus

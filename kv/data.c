@@ -305,8 +305,8 @@ static int get_locked(kv_t *kv, uint64_t hash, const void *key, size_t key_len, 
     return 0;
 }
 
-int kv_get_ex(kv_t *kv, const void *key, size_t key_len, void *buf, size_t cap,
-              size_t *val_len, kv_meta_t *meta)
+int kv__data_get(kv_t *kv, const void *key, size_t key_len, void *buf, size_t cap,
+                 size_t *val_len, kv_meta_t *meta, uint32_t timeout_ms)
 {
     store_hold_t hold;
     size_t len = 0;
@@ -317,13 +317,20 @@ int kv_get_ex(kv_t *kv, const void *key, size_t key_len, void *buf, size_t cap,
     if (!buf && cap)
         return KV_EINVAL;
     hash = kv__table_hash(&kv->table, key, key_len);
-    if ((rc = kv__store_lock(kv, &hold)) != 0)
+    if ((rc = kv__store_lock_within(kv, &hold, timeout_ms)) != 0)
         return rc;
     rc = get_locked(kv, hash, key, key_len, buf, cap, &len, meta);
     kv__store_unlock(kv, &hold);
     if (val_len && (rc == 0 || rc == KV_ERANGE))
         *val_len = len;
     return rc;
+}
+
+int kv_get_ex(kv_t *kv, const void *key, size_t key_len, void *buf, size_t cap,
+              size_t *val_len, kv_meta_t *meta)
+{
+    return kv__data_get(kv, key, key_len, buf, cap, val_len, meta,
+                        kv ? kv__store_timeout(kv) : 0);
 }
 
 int kv_get(kv_t *kv, const void *key, size_t key_len, void *buf, size_t cap, size_t *val_len)

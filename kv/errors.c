@@ -26,6 +26,9 @@ static const char *const messages[] = {
     [-KV_ECONFLICT]  = "version conflict: the entry changed",
     [-KV_ENOTNUM]    = "value is not a decimal integer",
     [-KV_EOVERFLOW]  = "integer overflow",
+    [-KV_EMFILE]     = "too many open files (in this process or the system)",
+    [-KV_EFORKED]    = "handle used in a child after fork(); open a new handle there",
+    [-KV_EINTR]      = "a signal handler interrupted the wait",
 };
 
 const char *kv_strerror(int err)

@@ -90,13 +90,11 @@ int kv_next(kv_t *kv, uint64_t *cursor, kv_entry_t *e)
 static void stats_unlocked(const kv_t *kv, kv_stats_t *st)
 {
     const kv_header_t *h = kv->hdr;
-    kv_info_t info;
-    kv_info(kv, &info);
     memset(st, 0, sizeof *st);
-    st->slots = info.slots;
-    st->key_max = info.key_max;
-    st->val_max = info.val_max;
-    st->total_bytes = info.total_bytes;
+    st->slots = kv->table.geo.slot_count;
+    st->key_max = kv->table.geo.key_max;
+    st->val_max = kv->table.geo.val_max;
+    st->total_bytes = kv->table.geo.total_size;
     st->layout_version = KV_LAYOUT_VERSION;
     st->cache = (uint32_t)kv->cache;
     st->holder_pid = atomic_load_explicit(&h->holder_pid, memory_order_relaxed);
@@ -105,15 +103,13 @@ static void stats_unlocked(const kv_t *kv, kv_stats_t *st)
     st->lock_timeouts = atomic_load_explicit(&h->lock_timeouts, memory_order_relaxed);
 }
 
-int kv_stats(kv_t *kv, kv_stats_t *st)
+/* Fills *st: the lock-free fields, then the rest under the lock. */
+static int stats_read(kv_t *kv, kv_stats_t *st)
 {
-    const kv_header_t *h;
+    const kv_header_t *h = kv->hdr;
     store_hold_t hold;
     table_census_t c;
     int rc;
-    if (!kv || !st)
-        return KV_EINVAL;
-    h = kv->hdr;
     stats_unlocked(kv, st);
     if ((rc = kv__store_lock(kv, &hold)) != 0) {
         stats_unlocked(kv, st); /* again: our own wait stamped the holder's time */
@@ -133,6 +129,25 @@ int kv_stats(kv_t *kv, kv_stats_t *st)
     st->avg_probe = c.used ? (double)c.probe_sum / (double)c.used : 0.0;
     st->max_probe = c.probe_max;
     return 0;
+}
+
+/* The first published kv_stats_t ends here; later versions only append. */
+#define STATS_V1_SIZE (offsetof(kv_stats_t, holder_since_ms) + sizeof(uint64_t))
+
+int kv_stats_size(kv_t *kv, kv_stats_t *st, size_t size)
+{
+    kv_stats_t full;
+    int rc;
+    if (!kv || !st)
+        return KV_EINVAL;
+    if ((rc = kv__store_check_fork(kv)) != 0)
+        return rc;
+    rc = stats_read(kv, &full);
+    if (rc == 0 || rc == KV_ETIMEDOUT) {
+        int out = kv__store_sized_out(st, size, &full, sizeof full, STATS_V1_SIZE);
+        return out ? out : rc;
+    }
+    return rc;
 }
 
 /* A bounded text buffer that kv_check appends problem lines to. */

@@ -14,50 +14,61 @@
 
 int kv_generation(kv_t *kv, uint64_t *generation)
 {
+    int rc;
     if (!kv || !generation)
         return KV_EINVAL;
+    if ((rc = kv__store_check_fork(kv)) != 0)
+        return rc;
     *generation = atomic_load_explicit(&kv->hdr->generation, memory_order_acquire);
     return 0;
 }
 
-int kv_wait(kv_t *kv, uint64_t seen, uint32_t timeout_ms, uint64_t *generation)
+/* Sleeps until the generation differs from `seen` or timeout_ms passes, and
+ * sets *current to the generation then.  Returns 0 (changed or timed out:
+ * the caller compares) or KV_EINTR. */
+static int wait_change(kv_t *kv, uint64_t seen, uint32_t timeout_ms, uint64_t *current)
 {
-    kv_header_t *h;
-    uint64_t deadline, now, current;
+    kv_header_t *h = kv->hdr;
+    uint64_t deadline = kv__os_monotonic_ms() + timeout_ms, now;
     int rc = 0;
-    if (!kv)
-        return KV_EINVAL;
-    h = kv->hdr;
-    deadline = kv__os_monotonic_ms() + timeout_ms;
     for (;;) {
         /* change_seq first: publish() stores the generation before bumping
          * it, so a waiter that sees the new change_seq sees the new
          * generation too. */
         uint32_t seq = atomic_load_explicit(&h->change_seq, memory_order_seq_cst);
-        current = atomic_load_explicit(&h->generation, memory_order_acquire);
-        if (current != seen)
-            break;
-        now = kv__os_monotonic_ms();
-        if (now >= deadline) {
-            rc = KV_ETIMEDOUT;
-            break;
-        }
+        *current = atomic_load_explicit(&h->generation, memory_order_acquire);
+        if (*current != seen || rc == KV_EINTR || (now = kv__os_monotonic_ms()) >= deadline)
+            return rc;
         atomic_fetch_add_explicit(&h->waiters, 1, memory_order_seq_cst);
-        kv__os_wait(kv->obj, &h->change_seq, seq, (uint32_t)(deadline - now));
+        rc = kv__os_wait(kv->obj, &h->change_seq, seq, (uint32_t)(deadline - now));
         atomic_fetch_sub_explicit(&h->waiters, 1, memory_order_relaxed);
     }
+}
+
+int kv_wait(kv_t *kv, uint64_t seen, uint32_t timeout_ms, uint64_t *generation)
+{
+    uint64_t current;
+    int rc;
+    if (!kv)
+        return KV_EINVAL;
+    if ((rc = kv__store_check_fork(kv)) != 0)
+        return rc;
+    rc = wait_change(kv, seen, timeout_ms, &current);
     if (generation)
         *generation = current;
     return rc;
 }
 
-/* The version of key's live entry (0 if absent), when it expires, and the
- * generation it was read at. */
-static int key_version(kv_t *kv, const void *key, size_t key_len, kv_meta_t *meta,
-                       uint64_t *generation)
+/* The version of key's live entry (0 if absent) and when it expires, read
+ * waiting at most lock_ms for the lock, and a generation no later than the
+ * read: any change after the read moves the store past it, so waiting on it
+ * cannot miss one. */
+static int key_version(kv_t *kv, const void *key, size_t key_len, uint32_t lock_ms,
+                       kv_meta_t *meta, uint64_t *generation)
 {
-    int rc = kv_get_ex(kv, key, key_len, NULL, 0, NULL, meta);
+    int rc;
     *generation = atomic_load_explicit(&kv->hdr->generation, memory_order_acquire);
+    rc = kv__data_get(kv, key, key_len, NULL, 0, NULL, meta, lock_ms);
     if (rc == KV_ENOTFOUND)
         meta->version = meta->expires_ms = 0;
     return rc == KV_ENOTFOUND || rc == KV_ERANGE ? 0 : rc;
@@ -78,32 +89,51 @@ static uint32_t sleep_ms(uint64_t deadline, uint64_t now, const kv_meta_t *meta)
     return (uint32_t)(until - now);
 }
 
+/* The lock wait of a read at `now`: the handle's timeout, but never past
+ * the watch's own deadline. */
+static uint32_t lock_budget(const kv_t *kv, uint64_t deadline, uint64_t now)
+{
+    uint64_t left = deadline > now ? deadline - now : 0;
+    uint32_t handle = kv__store_timeout(kv);
+    return left < handle ? (uint32_t)left : handle;
+}
+
+/* Sleeps until the store moves past `generation`, the entry's expiry
+ * passes, or the deadline.  Returns 0 when the key must be read again, 1
+ * when the deadline passed first, or KV_EINTR. */
+static int sleep_for_key(kv_t *kv, uint64_t generation, const kv_meta_t *meta,
+                         uint64_t deadline)
+{
+    for (;;) {
+        uint64_t now = kv__os_monotonic_ms(), current;
+        int rc;
+        if (now >= deadline)
+            return 1;
+        if ((rc = wait_change(kv, generation, sleep_ms(deadline, now, meta), &current)) != 0)
+            return rc;
+        if (current != generation || (meta->expires_ms && kv__os_clock_ms() >= meta->expires_ms))
+            return 0;
+    }
+}
+
 int kv_watch(kv_t *kv, const void *key, size_t key_len, uint64_t seen, uint32_t timeout_ms,
              uint64_t *version)
 {
     kv_meta_t meta = { 0, 0 };
-    uint64_t deadline, now, generation;
+    uint64_t deadline, generation;
     int rc = kv__store_check_key(kv, key, key_len);
     if (rc)
         return rc;
     deadline = kv__os_monotonic_ms() + timeout_ms;
-    for (;;) {
-        /* The generation is read after the version: a change between the
-         * two makes kv_wait return at once, and the loop reads again. */
-        if ((rc = key_version(kv, key, key_len, &meta, &generation)) != 0)
-            break;
-        if (meta.version != seen)
-            break;
-        now = kv__os_monotonic_ms();
-        if (now >= deadline) {
-            rc = KV_ETIMEDOUT;
-            break;
-        }
-        rc = kv_wait(kv, generation, sleep_ms(deadline, now, &meta), NULL);
-        if (rc != 0 && rc != KV_ETIMEDOUT)
-            break;
-    }
-    if (version)
+    do {
+        /* A read that fails (the lock not had in time, damage) leaves
+         * *version alone: there is nothing true to report. */
+        rc = key_version(kv, key, key_len, lock_budget(kv, deadline, kv__os_monotonic_ms()),
+                         &meta, &generation);
+        if (rc)
+            return rc;
+    } while (meta.version == seen && (rc = sleep_for_key(kv, generation, &meta, deadline)) == 0);
+    if (version) /* KV_EINTR too: the last read is still the truth */
         *version = meta.version;
-    return rc;
+    return rc == 1 ? 0 : rc;
 }

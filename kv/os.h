@@ -112,8 +112,9 @@ void kv__os_mutex_unlock(os_object_t *obj);
 /* Sleeps while the 32-bit word at `word` (in obj's mapping) still holds
  * `expected`, at most timeout_ms; the check and the sleep are one atomic
  * step, so a change made before the sleep is never missed.  Works across
- * processes.  Returns 0 (woken, or the word differed: the caller rechecks)
- * or KV_ETIMEDOUT. */
+ * processes.  Returns 0 (woken, or the word differed: the caller rechecks),
+ * KV_ETIMEDOUT, or KV_EINTR (a signal handler ran meanwhile: the caller
+ * returns, so a handler that sets a flag is seen at once). */
 int kv__os_wait(os_object_t *obj, _Atomic uint32_t *word, uint32_t expected,
                 uint32_t timeout_ms);
 
@@ -123,7 +124,14 @@ void kv__os_wake_all(os_object_t *obj, _Atomic uint32_t *word);
 /* ---- small services --------------------------------------------------- */
 
 uint32_t kv__os_pid(void);          /* this process's id */
-uint64_t kv__os_clock_ms(void);     /* wall clock, ms since the Unix epoch; cheap */
+
+/* How many fork()s separate this process from the one that loaded kv:
+ * bumped in the child by a fork handler that the first kv__os_object_open
+ * registers (pthread_atfork).  A handle keeps the value it was opened with,
+ * so a use in a child after fork() is caught with one load.  Always 0 on
+ * Windows, which has no fork(). */
+extern _Atomic uint32_t kv__os_forks;
+uint64_t kv__os_clock_ms(void);     /* wall clock, ms since the Unix epoch (0 before it); cheap */
 uint64_t kv__os_monotonic_ms(void); /* a clock that never jumps, for timeouts */
 uint64_t kv__os_random64(void);     /* unpredictable 64 bits (getrandom, else time+pid) */
 void     kv__os_sleep_ms(uint32_t ms);

@@ -61,12 +61,11 @@ void kv__store_unlock(kv_t *kv, const store_hold_t *hold)
         kv__os_wake_all(kv->obj, &h->change_seq);
 }
 
-/* The slow path of kv__store_lock: the lock is held by someone else.  Stamp when
- * it was first seen held (for stats), then wait up to the timeout. */
-static int store_wait(kv_t *kv)
+/* The slow path of kv__store_lock_within: the lock is held by someone else.
+ * Stamp when it was first seen held (for stats), then wait up to `ms`. */
+static int store_wait(kv_t *kv, uint32_t ms)
 {
     kv_header_t *h = kv->hdr;
-    uint32_t ms = atomic_load_explicit(&kv->timeout_ms, memory_order_relaxed);
     uint64_t unset = 0;
     int rc;
     atomic_compare_exchange_strong_explicit(&h->holder_since_ms, &unset, kv__os_clock_ms(),
@@ -77,12 +76,35 @@ static int store_wait(kv_t *kv)
     return rc;
 }
 
+uint32_t kv__store_timeout(const kv_t *kv)
+{
+    return atomic_load_explicit(&kv->timeout_ms, memory_order_relaxed);
+}
+
+/* A child after fork() shares the parent's mapping and attach lock but not
+ * its pid: locking there would name the parent as the holder, and the
+ * attach lock, shared with the parent, proves nothing.  One load of a
+ * variable that only a fork changes, so the check costs nothing. */
+int kv__store_check_fork(const kv_t *kv)
+{
+    return kv->forks == atomic_load_explicit(&kv__os_forks, memory_order_relaxed) ? 0
+                                                                                    : KV_EFORKED;
+}
+
 int kv__store_lock(kv_t *kv, store_hold_t *hold)
 {
+    return kv__store_lock_within(kv, hold, kv__store_timeout(kv));
+}
+
+int kv__store_lock_within(kv_t *kv, store_hold_t *hold, uint32_t timeout_ms)
+{
     kv_header_t *h = kv->hdr;
-    int rc = kv__os_mutex_trylock(kv->obj);
+    int rc = kv__store_check_fork(kv);
+    if (rc)
+        return rc;
+    rc = kv__os_mutex_trylock(kv->obj);
     if (rc == OS_LOCK_BUSY)
-        rc = store_wait(kv);
+        rc = store_wait(kv, timeout_ms);
     if (rc < 0)
         return rc;
     holder_set(kv);
@@ -102,17 +124,64 @@ int kv__store_lock(kv_t *kv, store_hold_t *hold)
 }
 
 /* ---------------------------------------------------------------------- */
-/* Opening                                                                 */
+/* Structs that carry their size                                           */
 /* ---------------------------------------------------------------------- */
 
-void kv_options_init(kv_options_t *opts)
+/* The first published kv_options_t ends here; later versions only append. */
+#define OPTIONS_V1_SIZE (offsetof(kv_options_t, lock_timeout_ms) + sizeof(uint32_t))
+#define INFO_V1_SIZE    (offsetof(kv_info_t, total_bytes) + sizeof(uint64_t))
+
+void kv_options_init_size(kv_options_t *opts, size_t size)
 {
-    opts->slots = 1024;
-    opts->key_max = 64;
-    opts->val_max = 1024;
-    opts->mode = 0600;
-    opts->lock_timeout_ms = 5000;
+    kv_options_t d;
+    if (!opts || size < sizeof opts->size)
+        return;
+    memset(&d, 0, sizeof d);
+    d.slots = 1024;
+    d.key_max = 64;
+    d.val_max = 1024;
+    d.mode = 0600;
+    d.lock_timeout_ms = 5000;
+    memset(opts, 0, size);
+    memcpy(opts, &d, size < sizeof d ? size : sizeof d);
+    opts->size = (uint32_t)size;
 }
+
+/* Reads a caller's options into *out, all of whose fields this library
+ * knows: a caller built against an older kv.h has the newer fields'
+ * defaults; one built against a newer kv.h must leave the fields this
+ * library does not know at zero, or the call fails (it cannot honour them). */
+static int options_read(const kv_options_t *in, kv_options_t *out)
+{
+    kv_options_init(out);
+    if (!in)
+        return 0;
+    if (in->size < OPTIONS_V1_SIZE)
+        return KV_EINVAL; /* not filled by kv_options_init() */
+    memcpy(out, in, in->size < sizeof *out ? in->size : sizeof *out);
+    for (size_t i = sizeof *out; i < in->size; i++)
+        if (((const unsigned char *)in)[i] != 0)
+            return KV_EINVAL;
+    out->size = sizeof *out;
+    return 0;
+}
+
+int kv__store_sized_out(void *dst, size_t dst_size, const void *src, size_t src_size,
+                        size_t v1_size)
+{
+    size_t n = dst_size < src_size ? dst_size : src_size;
+    uint32_t filled = (uint32_t)n;
+    if (dst_size < v1_size)
+        return KV_EINVAL;
+    memcpy(dst, src, n);
+    memset((unsigned char *)dst + n, 0, dst_size - n);
+    memcpy(dst, &filled, sizeof filled); /* every sized struct starts with its size */
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Opening                                                                 */
+/* ---------------------------------------------------------------------- */
 
 static void table_from_header(kv_t *kv, const kv_geometry_t *g)
 {
@@ -236,9 +305,9 @@ static int store_attach(kv_t *kv, const char *name, unsigned flags, const kv_opt
     }
 }
 
-int kv_open(kv_t **out, const char *name, unsigned flags, const kv_options_t *opts)
+int kv_open(kv_t **out, const char *name, unsigned flags, const kv_options_t *caller_opts)
 {
-    kv_options_t defaults;
+    kv_options_t options, *opts = &options;
     kv_geometry_t want = { 0 };
     kv_t *kv;
     int rc;
@@ -246,12 +315,8 @@ int kv_open(kv_t **out, const char *name, unsigned flags, const kv_options_t *op
         ((flags & KV_EXCL) && !(flags & KV_CREATE)))
         return KV_EINVAL;
     *out = NULL;
-    if ((rc = kv__validate_name(name)) != 0)
+    if ((rc = kv__validate_name(name)) != 0 || (rc = options_read(caller_opts, opts)) != 0)
         return rc;
-    if (!opts) {
-        kv_options_init(&defaults);
-        opts = &defaults;
-    }
     if (opts->mode & ~07777u)
         return KV_EINVAL;
     if ((flags & KV_CREATE) &&
@@ -261,6 +326,7 @@ int kv_open(kv_t **out, const char *name, unsigned flags, const kv_options_t *op
         return KV_ENOMEM;
     atomic_init(&kv->timeout_ms, opts->lock_timeout_ms);
     kv->pid = kv__os_pid();
+    kv->forks = atomic_load_explicit(&kv__os_forks, memory_order_relaxed);
     kv->writable = (flags & KV_RDWR) != 0;
     kv->cache = (flags & KV_CACHE) != 0; /* for a store this call creates */
     if ((rc = store_attach(kv, name, flags, opts, &want)) != 0) {
@@ -295,15 +361,17 @@ int kv_unlink(const char *name)
     return kv__os_object_unlink(name, open_flags(name, 0));
 }
 
-int kv_info(const kv_t *kv, kv_info_t *info)
+int kv_info_size(const kv_t *kv, kv_info_t *info, size_t size)
 {
+    kv_info_t i;
     if (!kv || !info)
         return KV_EINVAL;
-    info->slots = kv->table.geo.slot_count;
-    info->key_max = kv->table.geo.key_max;
-    info->val_max = kv->table.geo.val_max;
-    info->total_bytes = kv->table.geo.total_size;
-    return 0;
+    memset(&i, 0, sizeof i);
+    i.slots = kv->table.geo.slot_count;
+    i.key_max = kv->table.geo.key_max;
+    i.val_max = kv->table.geo.val_max;
+    i.total_bytes = kv->table.geo.total_size;
+    return kv__store_sized_out(info, size, &i, sizeof i, INFO_V1_SIZE);
 }
 
 int kv_set_timeout(kv_t *kv, uint32_t ms)
@@ -316,7 +384,10 @@ int kv_set_timeout(kv_t *kv, uint32_t ms)
 
 int kv_flush(kv_t *kv)
 {
-    return kv ? kv__os_object_flush(kv->obj) : KV_EINVAL;
+    int rc;
+    if (!kv)
+        return KV_EINVAL;
+    return (rc = kv__store_check_fork(kv)) != 0 ? rc : kv__os_object_flush(kv->obj);
 }
 
 int kv__store_check_key(const kv_t *kv, const void *key, size_t key_len)

@@ -84,6 +84,8 @@ static int from_errno(int e)
     case EDQUOT:
     case EFBIG:        return KV_ENOSPC;
     case ENOMEM:       return KV_ENOMEM;
+    case EMFILE:
+    case ENFILE:       return KV_EMFILE;
     case EISDIR:
     case ENXIO:
     case ENODEV:       return KV_ECORRUPT; /* not something a store can live in */
@@ -198,12 +200,27 @@ static int check_regular(int fd, int is_file, uint64_t *size)
     return 0;
 }
 
+_Atomic uint32_t kv__os_forks;
+
+static void count_fork(void)
+{
+    atomic_fetch_add_explicit(&kv__os_forks, 1, memory_order_relaxed);
+}
+
+static void watch_forks(void)
+{
+    pthread_atfork(NULL, NULL, count_fork);
+}
+
 int kv__os_object_open(const char *name, unsigned flags, uint32_t mode, uint32_t timeout_ms,
                        os_object_t **out, uint64_t *size)
 {
-    os_object_t *obj = calloc(1, sizeof *obj);
+    static pthread_once_t forks_watched = PTHREAD_ONCE_INIT;
+    os_object_t *obj;
     int created, rc;
-    if (!obj)
+    /* Before any handle exists, so no fork can copy a handle unnoticed. */
+    pthread_once(&forks_watched, watch_forks);
+    if (!(obj = calloc(1, sizeof *obj)))
         return KV_ENOMEM;
     obj->is_file = (flags & OS_OPEN_FILE) != 0;
     obj->fd = open_object(name, flags, mode, &created);
@@ -459,7 +476,11 @@ int kv__os_wait(os_object_t *obj, _Atomic uint32_t *word, uint32_t expected,
     (void)obj; /* the futex is the word itself */
     if (syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT, expected, &ts, NULL, 0) == 0)
         return 0;
-    return errno == ETIMEDOUT ? KV_ETIMEDOUT : 0; /* EAGAIN (changed), EINTR: recheck */
+    /* A futex wait with a timeout is never restarted after a signal handler
+     * ran, SA_RESTART or not (as poll()): EINTR.  EAGAIN: the word changed. */
+    if (errno == EINTR)
+        return KV_EINTR;
+    return errno == ETIMEDOUT ? KV_ETIMEDOUT : 0;
 }
 
 void kv__os_wake_all(os_object_t *obj, _Atomic uint32_t *word)
@@ -485,6 +506,8 @@ uint64_t kv__os_clock_ms(void)
      * TTLs outlive a 5 ms sleep; the core reads the clock only for entries
      * with a TTL, kv_next and lock waits, so the ~15 ns more do not show. */
     clock_gettime(CLOCK_REALTIME, &ts);
+    if (ts.tv_sec < 0)
+        return 0; /* before 1970: the epoch itself (kv.h), never a wrapped count */
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 

@@ -150,6 +150,7 @@ static int from_win32(DWORD e)
     case ERROR_NOT_ENOUGH_QUOTA:    return KV_ENOSPC;
     case ERROR_NOT_ENOUGH_MEMORY:
     case ERROR_OUTOFMEMORY:         return KV_ENOMEM;
+    case ERROR_TOO_MANY_OPEN_FILES: return KV_EMFILE;
     case ERROR_INVALID_HANDLE:      return KV_ECORRUPT; /* the name is another kind of object */
     default:                        return KV_EIO;
     }
@@ -874,6 +875,8 @@ void kv__os_wake_all(os_object_t *obj, _Atomic uint32_t *word)
 /* Small services                                                          */
 /* ---------------------------------------------------------------------- */
 
+_Atomic uint32_t kv__os_forks; /* Windows has no fork(): always 0 */
+
 uint32_t kv__os_pid(void)
 {
     return (uint32_t)GetCurrentProcessId();
@@ -887,6 +890,8 @@ uint64_t kv__os_clock_ms(void)
     FILETIME ft;
     GetSystemTimeAsFileTime(&ft); /* cheap; as fine as the timer tick (1-16 ms) */
     uint64_t t = ((uint64_t)ft.dwHighDateTime << 32) | ft.dwLowDateTime;
+    if (t < FILETIME_UNIX_EPOCH)
+        return 0; /* before 1970: the epoch itself (kv.h), never a wrapped count */
     return (t - FILETIME_UNIX_EPOCH) / 10000u;
 }
 
