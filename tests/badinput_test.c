@@ -37,12 +37,6 @@ static uint64_t snap_gen;  /* the fixture's generation when last known good */
 /* The fixture                                                              */
 /* ------------------------------------------------------------------------ */
 
-static uint64_t generation(kv_t *kv)
-{
-    kv_stats_t st;
-    return kv_stats(kv, &st) == 0 ? st.generation : UINT64_MAX;
-}
-
 /* Creates the case's store holding FIX_N fixture entries. */
 static kv_t *fixture(void)
 {
@@ -51,7 +45,7 @@ static kv_t *fixture(void)
         util_dispose(kv, store);
         return NULL;
     }
-    snap_gen = kv ? generation(kv) : 0;
+    snap_gen = kv ? util_generation(kv) : 0;
     return kv;
 }
 
@@ -59,7 +53,7 @@ static kv_t *fixture(void)
  * they were at the last fixture(), else says what changed and returns 0. */
 static int intact(kv_t *kv)
 {
-    uint64_t n = 0, g = generation(kv);
+    uint64_t n = 0, g = util_generation(kv);
     unsigned wrong = util_verify(kv, FIX_PREFIX, FIX_N);
     int rc = kv_count(kv, &n);
     if (wrong == 0 && rc == 0 && n == FIX_N && g == snap_gen)

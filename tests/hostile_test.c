@@ -155,12 +155,11 @@ static int role_spinner(int argc, char **argv)
  * Returns 1, or 0 after limit_ms. */
 static int generation_moves(kv_t *kv, uint64_t n, unsigned limit_ms)
 {
-    uint64_t g0 = 0, g = 0;
+    uint64_t g0 = util_generation(kv), g;
     int64_t deadline = util_now_ms() + limit_ms;
-    kv_generation(kv, &g0);
     do {
         spawn_sleep_ms(1);
-        kv_generation(kv, &g);
+        g = util_generation(kv);
     } while (g < g0 + n && util_now_ms() < deadline);
     if (g < g0 + n)
         fprintf(stderr, "  the store's generation stayed near %" PRIu64 "\n", g);

@@ -75,16 +75,6 @@ static int value_ok(const void *key, size_t key_len, const char *val, size_t val
 /* Roles                                                                    */
 /* ------------------------------------------------------------------------ */
 
-/* Opens store `name` read-write for a role; returns NULL after saying why. */
-static kv_t *role_open(const char *role, const char *name)
-{
-    kv_t *kv = NULL;
-    int rc = kv_open(&kv, name, KV_RDWR, NULL);
-    if (rc != 0)
-        fprintf(stderr, "  %s: open %s: %s\n", role, name, kv_strerror(rc));
-    return rc == 0 ? kv : NULL;
-}
-
 /* Puts writer w's entry j at version ver; returns 0 or 1. */
 static int write_entry(kv_t *kv, unsigned w, unsigned j, unsigned ver)
 {
@@ -108,7 +98,7 @@ static unsigned final_version(unsigned j)
  * Exits with 0 or 1. */
 static int role_writer(int argc, char **argv)
 {
-    kv_t *kv = argc == 3 ? role_open("writer", argv[1]) : NULL;
+    kv_t *kv = argc == 3 ? util_role_open("writer", argv[1]) : NULL;
     unsigned w = argc == 3 ? (unsigned)atoi(argv[2]) : 0, bad = 0;
     char k[MP_KEY_MAX + 1];
     if (!kv)
@@ -171,7 +161,7 @@ static unsigned read_pass(kv_t *kv, uint64_t *rng)
  * every value it saw was well-formed. */
 static int role_reader(int argc, char **argv)
 {
-    kv_t *kv = argc == 2 ? role_open("reader", argv[1]) : NULL;
+    kv_t *kv = argc == 2 ? util_role_open("reader", argv[1]) : NULL;
     time_t deadline = time(NULL) + READER_LIMIT_S;
     uint64_t rng = (uint64_t)deadline;
     unsigned bad = 0, passes = 0;

@@ -681,33 +681,26 @@ TEST(stats_fields)
     TEST_DONE();
 }
 
-/* Returns the store's generation, or UINT64_MAX if stats fails. */
-static uint64_t generation(kv_t *kv)
-{
-    kv_stats_t st;
-    return kv_stats(kv, &st) == 0 ? st.generation : UINT64_MAX;
-}
-
 /* Every change bumps the generation once; failed calls and reads do not. */
 TEST(generation_counts_changes)
 {
     kv_t *kv = util_fresh(store, "gen", 64, 8, 8);
     REQUIRE(kv);
-    uint64_t g = generation(kv);
+    uint64_t g = util_generation(kv);
     CHECK_EQ(util_put(kv, "a", "1"), 0);
-    CHECK_EQ(generation(kv), g + 1);
+    CHECK_EQ(util_generation(kv), g + 1);
     CHECK_EQ(util_put(kv, "a", "2"), 0);
-    CHECK_EQ(generation(kv), g + 2);
+    CHECK_EQ(util_generation(kv), g + 2);
     CHECK_EQ(kv_del(kv, "a", 1), 0);
-    CHECK_EQ(generation(kv), g + 3);
+    CHECK_EQ(util_generation(kv), g + 3);
     CHECK_EQ(util_put(kv, "b", "1"), 0);
     CHECK_EQ(kv_put(kv, "b", 1, "2", 1, KV_NOREPLACE), KV_EEXIST);
     CHECK_EQ(kv_del(kv, "zz", 2), KV_ENOTFOUND);
     CHECK_EQ(util_put(kv, "b", "too long a value"), KV_ETOOBIG);
     CHECK_EQ(kv_get(kv, "b", 1, NULL, 0, NULL), KV_ERANGE);
-    CHECK_EQ(generation(kv), g + 4);
+    CHECK_EQ(util_generation(kv), g + 4);
     CHECK_EQ(kv_clear(kv), 0);
-    CHECK(generation(kv) > g + 4);
+    CHECK(util_generation(kv) > g + 4);
     util_dispose(kv, store);
     TEST_DONE();
 }
@@ -727,12 +720,12 @@ TEST(full_table)
     CHECK_EQ(rc, KV_EFULL);
     CHECK(n >= 15 && n <= 16);
     REQUIRE_EQ(util_fill(kv, "f", n), 0);
-    uint64_t g = generation(kv);
+    uint64_t g = util_generation(kv);
     CHECK_EQ(util_put(kv, "extra", "x"), KV_EFULL);
     CHECK_EQ(kv_put(kv, "extra", 5, "x", 1, KV_NOREPLACE), KV_EFULL);
     CHECK_EQ(kv_get(kv, "extra", 5, NULL, 0, NULL), KV_ENOTFOUND);
     CHECK_EQ(kv_del(kv, "extra", 5), KV_ENOTFOUND);
-    CHECK_EQ(generation(kv), g);
+    CHECK_EQ(util_generation(kv), g);
     CHECK_EQ(kv_count(kv, &count), 0);
     CHECK_EQ(count, n);
     CHECK_EQ(util_verify(kv, "f", n), 0);

@@ -126,6 +126,36 @@ long long util_for_each(kv_t *kv, util_visit_fn fn, void *ctx)
     return n;
 }
 
+kv_t *util_role_open(const char *role, const char *name)
+{
+    kv_t *kv = NULL;
+    int rc = kv_open(&kv, name, KV_RDWR, NULL);
+    if (rc != 0)
+        fprintf(stderr, "  %s: open %s: %s\n", role, name, kv_strerror(rc));
+    return rc == 0 ? kv : NULL;
+}
+
+kv_t *util_fresh_cache(char *name, uint64_t slots)
+{
+    kv_options_t o = util_options(slots, 32, 64);
+    return util_fresh_ex(name, "cache", &o, KV_CACHE);
+}
+
+uint64_t util_generation(kv_t *kv)
+{
+    uint64_t g = 0;
+    return kv_generation(kv, &g) == 0 ? g : UINT64_MAX;
+}
+
+kv_stats_t util_stats(kv_t *kv)
+{
+    kv_stats_t st;
+    memset(&st, 0, sizeof st);
+    if (kv_stats(kv, &st) != 0)
+        fprintf(stderr, "  kv_stats failed\n");
+    return st;
+}
+
 uint32_t util_fnv1a(const void *p, size_t n)
 {
     const unsigned char *b = p;
@@ -161,6 +191,37 @@ static int entry_matches(kv_t *kv, const void *key, size_t key_len, const void *
 int util_has(kv_t *kv, const void *key, size_t key_len, const void *val, size_t val_len)
 {
     return entry_matches(kv, key, key_len, val, val_len, 1);
+}
+
+int util_put_ttl(kv_t *kv, const char *key, const char *val, uint64_t ttl_ms)
+{
+    kv_put_opts_t o = { 0, ttl_ms, 0, 0 };
+    return kv_put_ex(kv, key, strlen(key), val, strlen(val), &o);
+}
+
+int util_has_str(kv_t *kv, const char *key, const char *val)
+{
+    return util_has(kv, key, strlen(key), val, strlen(val));
+}
+
+int util_get_rc(kv_t *kv, const char *key)
+{
+    char buf[256];
+    return kv_get(kv, key, strlen(key), buf, sizeof buf, NULL);
+}
+
+uint64_t util_version(kv_t *kv, const char *key)
+{
+    kv_meta_t m = { 0, 0 };
+    int rc = kv_get_ex(kv, key, strlen(key), NULL, 0, NULL, &m);
+    return rc == 0 || rc == KV_ERANGE ? m.version : 0;
+}
+
+int64_t util_ttl(kv_t *kv, const char *key, int *rc)
+{
+    int64_t t = -2;
+    *rc = kv_ttl(kv, key, strlen(key), &t);
+    return t;
 }
 
 size_t util_fixture_key(char *buf, const char *prefix, unsigned i)

@@ -43,6 +43,22 @@ typedef int (*util_visit_fn)(void *ctx, const void *key, size_t key_len,
                              const void *val, size_t val_len);
 long long util_for_each(kv_t *kv, util_visit_fn fn, void *ctx);
 
+/* Opens store `name` read-write for a helper process in `role`; returns NULL
+ * after saying why on stderr. */
+kv_t *util_role_open(const char *role, const char *name);
+
+/* A fresh KV_CACHE store (util_fresh_ex) named test_name("cache"), of
+ * `slots` slots, keys <= 32 B and values <= 64 B (room for the fixture
+ * family's values). */
+kv_t *util_fresh_cache(char *name, uint64_t slots);
+
+/* The store's generation (kv_generation), or UINT64_MAX on an error. */
+uint64_t util_generation(kv_t *kv);
+
+/* kv_stats into a zeroed struct; a failure is said on stderr (the struct
+ * then holds what kv_stats filled in, if anything). */
+kv_stats_t util_stats(kv_t *kv);
+
 /* FNV-1a, 32 bits, of p[0..n): enough to catch a torn or shifted value. */
 uint32_t util_fnv1a(const void *p, size_t n);
 
@@ -52,6 +68,25 @@ int util_put(kv_t *kv, const char *key, const char *val);
 /* Returns 1 if `key` holds exactly val[0..val_len) (values up to 4096
  * bytes), else 0 and says why on stderr. */
 int util_has(kv_t *kv, const void *key, size_t key_len, const void *val, size_t val_len);
+
+/* kv_put_ex of two C strings with a time to live (0: none) and no
+ * condition. */
+int util_put_ttl(kv_t *kv, const char *key, const char *val, uint64_t ttl_ms);
+
+/* util_has for a C-string key and value. */
+int util_has_str(kv_t *kv, const char *key, const char *val);
+
+/* kv_get's result for a C-string key (the value, up to 256 bytes, is
+ * dropped). */
+int util_get_rc(kv_t *kv, const char *key);
+
+/* The version of a C-string key (kv_get_ex's meta), or 0 when it is absent
+ * or on any error. */
+uint64_t util_version(kv_t *kv, const char *key);
+
+/* kv_ttl of a C-string key: returns the time to live (-1: none; -2 when
+ * kv_ttl failed) and stores kv_ttl's result in *rc. */
+int64_t util_ttl(kv_t *kv, const char *key, int *rc);
 
 /* The fixture family: entry i of family `prefix` has key "<prefix><i>" and a
  * value of 0..40 bytes derived from i (entry 0's value is empty).  The

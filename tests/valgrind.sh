@@ -12,9 +12,10 @@ memcheck=(valgrind -q --error-exitcode=99 --leak-check=full
 failed=0 passed=0
 # The soak and fault tests run for their own sake elsewhere; memcheck's 20-50x
 # slowdown is spent on the tests that exercise the most code per second.
-# cache_test is left out: its notification cases time wake-ups across
+# The cache-API tests (version_, ttl_, evict_, lru_ and notify_test, once
+# cache_test) are left out: notify_test's cases time wake-ups across
 # processes, which memcheck's slowdown on a loaded machine can push past
-# their limits (seen once in CI); ASan and UBSan run it in full.
+# their limits (seen once in CI); ASan and UBSan run them in full.
 for name in table_test store_test badinput_test multiproc_test crash_test; do
   t="$build/tests/$name"
   follow=--trace-children=yes

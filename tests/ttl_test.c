@@ -1,0 +1,229 @@
+/*
+ * ttl_test.c — time to live: an entry put with a TTL reads as absent once
+ * the wall clock reaches its expiry (kv_get, kv_get_ex, kv_ttl, kv_del,
+ * kv_next alike) and may be inserted again; a plain put or ttl_ms 0 clears
+ * a TTL and a new one replaces it; kv_purge_expired, iteration and gets
+ * reclaim expired entries and count them in kv_stats; a store that is not a
+ * cache, full of expired entries, takes new inserts instead of KV_EFULL.
+ *
+ * TTLs are short (100-150 ms) and the sleeps after them twice as long, so
+ * a loaded machine makes the run slower, not red.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kv.h"
+#include "spawn.h"
+#include "test.h"
+#include "util.h"
+
+static char store[256]; /* the running case's store name */
+
+/* ------------------------------------------------------------------------ */
+/* Time to live                                                             */
+/* ------------------------------------------------------------------------ */
+
+TEST(ttl_expires)
+{
+    kv_t *kv = util_fresh(store, "ttl", 64, 32, 64);
+    kv_meta_t m = { 0, 0 };
+    int rc;
+    REQUIRE(kv);
+    uint64_t before = util_wall_ms();
+    REQUIRE_EQ(util_put_ttl(kv, "t", "short", 150), 0);
+    REQUIRE_EQ(util_put(kv, "p", "forever"), 0);
+    CHECK(util_has_str(kv, "t", "short"));
+    CHECK_EQ(kv_get_ex(kv, "t", 1, NULL, 0, NULL, &m), KV_ERANGE);
+    /* 20 ms of slack for a coarse clock */
+    CHECK(m.expires_ms + 20 >= before + 150 && m.expires_ms <= util_wall_ms() + 150 + 20);
+    int64_t t = util_ttl(kv, "t", &rc);
+    CHECK_EQ(rc, 0);
+    CHECK(t > 0 && t <= 150);
+    CHECK_EQ(util_ttl(kv, "p", &rc), -1);
+    CHECK_EQ(rc, 0);
+    util_ttl(kv, "absent", &rc);
+    CHECK_EQ(rc, KV_ENOTFOUND);
+    CHECK_EQ(kv_get_ex(kv, "p", 1, NULL, 0, NULL, &m), KV_ERANGE);
+    CHECK_EQ(m.expires_ms, 0);
+
+    spawn_sleep_ms(300);
+    CHECK_EQ(util_get_rc(kv, "t"), KV_ENOTFOUND);
+    CHECK_EQ(kv_get_ex(kv, "t", 1, NULL, 0, NULL, &m), KV_ENOTFOUND);
+    util_ttl(kv, "t", &rc);
+    CHECK_EQ(rc, KV_ENOTFOUND);
+    CHECK_EQ(kv_del(kv, "t", 1), KV_ENOTFOUND);
+    CHECK(util_has_str(kv, "p", "forever"));
+    /* An expired key may be inserted again, insert-only included. */
+    CHECK_EQ(util_put_ttl(kv, "u", "short", 100), 0);
+    spawn_sleep_ms(200);
+    CHECK_EQ(kv_put(kv, "u", 1, "again", 5, KV_NOREPLACE), 0);
+    CHECK(util_has_str(kv, "u", "again"));
+    CHECK_EQ(util_ttl(kv, "u", &rc), -1);
+    CHECK_EQ(kv_check(kv, NULL, 0), 0);
+    util_dispose(kv, store);
+    TEST_DONE();
+}
+
+TEST(ttl_cleared_or_replaced_by_put)
+{
+    kv_t *kv = util_fresh(store, "ttlput", 64, 32, 64);
+    int rc;
+    REQUIRE(kv);
+    REQUIRE_EQ(util_put_ttl(kv, "a", "1", 150), 0);
+    REQUIRE_EQ(util_put(kv, "a", "plain put"), 0);       /* kv_put clears the TTL */
+    CHECK_EQ(util_ttl(kv, "a", &rc), -1);
+    REQUIRE_EQ(util_put_ttl(kv, "b", "1", 150), 0);
+    REQUIRE_EQ(util_put_ttl(kv, "b", "ttl 0", 0), 0);         /* so does ttl_ms 0 */
+    CHECK_EQ(util_ttl(kv, "b", &rc), -1);
+    REQUIRE_EQ(util_put_ttl(kv, "c", "1", 150), 0);
+    REQUIRE_EQ(util_put_ttl(kv, "c", "longer", 60000), 0);    /* a new TTL replaces it */
+    CHECK(util_ttl(kv, "c", &rc) > 50000);
+    REQUIRE_EQ(util_put(kv, "d", "no ttl"), 0);
+    REQUIRE_EQ(util_put_ttl(kv, "d", "now short", 150), 0);   /* and can be added */
+    spawn_sleep_ms(300);
+    CHECK(util_has_str(kv, "a", "plain put"));
+    CHECK(util_has_str(kv, "b", "ttl 0"));
+    CHECK(util_has_str(kv, "c", "longer"));
+    CHECK_EQ(util_get_rc(kv, "d"), KV_ENOTFOUND);
+    util_dispose(kv, store);
+    TEST_DONE();
+}
+
+/* Counts entries kv_next returns whose key starts with `prefix`; -1 on error. */
+static long count_prefix(kv_t *kv, const char *prefix, long *total)
+{
+    char k[64], v[64];
+    uint64_t cursor = 0;
+    long n = 0, all = 0;
+    for (;;) {
+        kv_entry_t e = { k, sizeof k, 0, v, sizeof v, 0 };
+        int rc = kv_next(kv, &cursor, &e);
+        if (rc == KV_ENOTFOUND)
+            break;
+        if (rc != 0)
+            return -1;
+        all++;
+        n += e.key_len >= strlen(prefix) && memcmp(k, prefix, strlen(prefix)) == 0;
+    }
+    if (total)
+        *total = all;
+    return n;
+}
+
+TEST(ttl_purge_next_and_stats)
+{
+    enum { SHORT = 20, LONG = 10 };
+    kv_t *kv = util_fresh(store, "purge", 128, 32, 64);
+    char k[32];
+    uint64_t purged = 99, count = 0;
+    long total = 0;
+    REQUIRE(kv);
+    for (unsigned i = 0; i < SHORT; i++) {
+        snprintf(k, sizeof k, "x%u", i);
+        REQUIRE_EQ(util_put_ttl(kv, k, "short-lived", 150), 0);
+    }
+    REQUIRE_EQ(util_fill(kv, "p", LONG), 0);
+    CHECK_EQ(count_prefix(kv, "x", &total), SHORT);
+    CHECK_EQ(total, SHORT + LONG);
+    kv_stats_t s0 = util_stats(kv);
+    CHECK_EQ(s0.expirations, 0);
+    CHECK_EQ(kv_purge_expired(kv, &purged), 0); /* nothing expired yet */
+    CHECK_EQ(purged, 0);
+
+    spawn_sleep_ms(300);
+    /* kv_next skips expired entries. */
+    CHECK_EQ(count_prefix(kv, "x", &total), 0);
+    CHECK_EQ(total, LONG);
+    kv_stats_t s1 = util_stats(kv);
+    CHECK_EQ(kv_purge_expired(kv, &purged), 0);
+    kv_stats_t s2 = util_stats(kv);
+    /* Whatever iteration reclaimed on the way plus what purge removed. */
+    CHECK_EQ(s1.expirations + purged, SHORT);
+    CHECK_EQ(s2.expirations, SHORT);
+    CHECK_EQ(s2.used, LONG);
+    CHECK_EQ(kv_count(kv, &count), 0);
+    CHECK_EQ(count, LONG);
+    CHECK_EQ(util_verify(kv, "p", LONG), 0);
+    CHECK(s2.generation > s1.generation || purged == 0);
+    CHECK_EQ(kv_purge_expired(kv, &purged), 0);
+    CHECK_EQ(purged, 0);
+    CHECK_EQ(kv_purge_expired(kv, NULL), 0);
+
+    /* A get that meets an expired entry reclaims it and counts a miss. */
+    REQUIRE_EQ(util_put_ttl(kv, "e", "soon gone", 100), 0);
+    spawn_sleep_ms(200);
+    kv_stats_t s3 = util_stats(kv);
+    CHECK_EQ(util_get_rc(kv, "e"), KV_ENOTFOUND);
+    kv_stats_t s4 = util_stats(kv);
+    CHECK_EQ(s4.misses, s3.misses + 1);
+    CHECK_EQ(s4.expirations, s3.expirations + 1);
+    CHECK_EQ(s4.used, s3.used - 1);
+    /* hits and misses */
+    CHECK_EQ(util_get_rc(kv, "p1"), 0);
+    CHECK_EQ(util_get_rc(kv, "p2"), 0);
+    CHECK_EQ(util_get_rc(kv, "nope"), KV_ENOTFOUND);
+    kv_stats_t s5 = util_stats(kv);
+    CHECK_EQ(s5.hits, s4.hits + 2);
+    CHECK_EQ(s5.misses, s4.misses + 1);
+    CHECK_EQ(kv_check(kv, NULL, 0), 0);
+    util_dispose(kv, store);
+    TEST_DONE();
+}
+
+/* A store that is not a cache, full of expired entries, takes new inserts:
+ * the room is reclaimed rather than KV_EFULL returned. */
+TEST(ttl_room_reclaimed_when_full)
+{
+    enum { SLOTS = 256 };
+    kv_t *kv = util_fresh(store, "room", SLOTS, 16, 16);
+    char k[32];
+    unsigned n = 0;
+    int rc = 0;
+    REQUIRE(kv);
+    CHECK_EQ(util_stats(kv).cache, 0);
+    while (n < 4 * SLOTS) {
+        snprintf(k, sizeof k, "x%u", n);
+        rc = util_put_ttl(kv, k, "v", 150);
+        if (rc != 0)
+            break;
+        n++;
+    }
+    CHECK_EQ(rc, KV_EFULL);
+    CHECK(n >= SLOTS * 3 / 4 && n <= SLOTS);
+    CHECK_EQ(kv_put(kv, "one-more", 8, "v", 1, 0), KV_EFULL);
+    spawn_sleep_ms(300);
+    for (unsigned i = 0; i < n; i++) {
+        snprintf(k, sizeof k, "y%u", i);
+        rc = util_put(kv, k, "fresh");
+        if (rc != 0) {
+            fprintf(stderr, "  put %s (insert %u of %u) after all expired: %s\n", k, i + 1, n,
+                    kv_strerror(rc));
+            CHECK_EQ(rc, 0);
+            break;
+        }
+    }
+    long total = 0;
+    CHECK_EQ(count_prefix(kv, "y", &total), n);
+    CHECK_EQ(total, n);
+    CHECK((long long)util_stats(kv).expirations >= (long long)n - (SLOTS - (long long)n));
+    CHECK_EQ(util_stats(kv).evictions, 0);
+    CHECK_EQ(kv_check(kv, NULL, 0), 0);
+    util_dispose(kv, store);
+    TEST_DONE();
+}
+
+/* ------------------------------------------------------------------------ */
+
+static const test_case_t tests[] = {
+    TEST_ENTRY(ttl_expires),
+    TEST_ENTRY(ttl_cleared_or_replaced_by_put),
+    TEST_ENTRY(ttl_purge_next_and_stats),
+    TEST_ENTRY(ttl_room_reclaimed_when_full),
+};
+
+int main(int argc, char **argv)
+{
+    return test_main(argc, argv, tests, sizeof tests / sizeof tests[0]);
+}
