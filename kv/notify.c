@@ -42,6 +42,8 @@ static int wait_change(kv_t *kv, uint64_t seen, uint32_t timeout_ms, uint64_t *c
         atomic_fetch_add_explicit(&h->waiters, 1, memory_order_seq_cst);
         rc = kv__os_wait(kv->obj, &h->change_seq, seq, (uint32_t)(deadline - now));
         atomic_fetch_sub_explicit(&h->waiters, 1, memory_order_relaxed);
+        if (rc == KV_ETIMEDOUT)
+            rc = 0; /* the deadline check above answers it, with a fresh read */
     }
 }
 

@@ -47,7 +47,8 @@ static int role_put(int argc, char **argv)
 }
 
 /* "wait STORE SEEN TIMEOUT_MS": kv_wait.  Exits 0 if woken with a
- * generation other than SEEN, 1 on KV_ETIMEDOUT, 2 on anything else. */
+ * generation other than SEEN, 1 if the timeout passed with none, 2 on
+ * anything else. */
 static int role_wait(int argc, char **argv)
 {
     kv_t *kv = argc == 4 ? util_role_open("wait", argv[1]) : NULL;
@@ -57,14 +58,15 @@ static int role_wait(int argc, char **argv)
         return 2;
     rc = kv_wait(kv, seen, (uint32_t)arg_u64(argv[3]), &g);
     kv_close(kv);
-    if (rc == 0)
-        return g != seen ? 0 : 2;
-    return rc == KV_ETIMEDOUT && g == seen ? 1 : 2;
+    if (rc != 0)
+        return 2;
+    return g != seen ? 0 : 1;
 }
 
 /* "watch STORE KEY SEEN TIMEOUT_MS": kv_watch.  Exits 0 if woken and the key
  * is present at the version reported, 3 if woken and the key is absent
- * (version 0), 1 on KV_ETIMEDOUT, 2 on anything else. */
+ * (version 0), 1 if the timeout passed with no change, 2 on anything
+ * else. */
 static int role_watch(int argc, char **argv)
 {
     kv_t *kv = argc == 5 ? util_role_open("watch", argv[1]) : NULL;
@@ -73,8 +75,8 @@ static int role_watch(int argc, char **argv)
     if (!kv)
         return 2;
     rc = kv_watch(kv, argv[2], strlen(argv[2]), seen, (uint32_t)arg_u64(argv[4]), &v);
-    if (rc == KV_ETIMEDOUT)
-        code = v == seen ? 1 : 2;
+    if (rc == 0 && v == seen)
+        code = 1;
     else if (rc == 0 && v == 0)
         code = util_get_rc(kv, argv[2]) == KV_ENOTFOUND && seen != 0 ? 3 : 2;
     else if (rc == 0)
@@ -149,15 +151,19 @@ TEST(generation_and_wait_in_process)
     CHECK_EQ(g, util_generation(kv));
     CHECK_EQ(kv_wait(kv, g0, 0, NULL), 0);
 
-    /* Nothing changes: KV_ETIMEDOUT after about the timeout. */
+    /* Nothing changes: 0 after about the timeout, with the generation
+     * unchanged (KV_ETIMEDOUT is only for a lock not had in time). */
     t0 = util_now_ms();
-    CHECK_EQ(kv_wait(kv, g, 300, &g2), KV_ETIMEDOUT);
+    g2 = 0;
+    CHECK_EQ(kv_wait(kv, g, 300, &g2), 0);
     int64_t took = util_now_ms() - t0;
     printf("  kv_wait(300 ms) timed out after %lld ms\n", (long long)took);
     CHECK(took >= 290 && took < 1500);
     CHECK_EQ(g2, g);
     t0 = util_now_ms();
-    CHECK_EQ(kv_wait(kv, g, 0, NULL), KV_ETIMEDOUT);
+    g2 = 0;
+    CHECK_EQ(kv_wait(kv, g, 0, &g2), 0);
+    CHECK_EQ(g2, g);
     CHECK(util_now_ms() - t0 < 100);
 
     /* kv_watch in process: changed already, unchanged, absent. */
@@ -167,11 +173,18 @@ TEST(generation_and_wait_in_process)
     CHECK_EQ(kv_watch(kv, "k", 1, cur - 1, 1000, &v), 0);
     CHECK_EQ(v, cur);
     t0 = util_now_ms();
-    CHECK_EQ(kv_watch(kv, "k", 1, cur, 200, &v), KV_ETIMEDOUT);
+    v = 0;
+    CHECK_EQ(kv_watch(kv, "k", 1, cur, 200, &v), 0); /* unchanged: *version == seen */
     CHECK(util_now_ms() - t0 >= 190);
     CHECK_EQ(v, cur);
-    CHECK_EQ(kv_watch(kv, "absent", 6, 0, 100, &v), KV_ETIMEDOUT);
+    v = 7;
+    CHECK_EQ(kv_watch(kv, "absent", 6, 0, 100, &v), 0);
     CHECK_EQ(v, 0);
+    v = 0;
+    t0 = util_now_ms();
+    CHECK_EQ(kv_watch(kv, "k", 1, cur, 0, &v), 0); /* timeout 0: one read */
+    CHECK(util_now_ms() - t0 < 100);
+    CHECK_EQ(v, cur);
     CHECK_EQ(kv_watch(kv, "absent", 6, 5, 1000, &v), 0); /* seen 5, it is absent */
     CHECK_EQ(v, 0);
     CHECK_EQ(kv_watch(kv, "", 0, 0, 10, &v), KV_EINVAL);
@@ -311,10 +324,12 @@ TEST(killed_watcher_is_harmless)
     CHECK_EQ(util_put(kv, "k", "3"), 0);
     CHECK_EQ(util_wait_code(&w3), 0);
     CHECK(util_now_ms() - t0 < 2000);
-    uint64_t g = util_generation(kv);
-    CHECK_EQ(kv_wait(kv, g, 100, NULL), KV_ETIMEDOUT);
+    uint64_t g = util_generation(kv), now = 0;
+    CHECK_EQ(kv_wait(kv, g, 100, &now), 0);
+    CHECK_EQ(now, g); /* nothing changed */
     CHECK_EQ(util_put(kv, "k", "4"), 0);
-    CHECK_EQ(kv_wait(kv, g, 1000, NULL), 0);
+    CHECK_EQ(kv_wait(kv, g, 1000, &now), 0);
+    CHECK(now > g);
     util_dispose(kv, store);
     TEST_DONE();
 }
