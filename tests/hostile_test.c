@@ -43,25 +43,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef _WIN32
-#  include <dirent.h>
-#  include <errno.h>
-#  include <fcntl.h>
-#  include <signal.h>
-#  include <stdatomic.h>
-#  include <sys/mman.h>
-#  include <sys/stat.h>
-#  include <sys/types.h>
-#  include <sys/wait.h>
-#  include <time.h>
-#  include <unistd.h>
-#endif
-
 #include "kv.h"
 #include "layout.h" /* where the header's fields and a slot's are, to aim scribbles */
 #include "spawn.h"
 #include "test.h"
 #include "util.h"
+
+#if TEST_POSIX /* for the POSIX-only cases at the end */
+#  include <dirent.h>
+#  include <errno.h>
+#  include <fcntl.h>
+#  include <signal.h>
+#  include <sys/mman.h>
+#  include <sys/resource.h>
+#  include <sys/stat.h>
+#  include <sys/types.h>
+#  include <unistd.h>
+#endif
 
 #define SKIP_EXIT 77        /* a role's exit code for "cannot run here" */
 #define STOP_KEY "stop"     /* put by the driver: a looping role finishes */
@@ -247,66 +245,6 @@ static int stop_while_holding(kv_t *kv, spawn_proc_t *p, uint32_t holder)
            tally[STOP_FAILED]);
     return tally[CAUGHT] != 0;
 }
-
-/* ------------------------------------------------------------------------ */
-/* POSIX process tools: find a program, run it, find a child                */
-/* ------------------------------------------------------------------------ */
-
-#ifndef _WIN32
-
-/* The path of a program in /usr/bin or /bin, or NULL. */
-static const char *find_tool(const char *name)
-{
-    static char path[64];
-    const char *dirs[] = { "/usr/bin", "/bin", "/usr/sbin", "/sbin" };
-    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
-        snprintf(path, sizeof path, "%s/%s", dirs[i], name);
-        if (access(path, X_OK) == 0)
-            return path;
-    }
-    return NULL;
-}
-
-/* Runs argv (argv[0] a full path) and returns its exit code, or -1. */
-static int run_quiet(const char *const *argv)
-{
-    spawn_proc_t p;
-    if (spawn_program(&p, argv[0], argv, NULL, NULL, NULL) != 0)
-        return -1;
-    spawn_status_t st = { 0, 0, 0, 0 };
-    if (spawn_wait(&p, &st) != 0 || !st.exited)
-        return -1;
-    return st.code;
-}
-
-/* The absolute path of this binary (for running a role under unshare). */
-static const char *self_exe(void)
-{
-    static char path[4096];
-    ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
-    if (n <= 0)
-        return NULL;
-    path[n] = '\0';
-    return path;
-}
-
-/* The first child of process `parent` found in /proc, or 0. */
-static long child_of(long parent)
-{
-    DIR *d = opendir("/proc");
-    struct dirent *e;
-    long found = 0;
-    while (d && !found && (e = readdir(d)) != NULL) {
-        long pid = atol(e->d_name), ppid = 0;
-        if (pid > 0 && spawn_proc_stat(pid, NULL, &ppid) == 0 && ppid == parent)
-            found = pid;
-    }
-    if (d)
-        closedir(d);
-    return found;
-}
-
-#endif /* !_WIN32 */
 
 /* ------------------------------------------------------------------------ */
 /* A stopped lock holder                                                    */
@@ -623,18 +561,6 @@ static int role_scribbler(int argc, char **argv)
     return 0;
 }
 
-#ifndef _WIN32
-/* 1 if child p has ended and is not reaped yet (WNOWAIT leaves it for
- * spawn_wait). */
-static int ended(const spawn_proc_t *p)
-{
-    siginfo_t info;
-    memset(&info, 0, sizeof info); /* si_pid stays 0 if it is still running */
-    return waitid(P_PID, (id_t)p->pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-           info.si_pid != 0;
-}
-#endif
-
 /* Waits for a role that writes `marker` when done: a role still not done
  * at the deadline is killed and reported as hung.  Returns the exit code,
  * or -1 (hung, crashed, or killed by a signal). */
@@ -643,12 +569,10 @@ static int wait_marked(spawn_proc_t *p, const char *marker, int64_t deadline, co
     size_t len = 0;
     unsigned char *done = NULL;
     while ((done = util_read_file(marker, &len)) == NULL && util_now_ms() < deadline) {
-#ifndef _WIN32
-        if (ended(p)) { /* gone: finished just now, or died */
+        if (spawn_ended(p)) { /* gone: finished just now, or died */
             done = util_read_file(marker, &len);
             break;
         }
-#endif
         spawn_sleep_ms(5);
     }
     if (!done && util_now_ms() >= deadline) {
@@ -796,11 +720,79 @@ TEST(scribbler)
     TEST_DONE();
 }
 
+/* ======================================================================== */
+/* POSIX only                                                               */
+/* ======================================================================== */
+
+/* The cases below map the store file, make FIFOs and symlinks, mount or
+ * make namespaces: on Windows each is a skip that says why
+ * (TEST_POSIX_ONLY). */
+TEST_POSIX_ONLY(racing_scribbler, "POSIX only: the flipper maps the store file with mmap");
+TEST_POSIX_ONLY(planted_paths, "POSIX only: symlinks, FIFOs and devices");
+TEST_POSIX_ONLY(out_of_room, "POSIX only: mounts a small tmpfs");
+TEST_POSIX_ONLY(holder_dies_in_pid_namespace, "Linux only: PID namespaces");
+
+#if TEST_POSIX
+
+/* ------------------------------------------------------------------------ */
+/* POSIX process tools: find a program, run it, find a child                */
+/* ------------------------------------------------------------------------ */
+
+/* The path of a program in /usr/bin or /bin, or NULL. */
+static const char *find_tool(const char *name)
+{
+    static char path[64];
+    const char *dirs[] = { "/usr/bin", "/bin", "/usr/sbin", "/sbin" };
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dirs[i], name);
+        if (access(path, X_OK) == 0)
+            return path;
+    }
+    return NULL;
+}
+
+/* Runs argv (argv[0] a full path) and returns its exit code, or -1. */
+static int run_quiet(const char *const *argv)
+{
+    spawn_proc_t p;
+    if (spawn_program(&p, argv[0], argv, NULL, NULL, NULL) != 0)
+        return -1;
+    spawn_status_t st = { 0, 0, 0, 0 };
+    if (spawn_wait(&p, &st) != 0 || !st.exited)
+        return -1;
+    return st.code;
+}
+
+/* The absolute path of this binary (for running a role under unshare). */
+static const char *self_exe(void)
+{
+    static char path[4096];
+    ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+    if (n <= 0)
+        return NULL;
+    path[n] = '\0';
+    return path;
+}
+
+/* The first child of process `parent` found in /proc, or 0. */
+static long child_of(long parent)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    long found = 0;
+    while (d && !found && (e = readdir(d)) != NULL) {
+        long pid = atol(e->d_name), ppid = 0;
+        if (pid > 0 && spawn_proc_stat(pid, NULL, &ppid) == 0 && ppid == parent)
+            found = pid;
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
 /* ------------------------------------------------------------------------ */
 /* A scribbler racing kv's checks                                           */
 /* ------------------------------------------------------------------------ */
-
-#ifndef _WIN32
 
 enum { RACE_MS = 1000, RACE_KEYS = 2, RACE_WORKERS = 2 };
 
@@ -886,21 +878,9 @@ TEST(racing_scribbler)
     TEST_DONE();
 }
 
-#else
-
-TEST(racing_scribbler)
-{
-    test_skip("POSIX only: the flipper maps the store file with mmap");
-    return TEST_SKIP;
-}
-
-#endif
-
 /* ------------------------------------------------------------------------ */
 /* Planted paths                                                            */
 /* ------------------------------------------------------------------------ */
-
-#ifndef _WIN32
 
 /* Opens path with each of the flag sets; every open must fail with a kv
  * error (never succeed, never hang). */
@@ -977,16 +957,6 @@ TEST(planted_paths)
     TEST_DONE();
 }
 
-#else
-
-TEST(planted_paths)
-{
-    test_skip("POSIX only: symlinks, FIFOs and devices");
-    return TEST_SKIP;
-}
-
-#endif
-
 /* ------------------------------------------------------------------------ */
 /* Out of room                                                              */
 /* ------------------------------------------------------------------------ */
@@ -1058,8 +1028,6 @@ static int role_shm_room(int argc, char **argv)
     }
     return rc == KV_ENOSPC && rc3 == 0 ? 0 : 1;
 }
-
-#ifndef _WIN32
 
 /* The out-of-room checks on the tmpfs mounted at dir. */
 static void room_on_tmpfs(const char *dir)
@@ -1154,21 +1122,9 @@ TEST(out_of_room)
     TEST_DONE();
 }
 
-#else
-
-TEST(out_of_room)
-{
-    test_skip("POSIX only: mounts a small tmpfs");
-    return TEST_SKIP;
-}
-
-#endif
-
 /* ------------------------------------------------------------------------ */
 /* A holder that dies in another PID namespace                              */
 /* ------------------------------------------------------------------------ */
-
-#ifndef _WIN32
 
 /* Reads the spinner's pid (as it sees itself) from PID_KEY; 0 if absent. */
 static long spinner_pid(kv_t *kv)
@@ -1232,15 +1188,7 @@ TEST(holder_dies_in_pid_namespace)
     TEST_DONE();
 }
 
-#else
-
-TEST(holder_dies_in_pid_namespace)
-{
-    test_skip("Linux only: PID namespaces");
-    return TEST_SKIP;
-}
-
-#endif
+#endif /* TEST_POSIX */
 
 /* ------------------------------------------------------------------------ */
 
@@ -1257,11 +1205,11 @@ static const spawn_role_t roles[] = {
     { "spinner", role_spinner },
     { "worker", role_worker },
     { "scribbler", role_scribbler },
-#ifndef _WIN32
+#if TEST_POSIX
     { "flipper", role_flipper },
-#endif
     { "fill-store", role_fill_store },
     { "shm-room", role_shm_room },
+#endif
 };
 
 int main(int argc, char **argv)

@@ -49,6 +49,12 @@ int spawn_program(spawn_proc_t *p, const char *path, const char *const *argv,
 /* Waits for the process to end and fills *st. Returns 0 or -1. */
 int spawn_wait(spawn_proc_t *p, spawn_status_t *st);
 
+/* 1 if the process has ended (exited or died) and spawn_wait would not
+ * block; it is not reaped, so spawn_wait still reports how it ended.
+ * POSIX: waitid(WNOWAIT); Windows: its handle is signalled.  0 while it
+ * runs or when that cannot be told. */
+int spawn_ended(const spawn_proc_t *p);
+
 /* Kills the process at once (SIGKILL / TerminateProcess of the stopped
  * process, see spawn_win32.c). Returns 0 or -1. */
 int spawn_kill(spawn_proc_t *p);

@@ -219,6 +219,14 @@ int spawn_wait(spawn_proc_t *p, spawn_status_t *st)
     return 0;
 }
 
+int spawn_ended(const spawn_proc_t *p)
+{
+    siginfo_t info;
+    memset(&info, 0, sizeof info); /* si_pid stays 0 while it still runs */
+    return waitid(P_PID, (id_t)p->pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+           info.si_pid != 0;
+}
+
 int spawn_kill(spawn_proc_t *p)
 {
     return kill((pid_t)p->pid, SIGKILL) == 0 ? 0 : -1;

@@ -438,6 +438,11 @@ int spawn_wait(spawn_proc_t *p, spawn_status_t *st)
     return 0;
 }
 
+int spawn_ended(const spawn_proc_t *p)
+{
+    return p->handle && WaitForSingleObject(p->handle, 0) == WAIT_OBJECT_0;
+}
+
 /* Stops the process before terminating it.  Windows hands a dead thread's
  * mutexes over only once the thread is gone, but wine's server abandons them
  * first and signals the thread afterwards (server/thread.c, kill_thread), so

@@ -43,6 +43,30 @@ extern int test_failures; /* failures recorded in the running case */
 /* Prints why a case is skipped; the case then returns TEST_SKIP. */
 void test_skip(const char *why);
 
+/* TEST_POSIX: 1 when the tests are built for a POSIX system, 0 for Windows
+ * (the choice tests/CMakeLists.txt makes between spawn_posix.c and
+ * spawn_win32.c), decided here once.  Code that compiles on both platforms
+ * tests it at run time (`if (!TEST_POSIX) { test_skip(...); ... }`); code
+ * that only POSIX can compile (mmap, FIFOs, mounts, namespaces) sits
+ * under `#if TEST_POSIX` and its cases are declared with TEST_POSIX_ONLY. */
+#ifdef _WIN32
+#  define TEST_POSIX 0
+#else
+#  define TEST_POSIX 1
+#endif
+
+/* TEST_POSIX_ONLY(name, why); declares case `name` as one that needs POSIX.
+ * On POSIX it is a declaration of TEST(name), which code under
+ * `#if TEST_POSIX` defines; on Windows it defines the case as a skip that
+ * prints "SKIP name: why" (the line tests/skipped.sh lists), so the case
+ * is in every platform's table and its reason is written once. */
+#if TEST_POSIX
+#  define TEST_POSIX_ONLY(name, why) TEST(name)
+#else
+#  define TEST_POSIX_ONLY(name, why) \
+    TEST(name) { test_skip(why); return TEST_SKIP; } TEST(name)
+#endif
+
 /* Runs the cases (all, or those named in argv[1..]); returns the exit code. */
 int test_main(int argc, char **argv, const test_case_t *cases, size_t n);
 
