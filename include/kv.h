@@ -102,6 +102,7 @@ typedef struct kv kv_t;
 #define KV_EXCL   0x4u /* with KV_CREATE: fail with KV_EEXIST if it exists */
 #define KV_CACHE  0x8u /* with KV_CREATE: a new store is a cache (see below);
                         * ignored when attaching (the store's mode applies) */
+#define KV_ANY_OWNER 0x10u /* attach to a store another user (not root) owns */
 
 /* Limits on creation options. */
 #define KV_NAME_MAX       200u          /* longest plain store name, in bytes */
@@ -121,6 +122,11 @@ typedef struct kv_options {
     uint32_t key_max;         /* largest key in bytes (default 64) */
     uint32_t val_max;         /* largest value in bytes (default 1024) */
     uint32_t lock_timeout_ms; /* lock wait limit for this handle (default 5000) */
+    uint32_t error_cap;       /* bytes at `error` (default 0) */
+    char *error;              /* if not NULL: a failed kv_open() writes one line
+                               * here (NUL-terminated) saying what it refused and
+                               * why: a path component, an object's type and
+                               * owner; "" when the code says it all */
 } kv_options_t;
 
 /* Fills the first `size` bytes of *opts with the defaults above and sets

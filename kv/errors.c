@@ -1,9 +1,14 @@
 /*
- * errors.c — messages for kv's negative error codes.  The table is indexed by
- * the code's magnitude, so adding a code means adding one line here and one
+ * errors.c — messages for kv's negative error codes, and the one-line
+ * explanations of a refused open (kv__why).  The table is indexed by the
+ * code's magnitude, so adding a code means adding one line here and one
  * #define in kv.h.
  */
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "kv.h"
+#include "os.h"
 
 static const char *const messages[] = {
     [0]              = "success",
@@ -36,4 +41,14 @@ const char *kv_strerror(int err)
     if (err > 0 || -err >= (int)(sizeof messages / sizeof messages[0]) || !messages[-err])
         return "unknown error";
     return messages[-err];
+}
+
+void kv__why(os_why_t *why, const char *fmt, ...)
+{
+    va_list ap;
+    if (!why || !why->buf || why->cap == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(why->buf, why->cap, fmt, ap);
+    va_end(ap);
 }

@@ -22,41 +22,97 @@
 
 typedef struct os_object os_object_t; /* an open store object: fd/handle + mapping */
 
-/* Results of kv__os_object_open() besides negative KV_E* codes. */
-enum { OS_ATTACH_SHARED = 0, OS_ATTACH_ALONE = 1 };
-
 /* Flags of kv__os_object_open() and kv__os_object_unlink().  The core
  * decides once (kv__validate_name_is_path) whether a name is a file path, so
  * no OS layer re-derives that rule. */
 enum {
     OS_OPEN_CREATE = 1u << 0, /* create the object if it does not exist */
     OS_OPEN_EXCL   = 1u << 1, /* with OS_OPEN_CREATE: KV_EEXIST if it exists */
-    OS_OPEN_FILE   = 1u << 2  /* `name` is a file path, else a named-memory name */
+    OS_OPEN_FILE   = 1u << 2, /* `name` is a file path, else a named-memory name */
+    OS_OPEN_PROBE  = 1u << 3  /* only to look at it (kv_unlink): no attach lock */
 };
 
+/* Who owns an existing object: the core lets a caller attach to another
+ * user's store only when asked to (KV_ANY_OWNER). */
+enum { OS_OWNER_SELF = 0, OS_OWNER_ROOT = 1, OS_OWNER_OTHER = 2 };
+
+/* What kv__os_object_open() found. */
+typedef struct os_found {
+    uint64_t size; /* bytes now; 0 for an object this call created */
+    int alone;     /* the attach lock is held exclusively: no other process
+                    * has the object open */
+    int created;   /* this call made the object.  Only such an object is
+                    * formatted without question, and only it is removed
+                    * when creation fails (kv__os_object_discard) */
+    int owner;     /* OS_OWNER_* of an existing object */
+    int wider;     /* an existing object grants more permissions than `mode` */
+    char owner_name[64]; /* "nobody (uid 65534)", for messages */
+} os_found_t;
+
+/* A caller's buffer for one line that explains a refusal: which path
+ * component, whose object, of what type (kv_options_t.error). */
+typedef struct os_why {
+    char *buf;
+    size_t cap;
+} os_why_t;
+
+/* Writes the explanation (when why has a buffer); the core's, in errors.c,
+ * for every layer. */
+void kv__why(os_why_t *why, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
 /* Opens (and with OS_OPEN_CREATE, creates) the object behind `name`: named
- * memory, or with OS_OPEN_FILE a file path (never following a symlink at the
- * last component, refusing anything but a regular file).  New objects get
- * exactly `mode`.
- * Takes the attach lock: returns OS_ATTACH_ALONE holding it exclusively when
- * no other process has the object open, else OS_ATTACH_SHARED holding it
- * shared; a process that creates the object always gets it alone.  Waits at
- * most timeout_ms for another process's exclusive hold (KV_ETIMEDOUT).
- * *size gets the object's current size (0 for a new one).
+ * memory, or with OS_OPEN_FILE a file path.  A file path's directories are
+ * walked one by one, following a symlink only when the caller or root owns
+ * it (fs.protected_symlinks' rule for every component); the last component
+ * is never a symlink.  Anything but a regular file is refused (KV_ECORRUPT,
+ * naming its type and owner in *why) and left as it is.
+ * An object that does not exist is created with exactly `mode`; where the
+ * system allows, it has no name until kv__os_object_publish(), so no other
+ * process can see it half made, and a creator killed before then leaves
+ * nothing behind.
+ * Takes the attach lock (not with OS_OPEN_PROBE): held exclusively (found->
+ * alone) when no other process has the object open, else shared; a
+ * process that creates the object always has it alone.  Waits at most
+ * timeout_ms for another process's exclusive hold (KV_ETIMEDOUT).
  * The name has already been validated by the core. */
 int kv__os_object_open(const char *name, unsigned flags, uint32_t mode, uint32_t timeout_ms,
-                       os_object_t **out, uint64_t *size);
+                       os_object_t **out, os_found_t *found, os_why_t *why);
 
-/* Reserves `size` bytes of backing store for a new object (posix_fallocate /
- * SetEndOfFile) so that running out of room fails here (KV_ENOSPC), never
- * later with SIGBUS.  Only called while attached alone. */
+/* Gives an object this call created its name, once the core has formatted
+ * it: atomically, so no other process ever opens it unformatted (Linux:
+ * linkat of the O_TMPFILE inode).  Does nothing for an object that had its
+ * name from the start.  KV_EEXIST when another process took the name
+ * first: the caller discards this object and attaches to that one. */
+int kv__os_object_publish(os_object_t *obj);
+
+/* Closes an object this call created after a failed creation, removing its
+ * name if it has one (and it still names this object). */
+void kv__os_object_discard(os_object_t *obj);
+
+/* Removes the name of an object opened with OS_OPEN_PROBE, if it still
+ * names that object (kv_unlink, after the core decided it may go). */
+int kv__os_object_remove(os_object_t *obj);
+
+/* The object's size now: another process with write permission may have
+ * truncated it since it was opened. */
+int kv__os_object_size(os_object_t *obj, uint64_t *size);
+
+/* Makes the object `size` bytes of zeros with all of its backing store
+ * reserved now (posix_fallocate / SetEndOfFile), so that running out of
+ * room fails here (KV_ENOSPC), never later with SIGBUS.  Whatever the
+ * object held before is gone (an unformatted object re-created in place).
+ * Only called while attached alone. */
 int kv__os_object_reserve(os_object_t *obj, uint64_t size);
 
 /* Maps `size` bytes of the object read-write and returns the address. */
 int kv__os_object_map(os_object_t *obj, uint64_t size, void **addr);
 
-/* Turns an exclusive attach lock into a shared one (OS_ATTACH_ALONE ->
- * OS_ATTACH_SHARED) once the store is ready for others. */
+/* Turns an exclusive attach lock into a shared one once the store is ready
+ * for others. */
 int kv__os_object_share(os_object_t *obj);
 
 /* Writes the mapping to its backing file and waits (msync); no-op for named
@@ -65,10 +121,6 @@ int kv__os_object_flush(os_object_t *obj);
 
 /* Unmaps, releases the attach lock and closes.  NULL is accepted. */
 void kv__os_object_close(os_object_t *obj);
-
-/* Removes the object's name (shm_unlink / unlink); `flags` is OS_OPEN_FILE
- * for a file path, else 0. */
-int kv__os_object_unlink(const char *name, unsigned flags);
 
 /* ---- the store mutex ---------------------------------------------------- */
 

@@ -20,7 +20,7 @@
 
 #include "store.h"
 
-#define KV_ALL_OPEN_FLAGS (KV_RDWR | KV_CREATE | KV_EXCL | KV_CACHE)
+#define KV_ALL_OPEN_FLAGS (KV_RDWR | KV_CREATE | KV_EXCL | KV_CACHE | KV_ANY_OWNER)
 /* How long an opener waits for a creator that has made an object but not yet
  * sized it (a window of a few system calls). */
 #define EMPTY_OBJECT_RETRIES 20
@@ -272,35 +272,77 @@ static unsigned open_flags(const char *name, unsigned flags)
            ((flags & KV_CREATE) ? OS_OPEN_CREATE : 0u) | ((flags & KV_EXCL) ? OS_OPEN_EXCL : 0u);
 }
 
-/* Opens the object until it is a sized store (or this call creates it). */
+/* store_attach's answer for "look again shortly": an unformatted object
+ * that another process has open may be a creator's at work. */
+#define STORE_RETRY 1
+
+/* A store in an object this call created (or, alone, re-creates), then
+ * given its name: no other process ever sees it unformatted. */
+static int store_create(kv_t *kv, unsigned flags, const kv_geometry_t *want)
+{
+    int rc = store_format(kv, want);
+    if (rc == 0 && (rc = kv__os_object_publish(kv->obj)) == KV_EEXIST && !(flags & KV_EXCL))
+        rc = STORE_RETRY; /* another creator won the name: attach to theirs */
+    return rc;
+}
+
+/* The rules for an object that exists (kv.h, kv_open): another user's
+ * store only when asked for, a store as it is, an unformatted object
+ * re-created only by its owner alone with it — the creation race it is left
+ * by is between one user's processes — and nothing else at all. */
+static int store_existing(kv_t *kv, const char *name, unsigned flags, const os_found_t *found,
+                          const kv_geometry_t *want, os_why_t *why)
+{
+    void *head = NULL;
+    int rc;
+    if (found->owner == OS_OWNER_OTHER && !(flags & KV_ANY_OWNER)) {
+        kv__why(why, "%s is owned by %s: open it with KV_ANY_OWNER (kvcli --any-owner) to "
+                "use another user's store", name, found->owner_name);
+        return KV_EPERM;
+    }
+    if (found->size && (rc = kv__os_object_map(kv->obj, found->size, &head)) != 0)
+        return rc;
+    if (!kv__validate_unformatted(head, found->size))
+        return store_attach_existing(kv, found->size, found->alone);
+    if (!found->alone)
+        return STORE_RETRY;
+    if ((flags & KV_CREATE) && found->owner == OS_OWNER_SELF && !found->wider)
+        return store_create(kv, flags, want);
+    kv__why(why, "%s holds no store (%llu bytes, unformatted) and is owned by %s%s: kv "
+            "re-creates only its caller's own, with no more permissions than asked", name,
+            (unsigned long long)found->size, found->owner_name,
+            found->wider ? " with wider permissions" : "");
+    return KV_ECORRUPT;
+}
+
+/* Opens the object until it is a store this handle can use, made by this
+ * call or found. */
 static int store_attach(kv_t *kv, const char *name, unsigned flags, const kv_options_t *opts,
-                        const kv_geometry_t *want)
+                        const kv_geometry_t *want, os_why_t *why)
 {
     unsigned os_flags = open_flags(name, flags);
     for (int attempt = 0;; attempt++) {
-        uint64_t size;
+        os_found_t found;
         int rc = kv__os_object_open(name, os_flags, opts->mode, opts->lock_timeout_ms, &kv->obj,
-                                    &size);
-        if (rc < 0)
+                                    &found, why);
+        if (rc)
             return rc;
-        if (size == 0 && (os_flags & OS_OPEN_CREATE) && rc == OS_ATTACH_ALONE) {
-            rc = store_format(kv, want);
-            if (rc < 0) /* e.g. KV_ENOSPC: leave no empty object at the name */
-                kv__os_object_unlink(name, os_flags & OS_OPEN_FILE);
-        }
-        else if (size > 0)
-            rc = store_attach_existing(kv, size, rc == OS_ATTACH_ALONE);
-        else
-            rc = 1; /* empty and not ours to format: a creator may be about to */
+        rc = found.created ? store_create(kv, flags, want)
+                           : store_existing(kv, name, flags, &found, want, why);
         if (rc == 0)
             return kv__os_object_share(kv->obj);
-        kv__os_object_close(kv->obj);
+        if (found.created)
+            kv__os_object_discard(kv->obj); /* e.g. KV_ENOSPC: leave nothing behind */
+        else
+            kv__os_object_close(kv->obj);
         kv->obj = NULL;
-        if (rc < 0)
+        if (rc != STORE_RETRY)
             return rc;
-        if (attempt >= EMPTY_OBJECT_RETRIES)
+        if (attempt >= EMPTY_OBJECT_RETRIES) {
+            kv__why(why, "%s holds no store yet and another process has it open", name);
             return KV_ECORRUPT;
-        os_flags &= ~(unsigned)OS_OPEN_EXCL; /* the object exists now, made by someone else */
+        }
+        os_flags &= ~(unsigned)OS_OPEN_EXCL;
         kv__os_sleep_ms(1);
     }
 }
@@ -309,13 +351,19 @@ int kv_open(kv_t **out, const char *name, unsigned flags, const kv_options_t *ca
 {
     kv_options_t options, *opts = &options;
     kv_geometry_t want = { 0 };
+    os_why_t why = { NULL, 0 };
     kv_t *kv;
     int rc;
     if (!out || !name || (flags & ~KV_ALL_OPEN_FLAGS) ||
         ((flags & KV_EXCL) && !(flags & KV_CREATE)))
         return KV_EINVAL;
     *out = NULL;
-    if ((rc = kv__validate_name(name)) != 0 || (rc = options_read(caller_opts, opts)) != 0)
+    if ((rc = options_read(caller_opts, opts)) != 0)
+        return rc;
+    why.buf = opts->error;
+    why.cap = opts->error_cap;
+    kv__why(&why, "%s", "");
+    if ((rc = kv__validate_name(name)) != 0)
         return rc;
     if (opts->mode & ~07777u)
         return KV_EINVAL;
@@ -329,7 +377,7 @@ int kv_open(kv_t **out, const char *name, unsigned flags, const kv_options_t *ca
     kv->forks = atomic_load_explicit(&kv__os_forks, memory_order_relaxed);
     kv->writable = (flags & KV_RDWR) != 0;
     kv->cache = (flags & KV_CACHE) != 0; /* for a store this call creates */
-    if ((rc = store_attach(kv, name, flags, opts, &want)) != 0) {
+    if ((rc = store_attach(kv, name, flags, opts, &want, &why)) != 0) {
         kv_close(kv);
         return rc;
     }
@@ -351,14 +399,39 @@ int kv_close(kv_t *kv)
     return 0;
 }
 
+/* kv_unlink removes a store, or an unformatted object its caller owns
+ * (what a creator of an older kv, or a hand, left); anything else at the
+ * name is not kv's to delete. */
+static int may_remove(os_object_t *obj, const os_found_t *found)
+{
+    const kv_header_t *h;
+    void *head;
+    if (found->size == 0)
+        return found->owner == OS_OWNER_SELF;
+    if (kv__os_object_map(obj, found->size, &head) != 0)
+        return 0;
+    h = head;
+    if (found->size >= sizeof *h && h->magic == KV_MAGIC)
+        return 1;
+    return kv__validate_unformatted(head, found->size) && found->owner == OS_OWNER_SELF;
+}
+
 int kv_unlink(const char *name)
 {
+    os_object_t *obj;
+    os_found_t found;
     int rc;
     if (!name)
         return KV_EINVAL;
     if ((rc = kv__validate_name(name)) != 0)
         return rc;
-    return kv__os_object_unlink(name, open_flags(name, 0));
+    rc = kv__os_object_open(name, open_flags(name, 0) | OS_OPEN_PROBE, 0600, 0, &obj, &found,
+                            NULL);
+    if (rc)
+        return rc;
+    rc = may_remove(obj, &found) ? kv__os_object_remove(obj) : KV_ECORRUPT;
+    kv__os_object_close(obj);
+    return rc;
 }
 
 int kv_info_size(const kv_t *kv, kv_info_t *info, size_t size)

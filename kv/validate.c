@@ -79,6 +79,26 @@ int kv__validate_header(const kv_header_t *h, uint64_t object_size, uint32_t loc
     return 0;
 }
 
+static int all_zero(const unsigned char *p, uint64_t n)
+{
+    for (uint64_t i = 0; i < n; i++)
+        if (p[i])
+            return 0;
+    return 1;
+}
+
+int kv__validate_unformatted(const void *head, uint64_t size)
+{
+    const kv_header_t *h = head;
+    if (size < sizeof *h)
+        return all_zero(head, size);
+    if (h->magic != 0)
+        return 0;
+    /* store_format writes every field, then the magic: a creator killed in
+     * between leaves kv's byte-order mark without it. */
+    return all_zero(head, sizeof *h) || h->byte_order == KV_BYTE_ORDER_MARK;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Names                                                                   */
 /* ---------------------------------------------------------------------- */

@@ -44,6 +44,13 @@ int kv__validate_header(const kv_header_t *h, uint64_t object_size, uint32_t loc
 /* Checks a store name: a plain name (1..KV_NAME_MAX of [A-Za-z0-9._-], not
  * starting with '.') or a path (contains '/', 1..KV_PATH_MAX bytes, not
  * ending in '/').  Returns 0 or KV_ENAME. */
+/* Whether an object of `size` bytes, whose first min(size,
+ * sizeof(kv_header_t)) bytes are at `head`, holds no store yet: empty, all
+ * zero, or a header that a creator killed before writing the magic left.
+ * Its owner, alone with it, may create a store in it afresh (store.c);
+ * anything else without the magic is not kv's and is left as it is. */
+int kv__validate_unformatted(const void *head, uint64_t size);
+
 int kv__validate_name(const char *name);
 
 /* Returns 1 if `name` is a file path rather than a named-memory name. */

@@ -37,6 +37,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,9 +54,18 @@
 
 _Static_assert(sizeof(pthread_mutex_t) <= KV_LOCK_AREA, "mutex fits the lock area");
 
+/* Where a name lives: an O_PATH descriptor of its directory and its last
+ * component, the way every call after the open (link, unlink) reaches it. */
+typedef struct place {
+    int dir;
+    char last[NAME_MAX + 1];
+} place_t;
+
 struct os_object {
     int fd;
     int is_file;     /* file-backed (msync on flush) rather than named memory */
+    int unnamed;     /* an O_TMPFILE inode not yet linked (publish) */
+    place_t place;   /* where its name is, or will be */
     void *addr;      /* mapping, or NULL */
     uint64_t mapped; /* bytes mapped */
 };
@@ -67,13 +77,14 @@ static pthread_mutex_t *store_mutex(os_object_t *obj)
 }
 
 /* ---------------------------------------------------------------------- */
-/* Errors and names                                                        */
+/* Errors and descriptions                                                 */
 /* ---------------------------------------------------------------------- */
 
 static int from_errno(int e)
 {
     switch (e) {
-    case ENOENT:       return KV_ENOENT;
+    case ENOENT:
+    case ENOTDIR:      return KV_ENOENT;
     case EEXIST:       return KV_EEXIST;
     case EACCES:
     case EPERM:
@@ -93,25 +104,168 @@ static int from_errno(int e)
     }
 }
 
-/* "/kv.<name>": the prefix keeps kv's objects apart from other programs'. */
-static int shm_name(const char *name, char *buf, size_t cap)
+/* "name (uid N)" of a user, for messages. */
+static void describe_user(uid_t uid, char *buf, size_t cap)
 {
-    int n = snprintf(buf, cap, "/kv.%s", name);
-    return n > 0 && (size_t)n < cap ? 0 : KV_ENAME;
+    struct passwd pw, *found = NULL;
+    char scratch[1024];
+    if (getpwuid_r(uid, &pw, scratch, sizeof scratch, &found) == 0 && found)
+        snprintf(buf, cap, "%s (uid %u)", found->pw_name, (unsigned)uid);
+    else
+        snprintf(buf, cap, "uid %u", (unsigned)uid);
 }
 
-static int open_fd(const char *name, int is_file, int oflags, uint32_t mode)
+static const char *describe_type(mode_t m)
 {
-    char shm[KV_NAME_MAX + 8];
-    if (is_file)
-        /* O_NOFOLLOW: never write through a symlink planted at the path;
-         * O_NONBLOCK: a FIFO there must not hang the open. */
-        return open(name, oflags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, (mode_t)mode);
-    if (shm_name(name, shm, sizeof shm) != 0) {
-        errno = ENAMETOOLONG;
-        return -1;
+    if (S_ISREG(m))  return "regular file";
+    if (S_ISDIR(m))  return "directory";
+    if (S_ISLNK(m))  return "symlink";
+    if (S_ISFIFO(m)) return "FIFO";
+    if (S_ISSOCK(m)) return "socket";
+    if (S_ISCHR(m))  return "character device";
+    if (S_ISBLK(m))  return "block device";
+    return "special file";
+}
+
+/* A symlink may be followed when the caller or root owns it: the rule of
+ * fs.protected_symlinks, applied to every component and not only to links
+ * in sticky world-writable directories. */
+static int trusted_owner(uid_t uid)
+{
+    return uid == geteuid() || uid == 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Names: walking a path without trusting others' symlinks                 */
+/* ---------------------------------------------------------------------- */
+
+/* Named memory lives in glibc's shm_open directory, as "kv.<name>" (the
+ * prefix keeps kv's objects apart from other programs').  kv opens it with
+ * openat so that a store can be made under no name (O_TMPFILE) and linked
+ * when complete, which shm_open cannot do. */
+#define SHM_DIR "/dev/shm"
+#define SYMLINK_HOPS 40 /* as the kernel's own limit */
+#define WALK_MAX (2 * KV_PATH_MAX + 2)
+
+/* Replaces todo (the components left to walk, from `rest` on) with the
+ * target of the symlink `link` followed by them; an absolute target starts
+ * again at "/", given in *dir. */
+static int splice_link(int link, const char *rest, char *todo, int *dir)
+{
+    char target[WALK_MAX], joined[WALK_MAX];
+    ssize_t n = readlinkat(link, "", target, sizeof target - 1);
+    if (n < 0)
+        return from_errno(errno);
+    target[n] = '\0';
+    if ((size_t)snprintf(joined, sizeof joined, "%s/%s", target, rest) >= sizeof joined)
+        return KV_ENAME;
+    if (target[0] == '/') {
+        int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root < 0)
+            return from_errno(errno);
+        close(*dir);
+        *dir = root;
     }
-    return shm_open(shm, oflags, (mode_t)mode);
+    memcpy(todo, joined, strlen(joined) + 1);
+    return 0;
+}
+
+/* Walks the directory part of a path, one component at a time, each opened
+ * O_PATH|O_NOFOLLOW: a directory is entered, a symlink followed only when
+ * trusted_owner() (its owner is read from the link itself, so it cannot be
+ * swapped between the check and the read).  Returns the directory's
+ * descriptor or a negative KV_E*. */
+static int walk_dirs(const char *path, size_t dir_len, os_why_t *why)
+{
+    char todo[WALK_MAX];
+    int dir = open(path[0] == '/' ? "/" : ".", O_PATH | O_DIRECTORY | O_CLOEXEC), hops = 0;
+    if (dir < 0)
+        return from_errno(errno);
+    if (dir_len >= sizeof todo) {
+        close(dir);
+        return KV_ENAME;
+    }
+    memcpy(todo, path, dir_len);
+    todo[dir_len] = '\0';
+    for (char *p = todo;;) {
+        char comp[NAME_MAX + 1];
+        size_t n;
+        struct stat st;
+        int next, rc = 0;
+        while (*p == '/')
+            p++;
+        if (!*p)
+            return dir;
+        if ((n = strcspn(p, "/")) > NAME_MAX) {
+            close(dir);
+            return KV_ENAME;
+        }
+        memcpy(comp, p, n);
+        comp[n] = '\0';
+        p += n;
+        next = openat(dir, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (next < 0 || fstat(next, &st) != 0) {
+            rc = from_errno(errno);
+            kv__why(why, "%s: %s: %s", path, comp, strerror(errno));
+        } else if (S_ISLNK(st.st_mode)) {
+            char owner[64];
+            describe_user(st.st_uid, owner, sizeof owner);
+            if (!trusted_owner(st.st_uid)) {
+                rc = KV_EPERM;
+                kv__why(why, "%s: the symlink \"%s\" on the way is owned by %s, neither you "
+                        "nor root: not followed", path, comp, owner);
+            } else if (++hops > SYMLINK_HOPS) {
+                rc = KV_EPERM;
+                kv__why(why, "%s: more than %d symlinks on the way", path, SYMLINK_HOPS);
+            } else if ((rc = splice_link(next, p, todo, &dir)) == 0) {
+                p = todo;
+            }
+            close(next);
+            next = -1;
+        } else if (!S_ISDIR(st.st_mode)) {
+            rc = KV_ENOENT;
+            kv__why(why, "%s: \"%s\" on the way is a %s, not a directory", path, comp,
+                    describe_type(st.st_mode));
+        }
+        if (rc) {
+            if (next >= 0)
+                close(next);
+            close(dir);
+            return rc;
+        }
+        if (next >= 0) {
+            close(dir);
+            dir = next;
+        }
+    }
+}
+
+/* Finds where `name` lives: a file path's directory (walked), or named
+ * memory's. */
+static int find_place(const char *name, int is_file, place_t *pl, os_why_t *why)
+{
+    const char *slash = strrchr(name, '/');
+    const char *last = is_file ? slash + 1 : NULL;
+    int n;
+    if (is_file) {
+        size_t dir_len = (size_t)(slash - name) + (slash == name); /* "/x": the root */
+        if (strlen(last) > NAME_MAX || !strcmp(last, ".") || !strcmp(last, ".."))
+            return KV_ENAME;
+        pl->dir = walk_dirs(name, dir_len, why);
+        n = snprintf(pl->last, sizeof pl->last, "%s", last);
+    } else {
+        pl->dir = open(SHM_DIR, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (pl->dir < 0)
+            pl->dir = from_errno(errno);
+        n = snprintf(pl->last, sizeof pl->last, "kv.%s", name);
+    }
+    if (pl->dir < 0)
+        return pl->dir;
+    if (n < 0 || (size_t)n >= sizeof pl->last) {
+        close(pl->dir);
+        return KV_ENAME;
+    }
+    return 0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -161,43 +315,62 @@ static int attach_lock(int fd, int how, uint32_t timeout_ms)
     }
 }
 
-/* Opens the object, creating it if asked (OS_OPEN_*); *created says whether
- * this call made it.  O_EXCL first, so creation is known rather than
- * guessed. */
-static int open_object(const char *name, unsigned flags, uint32_t mode, int *created)
+/* Opens the existing object at pl for reading and writing, refusing
+ * anything but a regular file (with its type and owner in *why) without
+ * opening it for I/O: the O_PATH descriptor is checked first, then reopened
+ * through /proc, which reaches the very inode checked. */
+static int open_existing(const place_t *pl, const char *name, os_object_t *obj,
+                         os_found_t *found, uint32_t mode, os_why_t *why)
 {
-    int is_file = (flags & OS_OPEN_FILE) != 0, fd;
-    *created = 0;
-    if (flags & OS_OPEN_CREATE) {
-        fd = open_fd(name, is_file, O_RDWR | O_CREAT | O_EXCL, mode);
-        if (fd >= 0) {
-            *created = 1;
-            /* Exactly the asked mode, whatever the umask. */
-            if (fchmod(fd, (mode_t)mode) != 0) {
-                int e = errno;
-                close(fd);
-                errno = e;
-                return -1;
-            }
-            return fd;
+    char proc[64];
+    struct stat st;
+    int path = openat(pl->dir, pl->last, O_PATH | O_NOFOLLOW | O_CLOEXEC), rc = 0;
+    if (path < 0)
+        return from_errno(errno);
+    if (fstat(path, &st) != 0) {
+        rc = from_errno(errno);
+    } else {
+        describe_user(st.st_uid, found->owner_name, sizeof found->owner_name);
+        if (S_ISLNK(st.st_mode)) {
+            rc = KV_EPERM;
+            kv__why(why, "%s is a symlink (owned by %s): a store is never opened through one",
+                    name, found->owner_name);
+        } else if (!S_ISREG(st.st_mode)) {
+            rc = KV_ECORRUPT;
+            kv__why(why, "%s is a %s owned by %s, not a kv store: left as it is", name,
+                    describe_type(st.st_mode), found->owner_name);
         }
-        if (errno != EEXIST || (flags & OS_OPEN_EXCL))
-            return -1;
     }
-    return open_fd(name, is_file, O_RDWR, mode);
+    if (!rc) {
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", path);
+        obj->fd = open(proc, O_RDWR | O_CLOEXEC);
+        if (obj->fd < 0)
+            rc = from_errno(errno);
+    }
+    close(path);
+    if (rc)
+        return rc;
+    found->size = (uint64_t)st.st_size;
+    found->owner = st.st_uid == geteuid() ? OS_OWNER_SELF
+                 : st.st_uid == 0         ? OS_OWNER_ROOT : OS_OWNER_OTHER;
+    found->wider = ((uint32_t)st.st_mode & 07777u & ~mode) != 0;
+    return 0;
 }
 
-static int check_regular(int fd, int is_file, uint64_t *size)
+/* Creates a new object at pl with exactly `mode`: an unnamed O_TMPFILE
+ * inode where the file system has them (linked by kv__os_object_publish),
+ * else a named file made with O_EXCL. */
+static int create_object(const place_t *pl, os_object_t *obj, uint32_t mode)
 {
-    struct stat st;
-    if (fstat(fd, &st) != 0)
+    obj->fd = openat(pl->dir, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, (mode_t)mode);
+    obj->unnamed = obj->fd >= 0;
+    if (obj->fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL))
+        obj->fd = openat(pl->dir, pl->last, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                         (mode_t)mode);
+    if (obj->fd < 0)
         return from_errno(errno);
-    if (is_file && !S_ISREG(st.st_mode))
-        return KV_ECORRUPT;
-    if (is_file && fcntl(fd, F_SETFL, 0) != 0) /* back to blocking I/O */
-        return from_errno(errno);
-    *size = (uint64_t)st.st_size;
-    return 0;
+    /* Exactly the asked mode, whatever the umask. */
+    return fchmod(obj->fd, (mode_t)mode) == 0 ? 0 : from_errno(errno);
 }
 
 _Atomic uint32_t kv__os_forks;
@@ -212,52 +385,124 @@ static void watch_forks(void)
     pthread_atfork(NULL, NULL, count_fork);
 }
 
+/* Takes the attach lock for what was found: a new object alone; an
+ * existing one exclusively if nobody else has it, else shared. */
+static int attach(os_object_t *obj, os_found_t *found, uint32_t timeout_ms)
+{
+    if (found->created || try_lock(obj->fd, LOCK_EX) == 0) {
+        found->alone = 1;
+        /* A new object's lock is free, but a named one made without
+         * O_TMPFILE may already be open by another process; it finds it
+         * empty and lets go, so this wait ends. */
+        return found->created ? attach_lock(obj->fd, LOCK_EX, timeout_ms) : 0;
+    }
+    return attach_lock(obj->fd, LOCK_SH, timeout_ms);
+}
+
+/* Opens the object at pl, or creates it: one try.  KV_EEXIST from a create
+ * without OS_OPEN_EXCL means another process made it meanwhile: try again. */
+static int open_or_create(const place_t *pl, const char *name, unsigned flags, uint32_t mode,
+                          os_object_t *obj, os_found_t *found, os_why_t *why)
+{
+    int rc = open_existing(pl, name, obj, found, mode, why);
+    if (rc == 0 && (flags & OS_OPEN_EXCL))
+        return KV_EEXIST;
+    if (rc != KV_ENOENT || !(flags & OS_OPEN_CREATE))
+        return rc;
+    if ((rc = create_object(pl, obj, mode)) != 0)
+        return rc;
+    found->created = 1;
+    found->owner = OS_OWNER_SELF;
+    return 0;
+}
+
 int kv__os_object_open(const char *name, unsigned flags, uint32_t mode, uint32_t timeout_ms,
-                       os_object_t **out, uint64_t *size)
+                       os_object_t **out, os_found_t *found, os_why_t *why)
 {
     static pthread_once_t forks_watched = PTHREAD_ONCE_INIT;
     os_object_t *obj;
-    int created, rc;
+    place_t pl;
+    int rc;
     /* Before any handle exists, so no fork can copy a handle unnoticed. */
     pthread_once(&forks_watched, watch_forks);
-    if (!(obj = calloc(1, sizeof *obj)))
-        return KV_ENOMEM;
-    obj->is_file = (flags & OS_OPEN_FILE) != 0;
-    obj->fd = open_object(name, flags, mode, &created);
-    if (obj->fd < 0) {
-        rc = from_errno(errno);
-        free(obj);
+    memset(found, 0, sizeof *found);
+    if ((rc = find_place(name, (flags & OS_OPEN_FILE) != 0, &pl, why)) != 0)
         return rc;
+    if (!(obj = calloc(1, sizeof *obj))) {
+        close(pl.dir);
+        return KV_ENOMEM;
     }
-    if (created) {
-        /* Others may open it before we lock; they see it empty, let go and
-         * retry, so waiting for exclusive here ends. */
-        rc = attach_lock(obj->fd, LOCK_EX, timeout_ms);
-        rc = rc ? rc : OS_ATTACH_ALONE;
-    } else if (try_lock(obj->fd, LOCK_EX) == 0) {
-        rc = OS_ATTACH_ALONE;
-    } else {
-        rc = attach_lock(obj->fd, LOCK_SH, timeout_ms);
-        rc = rc ? rc : OS_ATTACH_SHARED;
+    obj->fd = -1;
+    obj->is_file = (flags & OS_OPEN_FILE) != 0;
+    obj->place = pl;
+    for (int tries = 0; tries < 3; tries++) {
+        rc = open_or_create(&pl, name, flags, mode, obj, found, why);
+        if (rc != KV_EEXIST || (flags & OS_OPEN_EXCL))
+            break; /* else: made by another process between our two tries */
     }
-    if (rc >= 0) {
-        int sz = check_regular(obj->fd, obj->is_file, size);
-        rc = sz ? sz : rc;
-    }
-    if (rc < 0) {
+    if (!rc && !(flags & OS_OPEN_PROBE))
+        rc = attach(obj, found, timeout_ms);
+    if (rc) {
         kv__os_object_close(obj);
         return rc;
     }
     *out = obj;
-    return rc;
+    return 0;
+}
+
+/* Whether pl's name still refers to the object open as fd. */
+static int names_object(const place_t *pl, int fd)
+{
+    struct stat named, open_st;
+    return fstatat(pl->dir, pl->last, &named, AT_SYMLINK_NOFOLLOW) == 0 &&
+           fstat(fd, &open_st) == 0 && named.st_dev == open_st.st_dev &&
+           named.st_ino == open_st.st_ino;
+}
+
+int kv__os_object_publish(os_object_t *obj)
+{
+    char proc[64];
+    if (!obj->unnamed)
+        return 0;
+    /* linkat through /proc needs no privilege (AT_EMPTY_PATH would need
+     * CAP_DAC_READ_SEARCH), and fails with EEXIST rather than replace. */
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", obj->fd);
+    if (linkat(AT_FDCWD, proc, obj->place.dir, obj->place.last, AT_SYMLINK_FOLLOW) != 0)
+        return from_errno(errno);
+    obj->unnamed = 0;
+    return 0;
+}
+
+int kv__os_object_remove(os_object_t *obj)
+{
+    if (obj->unnamed || !names_object(&obj->place, obj->fd))
+        return KV_ENOENT; /* the name went, or now names something else */
+    return unlinkat(obj->place.dir, obj->place.last, 0) == 0 ? 0 : from_errno(errno);
+}
+
+void kv__os_object_discard(os_object_t *obj)
+{
+    if (obj)
+        kv__os_object_remove(obj);
+    kv__os_object_close(obj);
+}
+
+int kv__os_object_size(os_object_t *obj, uint64_t *size)
+{
+    struct stat st;
+    if (fstat(obj->fd, &st) != 0)
+        return from_errno(errno);
+    *size = (uint64_t)st.st_size;
+    return 0;
 }
 
 int kv__os_object_reserve(os_object_t *obj, uint64_t size)
 {
-    /* posix_fallocate returns the error instead of setting errno.  Unlike
+    /* Truncating first turns whatever was there into zeros.
+     * posix_fallocate returns the error instead of setting errno; unlike
      * ftruncate it allocates every page now, so a full tmpfs or disk fails
      * here and not with SIGBUS on first touch. */
-    int e = posix_fallocate(obj->fd, 0, (off_t)size);
+    int e = ftruncate(obj->fd, 0) == 0 ? posix_fallocate(obj->fd, 0, (off_t)size) : errno;
     return e ? from_errno(e) : 0;
 }
 
@@ -301,21 +546,10 @@ void kv__os_object_close(os_object_t *obj)
         return;
     if (obj->addr)
         munmap(obj->addr, (size_t)obj->mapped);
-    close(obj->fd); /* also releases the attach lock */
+    if (obj->fd >= 0)
+        close(obj->fd); /* also releases the attach lock */
+    close(obj->place.dir);
     free(obj);
-}
-
-int kv__os_object_unlink(const char *name, unsigned flags)
-{
-    char shm[KV_NAME_MAX + 8];
-    int rc;
-    if (flags & OS_OPEN_FILE)
-        rc = unlink(name);
-    else if (shm_name(name, shm, sizeof shm) != 0)
-        return KV_ENAME;
-    else
-        rc = shm_unlink(shm);
-    return rc == 0 ? 0 : from_errno(errno);
 }
 
 /* ---------------------------------------------------------------------- */

@@ -115,7 +115,9 @@ struct os_object {
     HANDLE mutex;        /* the store mutex */
     HANDLE notify;       /* the change-notification semaphore */
     int attach;          /* file-backed: ATTACH_* held on the lock byte */
-    int alone;           /* kv__os_object_open returned OS_ATTACH_ALONE */
+    int alone;           /* no other process has the store open */
+    int created;         /* this call made the file or (at reserve) the section */
+    wchar_t *path;       /* file-backed: the path, for kv__os_object_remove */
     void *addr;          /* the view, or NULL */
     uint64_t mapped;     /* bytes in the view */
     uint32_t mode;       /* for the DACL of a section created at reserve */
@@ -388,44 +390,46 @@ static void attach_unlock(os_object_t *obj)
  * a symlink or junction itself instead of its target (O_NOFOLLOW's twin);
  * check_regular then refuses it. */
 static int open_file(os_object_t *obj, const char *name, unsigned flags,
-                     SECURITY_ATTRIBUTES *sa, int *created)
+                     SECURITY_ATTRIBUTES *sa)
 {
     const DWORD access = GENERIC_READ | GENERIC_WRITE;
     const DWORD share = FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE;
     const DWORD attrs = FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT;
-    wchar_t *path = file_path(name);
-    int rc = 0;
-    *created = 0;
-    if (!path)
+    if (!(obj->path = file_path(name)))
         return KV_ENAME;
     if (flags & OS_OPEN_CREATE) {
-        obj->file = CreateFileW(path, access, share, sa, CREATE_NEW, attrs, NULL);
-        *created = obj->file != INVALID_HANDLE_VALUE;
-        if (!*created && (GetLastError() != ERROR_FILE_EXISTS || (flags & OS_OPEN_EXCL)))
-            rc = last_error();
+        obj->file = CreateFileW(obj->path, access, share, sa, CREATE_NEW, attrs, NULL);
+        obj->created = obj->file != INVALID_HANDLE_VALUE;
+        if (!obj->created && (GetLastError() != ERROR_FILE_EXISTS || (flags & OS_OPEN_EXCL)))
+            return last_error();
     }
-    if (!rc && !*created) {
-        obj->file = CreateFileW(path, access, share, NULL, OPEN_EXISTING, attrs, NULL);
+    if (!obj->created) {
+        obj->file = CreateFileW(obj->path, access, share, NULL, OPEN_EXISTING, attrs, NULL);
         if (obj->file == INVALID_HANDLE_VALUE)
-            rc = last_error();
+            return last_error();
     }
-    free(path);
-    return rc;
+    return 0;
 }
 
 /* Refuses anything but a plain disk file; *size gets its size. */
-static int check_regular(HANDLE file, uint64_t *size)
+static int check_regular(HANDLE file, const char *name, uint64_t *size, os_why_t *why)
 {
     BY_HANDLE_FILE_INFORMATION fi;
     LARGE_INTEGER sz;
-    if (GetFileType(file) != FILE_TYPE_DISK)
-        return KV_ECORRUPT; /* a device or pipe: nothing a store can live in */
+    if (GetFileType(file) != FILE_TYPE_DISK) {
+        kv__why(why, "%s is a device or pipe, not a kv store: left as it is", name);
+        return KV_ECORRUPT;
+    }
     if (!GetFileInformationByHandle(file, &fi) || !GetFileSizeEx(file, &sz))
         return last_error();
-    if (fi.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT)
-        return KV_EPERM; /* a symlink where the store should be, as ELOOP */
-    if (fi.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY)
+    if (fi.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT) {
+        kv__why(why, "%s is a symlink or junction: a store is never opened through one", name);
+        return KV_EPERM; /* as ELOOP */
+    }
+    if (fi.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) {
+        kv__why(why, "%s is a directory, not a kv store", name);
         return KV_ECORRUPT;
+    }
     /* A store is always mapped for writing, which Windows refuses on a
      * read-only file; said here too because wine run as root lets the open
      * through (unix root may write any file). */
@@ -460,14 +464,14 @@ static int map_whole(os_object_t *obj, uint64_t *size)
 /* A file-backed store: open, take the attach lock as os_posix.c does with
  * flock, name the sync objects after the file's identity. */
 static int open_file_store(os_object_t *obj, const char *name, unsigned flags,
-                           uint32_t timeout_ms, secattr_t *sec, uint64_t *size)
+                           uint32_t timeout_ms, secattr_t *sec, uint64_t *size, os_why_t *why)
 {
-    int created, rc = open_file(obj, name, flags, &sec->sa, &created);
+    int rc = open_file(obj, name, flags, &sec->sa);
     if (rc)
         return rc;
-    if ((rc = check_regular(obj->file, size)) != 0)
+    if ((rc = check_regular(obj->file, name, size, why)) != 0 || (flags & OS_OPEN_PROBE))
         return rc;
-    if (created) {
+    if (obj->created) {
         /* Others may open it before we lock; they see it empty, let go and
          * retry, so waiting for exclusive here ends. */
         rc = attach_lock(obj, ATTACH_EXCLUSIVE, timeout_ms);
@@ -478,7 +482,8 @@ static int open_file_store(os_object_t *obj, const char *name, unsigned flags,
         return rc;
     obj->alone = obj->attach == ATTACH_EXCLUSIVE;
     /* The size again: it may have grown while we waited for the lock. */
-    if ((rc = check_regular(obj->file, size)) != 0 || (rc = file_base(obj->file, obj->base)) != 0)
+    if ((rc = check_regular(obj->file, name, size, why)) != 0 ||
+        (rc = file_base(obj->file, obj->base)) != 0)
         return rc;
     return open_sync_objects(obj, &sec->sa);
 }
@@ -493,6 +498,10 @@ static int open_named_store(os_object_t *obj, const char *name, unsigned flags,
     DWORD w;
     if (rc)
         return rc;
+    if (flags & OS_OPEN_PROBE) { /* only to look: no guard, no sync objects */
+        obj->section = OpenFileMappingW(FILE_MAP_READ | FILE_MAP_WRITE, FALSE, obj->base);
+        return obj->section ? map_whole(obj, size) : last_error();
+    }
     object_name(obj->base, L":open", gname);
     if (!(obj->guard = CreateMutexW(&sec->sa, FALSE, gname)))
         return last_error();
@@ -516,17 +525,22 @@ static int open_named_store(os_object_t *obj, const char *name, unsigned flags,
     } else if (!(flags & OS_OPEN_CREATE)) {
         return KV_ENOENT;
     } else {
-        obj->alone = 1;
+        obj->alone = obj->created = 1; /* the section is made at reserve */
     }
     return rc ? rc : open_sync_objects(obj, &sec->sa);
 }
 
+/* Owners: Windows gives every object the DACL built from the mode (see
+ * mode_security), and a session's Local\ names are its own, so kv takes
+ * an existing object as the caller's (os.h: OS_OWNER_SELF, never wider);
+ * the README says what this leaves to the system. */
 int kv__os_object_open(const char *name, unsigned flags, uint32_t mode, uint32_t timeout_ms,
-                       os_object_t **out, uint64_t *size)
+                       os_object_t **out, os_found_t *found, os_why_t *why)
 {
     os_object_t *obj = calloc(1, sizeof *obj);
     secattr_t sec;
     int rc;
+    memset(found, 0, sizeof *found);
     if (!obj)
         return KV_ENOMEM;
     obj->file = INVALID_HANDLE_VALUE;
@@ -534,15 +548,40 @@ int kv__os_object_open(const char *name, unsigned flags, uint32_t mode, uint32_t
     obj->is_file = (flags & OS_OPEN_FILE) != 0;
     rc = secattr_init(&sec, mode);
     if (!rc)
-        rc = obj->is_file ? open_file_store(obj, name, flags, timeout_ms, &sec, size)
-                          : open_named_store(obj, name, flags, timeout_ms, &sec, size);
+        rc = obj->is_file ? open_file_store(obj, name, flags, timeout_ms, &sec, &found->size, why)
+                          : open_named_store(obj, name, flags, timeout_ms, &sec, &found->size);
     secattr_free(&sec);
     if (rc) {
         kv__os_object_close(obj);
         return rc;
     }
+    found->alone = obj->alone;
+    found->created = obj->created;
+    found->owner = OS_OWNER_SELF;
+    snprintf(found->owner_name, sizeof found->owner_name, "you");
     *out = obj;
-    return obj->alone ? OS_ATTACH_ALONE : OS_ATTACH_SHARED;
+    return 0;
+}
+
+/* A name is the object's from the start (CREATE_NEW, or the section made
+ * under the open guard), so there is nothing to publish. */
+int kv__os_object_publish(os_object_t *obj)
+{
+    (void)obj;
+    return 0;
+}
+
+int kv__os_object_size(os_object_t *obj, uint64_t *size)
+{
+    LARGE_INTEGER sz;
+    if (!obj->is_file) {
+        *size = obj->mapped; /* a section never shrinks */
+        return 0;
+    }
+    if (!GetFileSizeEx(obj->file, &sz))
+        return last_error();
+    *size = (uint64_t)sz.QuadPart;
+    return 0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -555,7 +594,10 @@ int kv__os_object_open(const char *name, unsigned flags, uint32_t mode, uint32_t
 static int reserve_file(os_object_t *obj, uint64_t size)
 {
     FILE_ALLOCATION_INFO alloc;
-    LARGE_INTEGER end;
+    LARGE_INTEGER end = { 0 };
+    /* Truncating first turns whatever was there into zeros (os.h). */
+    if (!SetFilePointerEx(obj->file, end, NULL, FILE_BEGIN) || !SetEndOfFile(obj->file))
+        return last_error();
     alloc.AllocationSize.QuadPart = (LONGLONG)size;
     if (!SetFileInformationByHandle(obj->file, FileAllocationInfo, &alloc, sizeof alloc)) {
         DWORD e = GetLastError();
@@ -684,57 +726,43 @@ void kv__os_object_close(os_object_t *obj)
         attach_unlock(obj);
         CloseHandle(obj->file);
     }
+    free(obj->path);
     free(obj);
 }
 
 /* Deletes the file, freeing its name at once where the file system allows
  * (POSIX semantics, Windows 10 1709+), else when its last handle closes. */
-static int unlink_file(const char *name)
+static int unlink_file(const wchar_t *path)
 {
     FILE_DISPOSITION_INFO_EX posix = { FILE_DISPOSITION_FLAG_DELETE |
                                        FILE_DISPOSITION_FLAG_POSIX_SEMANTICS };
-    wchar_t *path = file_path(name);
-    HANDLE h;
+    HANDLE h = CreateFileW(path, DELETE, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                           NULL, OPEN_EXISTING, FILE_FLAG_OPEN_REPARSE_POINT, NULL);
     int rc = 0;
-    if (!path)
-        return KV_ENAME;
-    h = CreateFileW(path, DELETE, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
-                    OPEN_EXISTING, FILE_FLAG_OPEN_REPARSE_POINT, NULL);
-    if (h == INVALID_HANDLE_VALUE) {
-        rc = last_error();
-    } else {
-        if (!SetFileInformationByHandle(h, FILE_DISPOSITION_INFO_EX_CLASS, &posix, sizeof posix)) {
-            FILE_DISPOSITION_INFO plain = { TRUE };
-            if (!SetFileInformationByHandle(h, FileDispositionInfo, &plain, sizeof plain))
-                rc = last_error();
-        }
-        CloseHandle(h);
+    if (h == INVALID_HANDLE_VALUE)
+        return last_error();
+    if (!SetFileInformationByHandle(h, FILE_DISPOSITION_INFO_EX_CLASS, &posix, sizeof posix)) {
+        FILE_DISPOSITION_INFO plain = { TRUE };
+        if (!SetFileInformationByHandle(h, FileDispositionInfo, &plain, sizeof plain))
+            rc = last_error();
     }
-    free(path);
+    CloseHandle(h);
     return rc;
 }
 
 /* Named memory has no name to remove: the section vanishes with its last
- * handle.  So this only reports whether the store exists (KV_ENOENT if
- * not); processes that have it open keep it, and its name, until they
- * close. */
-static int unlink_named(const char *name)
+ * handle, so removing it only confirms it exists (the probe found it);
+ * processes that have it open keep it, and its name, until they close. */
+int kv__os_object_remove(os_object_t *obj)
 {
-    wchar_t base[OBJ_NAME_MAX];
-    HANDLE h;
-    int rc = named_base(name, base);
-    if (rc)
-        return rc;
-    h = OpenFileMappingW(FILE_MAP_READ, FALSE, base);
-    if (!h)
-        return last_error();
-    CloseHandle(h);
-    return 0;
+    return obj->is_file ? unlink_file(obj->path) : 0;
 }
 
-int kv__os_object_unlink(const char *name, unsigned flags)
+void kv__os_object_discard(os_object_t *obj)
 {
-    return (flags & OS_OPEN_FILE) ? unlink_file(name) : unlink_named(name);
+    if (obj && obj->created)
+        kv__os_object_remove(obj);
+    kv__os_object_close(obj);
 }
 
 /* ---------------------------------------------------------------------- */
