@@ -29,8 +29,7 @@ const cli_command_t cli_cmd_create = {
     .run = cmd_create,
     .open = OPEN_CREATE,
     .options = OPT_SLOTS | OPT_KEY_MAX | OPT_VALUE_MAX | OPT_MODE | OPT_EXCLUSIVE | OPT_CACHE,
-    .min_args = 0,
-    .max_args = 0,
+    .min_args = 0, .max_args = 0,
     .synopsis =
         "STORE [--slots N] [--key-max N] [--value-max N] [--mode OCTAL] [--exclusive] [--cache]",
     .summary = "create a store, or attach to an existing one; says which",
@@ -115,8 +114,7 @@ const cli_command_t cli_cmd_put = {
     .run = cmd_put,
     .open = OPEN_WRITE,
     .options = OPT_NX | OPT_TTL | OPT_IF_VERSION | OPT_PRINT_VERSION,
-    .min_args = 2,
-    .max_args = 2,
+    .min_args = 2, .max_args = 2,
     .synopsis = "STORE KEY VALUE|- [--ttl DURATION] [--if-version V] [--nx] [--print-version]",
     .summary = "store VALUE under KEY ('-' reads VALUE from standard input)",
     .details =
@@ -157,8 +155,7 @@ const cli_command_t cli_cmd_get = {
     .run = cmd_get,
     .open = OPEN_READ,
     .options = OPT_VERSION,
-    .min_args = 1,
-    .max_args = 1,
+    .min_args = 1, .max_args = 1,
     .synopsis = "STORE KEY [--version]",
     .summary = "print KEY's value (or its version)",
     .details =
@@ -183,8 +180,7 @@ const cli_command_t cli_cmd_del = {
     .run = cmd_del,
     .open = OPEN_WRITE,
     .options = OPT_IF_VERSION,
-    .min_args = 1,
-    .max_args = 1,
+    .min_args = 1, .max_args = 1,
     .synopsis = "STORE KEY [--if-version V]",
     .summary = "remove KEY",
     .details =
@@ -220,8 +216,7 @@ const cli_command_t cli_cmd_incr = {
     .name = "incr",
     .run = cmd_incr,
     .open = OPEN_WRITE,
-    .min_args = 1,
-    .max_args = 2,
+    .min_args = 1, .max_args = 2,
     .synopsis = "STORE KEY [N]",
     .summary = "add N (default 1, may be negative) to the integer in KEY; print the result",
     .details =
@@ -249,8 +244,7 @@ const cli_command_t cli_cmd_ttl = {
     .name = "ttl",
     .run = cmd_ttl,
     .open = OPEN_READ,
-    .min_args = 1,
-    .max_args = 1,
+    .min_args = 1, .max_args = 1,
     .synopsis = "STORE KEY",
     .summary = "print the milliseconds KEY has left to live (-1: never expires)",
     .details =
@@ -273,8 +267,7 @@ const cli_command_t cli_cmd_purge = {
     .name = "purge",
     .run = cmd_purge,
     .open = OPEN_WRITE,
-    .min_args = 0,
-    .max_args = 0,
+    .min_args = 0, .max_args = 0,
     .synopsis = "STORE",
     .summary = "delete every expired entry; print how many",
     .details =
@@ -313,8 +306,7 @@ const cli_command_t cli_cmd_list = {
     .run = cmd_list,
     .open = OPEN_READ,
     .options = OPT_JSON,
-    .min_args = 0,
-    .max_args = 1,
+    .min_args = 0, .max_args = 1,
     .synopsis = "STORE [PREFIX] [--json]",
     .summary = "list the keys (only those starting with PREFIX, if given)",
     .details =
@@ -337,8 +329,7 @@ const cli_command_t cli_cmd_destroy = {
     .name = "destroy",
     .run = cmd_destroy,
     .open = OPEN_NONE,
-    .min_args = 0,
-    .max_args = 0,
+    .min_args = 0, .max_args = 0,
     .synopsis = "STORE",
     .summary = "remove the store",
     .details =

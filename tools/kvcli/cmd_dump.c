@@ -50,8 +50,7 @@ const cli_command_t cli_cmd_dump = {
     .name = "dump",
     .run = cmd_dump,
     .open = OPEN_READ,
-    .min_args = 0,
-    .max_args = 0,
+    .min_args = 0, .max_args = 0,
     .synopsis = "STORE",
     .summary = "write every entry to standard output, as JSON lines",
     .details =
@@ -277,8 +276,7 @@ const cli_command_t cli_cmd_load = {
     .run = cmd_load,
     .open = OPEN_NONE,
     .options = OPT_HOLD,
-    .min_args = 0,
-    .max_args = 1,
+    .min_args = 0, .max_args = 1,
     .synopsis = "STORE [FILE|-] [--hold]",
     .summary = "put the entries of a dump read from FILE or standard input",
     .details =

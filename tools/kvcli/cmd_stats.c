@@ -165,8 +165,7 @@ const cli_command_t cli_cmd_stats = {
     .run = cmd_stats,
     .open = OPEN_READ,
     .options = OPT_JSON,
-    .min_args = 0,
-    .max_args = 0,
+    .min_args = 0, .max_args = 0,
     .synopsis = "STORE [--json]",
     .summary = "show the store's geometry, usage, counters and lock holder",
     .details =
@@ -215,8 +214,7 @@ const cli_command_t cli_cmd_check = {
     .name = "check",
     .run = cmd_check,
     .open = OPEN_NONE,
-    .min_args = 0,
-    .max_args = 0,
+    .min_args = 0, .max_args = 0,
     .synopsis = "STORE",
     .summary = "verify the store's header and every slot",
     .details =

@@ -176,8 +176,7 @@ const cli_command_t cli_cmd_watch = {
     .run = cmd_watch,
     .open = OPEN_READ,
     .options = OPT_WATCH_FOR | OPT_JSON,
-    .min_args = 0,
-    .max_args = 1,
+    .min_args = 0, .max_args = 1,
     .synopsis = "STORE [KEY] [--timeout DURATION] [--json]",
     .summary = "print KEY's value, then again each time it changes (or the store's changes)",
     .details =
@@ -230,8 +229,7 @@ const cli_command_t cli_cmd_hold = {
     .open = OPEN_CREATE,
     .options = OPT_SLOTS | OPT_KEY_MAX | OPT_VALUE_MAX | OPT_MODE | OPT_EXCLUSIVE | OPT_CACHE |
                OPT_WATCH_FOR,
-    .min_args = 0,
-    .max_args = 0,
+    .min_args = 0, .max_args = 0,
     .synopsis = "STORE [create options] [--timeout DURATION]",
     .summary = "keep the store open (creating it if missing) until interrupted",
     .details =
