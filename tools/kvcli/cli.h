@@ -11,7 +11,10 @@
  * store is opened as the descriptor says and the handler is called
  * (commands.c), so all subcommands share one option parser, one number
  * parser, one open helper (store.c) and one error printer (report.c).
- * Bytes cross into text through codec.h.
+ * Bytes cross into text through codec.h.  kvcli is plain C11 plus kv.h,
+ * so it builds on Windows too, with two exceptions, each kept in one file:
+ * the stop signals of watch and hold (cmd_watch.c) and the UTF-8 argv
+ * (main.c).
  *
  *   main.c        main(): Windows' argv and stdio, then cli_main()
  *   commands.c    the command table, usage, dispatch, cli_main()
@@ -243,6 +246,7 @@ int cli_iter_open(cli_iter_t *it, kv_t *kv, int with_values);
 /* Reads the next entry.  Returns 0, KV_ENOTFOUND at the end, or an error. */
 int cli_iter_next(cli_iter_t *it);
 
+/* Frees the iteration's buffers. */
 void cli_iter_close(cli_iter_t *it);
 
 /* Reads KEY's value into v (growing v->buf, which may start NULL) and its

@@ -196,6 +196,8 @@ const cli_command_t cli_cmd_watch = {
         DURATION_HELP,
 };
 
+/* kv_wait() is the sleep: portable C has none, and waking on the store's
+ * changes costs nothing but a loop. */
 int cli_hold_open(cli_t *c, kv_t *kv)
 {
     uint64_t now = cli_now_ms(), gen = 0;
