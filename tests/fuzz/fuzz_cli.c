@@ -10,10 +10,10 @@
  *      cli_parse_int64(), each compared with a reference written from the
  *      README's rules on top of strtoull()/strtoll();
  *   1  argument vectors: the rest, split at NUL bytes, through
- *      cli_parse_args();
- *      a command line it accepts is then run against a scratch store, its
- *      STORE replaced, if the command is one that cannot touch other files
- *      or block (not destroy, load, watch, hold, or put reading stdin);
+ *      cli_parse_args(); a command line it accepts is then run with
+ *      cli_run() against a scratch store, its STORE replaced, if the
+ *      command is one that cannot touch other files or block (not destroy,
+ *      load, watch, hold, or put reading stdin);
  *   2  dump input: the rest as the text `kvcli load` reads, loaded into the
  *      scratch store; after a successful load, dump | load | dump must
  *      give the same lines;
