@@ -1,18 +1,19 @@
 /*
  * fuzz_cli.c — libFuzzer target: everything kvcli parses.
  *
- * kvcli.c is compiled into this file (with its main() renamed), so the
- * target calls kvcli's own static parsers with no change to kvcli and no
+ * The target links kvcli_core (tools/kvcli/, all but main.c) and calls
+ * kvcli's own parsers and commands as cli.h declares them, so there is no
  * second copy of them.  The first input byte picks a mode:
  *
- *   0  numbers: the rest, as a string, through parse_number() in every kind
- *      (plain, octal, size k/M/G, duration ms/s/m/h/d) and parse_int64(),
- *      each compared with a reference written from the README's rules on
- *      top of strtoull()/strtoll();
- *   1  argument vectors: the rest, split at NUL bytes, through parse_args();
- *      a command line it accepts is then run against a scratch store, its
- *      STORE replaced, if the command is one that cannot touch other files
- *      or block (not destroy, load, watch, hold, or put reading stdin);
+ *   0  numbers: the rest, as a string, through cli_parse_number() in every
+ *      kind (plain, octal, size k/M/G, duration ms/s/m/h/d) and
+ *      cli_parse_int64(), each compared with a reference written from the
+ *      README's rules on top of strtoull()/strtoll();
+ *   1  argument vectors: the rest, split at NUL bytes, through
+ *      cli_parse_args(); a command line it accepts is then run with
+ *      cli_run() against a scratch store, its STORE replaced, if the
+ *      command is one that cannot touch other files or block (not destroy,
+ *      load, watch, hold, or put reading stdin);
  *   2  dump input: the rest as the text `kvcli load` reads, loaded into the
  *      scratch store; after a successful load, dump | load | dump must
  *      give the same lines;
@@ -23,13 +24,15 @@
  * kvcli's stdout and stderr go to /dev/null (KV_FUZZ_VERBOSE=1 keeps them);
  * a failed check or a sanitizer report still reaches the real stderr.
  */
-#define main kvcli_main
-int kvcli_main(int argc, char **argv);
-#include "kvcli.c"
-#undef main
-
+#include <errno.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "fuzz.h"
 
 #define FZ_ARGS_MAX   16
@@ -103,7 +106,7 @@ static void fz_restore(fz_streams_t s)
 /* Mode 0: numbers                                                          */
 /* ======================================================================== */
 
-/* parse_number() as the README describes it: digits (octal for --mode),
+/* cli_parse_number() as the README describes it: digits (octal for --mode),
  * then for sizes k/K, m/M, g/G and for durations ms, s, m, h, d. */
 static int fz_ref_number(const char *s, enum num_kind kind, uint64_t *out)
 {
@@ -140,7 +143,7 @@ static int fz_ref_number(const char *s, enum num_kind kind, uint64_t *out)
     return __builtin_mul_overflow((uint64_t)v, times, out) ? -1 : 0;
 }
 
-/* parse_int64(): an optional sign, then decimal digits only, in range. */
+/* cli_parse_int64(): an optional sign, then decimal digits only, in range. */
 static int fz_ref_int64(const char *s, int64_t *out)
 {
     const char *d = *s == '-' || *s == '+' ? s + 1 : s;
@@ -169,16 +172,16 @@ static void fz_numbers(const uint8_t *d, size_t n)
     memcpy(s, d, n);
     s[n] = '\0';
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
-        rc = parse_number(s, kinds[k], &got);
+        rc = cli_parse_number(s, kinds[k], &got);
         ref = fz_ref_number(s, kinds[k], &want);
         FZ_CHECK(rc == ref && (rc != 0 || got == want),
-                 "parse_number(\"%s\", kind %d): rc %d value %" PRIu64 ", reference rc %d "
+                 "cli_parse_number(\"%s\", kind %d): rc %d value %" PRIu64 ", reference rc %d "
                  "value %" PRIu64, s, (int)kinds[k], rc, got, ref, want);
     }
-    rc = parse_int64(s, &got64);
+    rc = cli_parse_int64(s, &got64);
     ref = fz_ref_int64(s, &want64);
     FZ_CHECK(rc == ref && (rc != 0 || got64 == want64),
-             "parse_int64(\"%s\"): rc %d value %" PRId64 ", reference rc %d value %" PRId64,
+             "cli_parse_int64(\"%s\"): rc %d value %" PRId64 ", reference rc %d value %" PRId64,
              s, rc, got64, ref, want64);
 }
 
@@ -220,13 +223,14 @@ static void fz_argv(const uint8_t *d, size_t n)
     argv[argc] = NULL;
 
     saved = fz_silence();
-    rc = parse_args(&c, argc, argv);
+    rc = cli_parse_args(&c, argc, argv);
     fz_restore(saved);
-    FZ_CHECK(rc == 0 || rc == CLI_HELP || rc == CLI_USAGE, "parse_args: %d", rc);
+    FZ_CHECK(rc == 0 || rc == CLI_HELP || rc == CLI_USAGE, "cli_parse_args: %d", rc);
     if (rc == 0) {
-        FZ_CHECK(c.cmd && c.store, "parse_args accepted a line without command or store");
+        FZ_CHECK(c.cmd && c.store, "cli_parse_args accepted a line without command or store");
         FZ_CHECK(c.nargs >= c.cmd->min_args && c.nargs <= c.cmd->max_args &&
-                 c.extra_args == 0, "parse_args: %d arguments for %s", c.nargs, c.cmd->name);
+                 c.extra_args == 0, "cli_parse_args: %d arguments for %s", c.nargs,
+                 c.cmd->name);
         FZ_CHECK(!(c.nx && c.has_if_version) || strcmp(c.cmd->name, "put") != 0,
                  "put accepted --nx with --if-version");
     }
@@ -242,7 +246,7 @@ static void fz_argv(const uint8_t *d, size_t n)
         c.opts.key_max = FZ_STORE_KEY;
         c.opts.val_max = FZ_STORE_VAL;
         saved = fz_silence();
-        rc = run(&c);
+        rc = cli_run(&c);
         fz_restore(saved);
         FZ_CHECK(rc >= CLI_OK && rc <= CLI_CONFLICT && rc != CLI_CORRUPT,
                  "kvcli %s exited %d", c.cmd->name, rc);
@@ -254,40 +258,32 @@ static void fz_argv(const uint8_t *d, size_t n)
 /* Mode 2: dump input                                                       */
 /* ======================================================================== */
 
-/* Loads `len` bytes of dump text into the scratch store, as cmd_load does
- * after opening its input.  Returns kvcli's exit code. */
+/* Loads `len` bytes of dump text into the scratch store with cli_load(), as
+ * `kvcli load` does after opening its input.  Returns kvcli's exit code. */
 static int fz_load(const char *text, size_t len)
 {
     cli_t c;
-    load_t ld;
-    kv_options_t opts;
+    kv_t *kv;
+    uint64_t loaded;
+    FILE *in;
     fz_streams_t saved;
     int rc;
 
     memset(&c, 0, sizeof c);
     kv_options_init(&c.opts);
     c.store = fz.name;
-    opts = c.opts;
-    memset(&ld, 0, sizeof ld);
-    ld.c = &c;
-    ld.input = "fuzz-input";
     /* fmemopen() may refuse 0 bytes; a blank line reads the same as none. */
-    ld.in = len ? fmemopen((void *)text, len, "r") : fmemopen("\n", 1, "r");
-    FZ_CHECK(ld.in != NULL, "fmemopen: %s", strerror(errno));
+    in = len ? fmemopen((void *)text, len, "r") : fmemopen("\n", 1, "r");
+    FZ_CHECK(in != NULL, "fmemopen: %s", strerror(errno));
     saved = fz_silence();
-    rc = load_header(&ld, &opts);
-    if (rc == 0)
-        rc = load_open(&ld, &opts);
-    if (rc == 0)
-        rc = load_entries(&ld);
+    rc = cli_load(&c, in, "fuzz-input", &kv, &loaded);
     fz_restore(saved);
-    kv_close(ld.kv);
-    free(ld.line.buf);
-    fclose(ld.in);
+    kv_close(kv);
+    fclose(in);
     return rc;
 }
 
-/* Dumps the scratch store with cmd_dump into a new buffer. */
+/* Dumps the scratch store with kvcli dump into a new buffer. */
 static char *fz_dump(size_t *len)
 {
     char *buf = NULL;
@@ -302,7 +298,7 @@ static char *fz_dump(size_t *len)
     c.store = fz.name;
     saved = fz_silence();
     stdout = mem;
-    rc = cmd_dump(&c, fz.kv);
+    rc = cli_cmd_dump.run(&c, fz.kv);
     fz_restore(saved);
     fclose(mem);
     FZ_CHECK(rc == CLI_OK, "dump of the scratch store: exit %d", rc);
@@ -371,7 +367,7 @@ static int fz_hex(char ch)
     return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
 }
 
-/* Decodes kvcli's human escapes back into bytes (put_escaped: a backslash
+/* Decodes kvcli's human escapes back into bytes (cli_put_escaped: a backslash
  * doubled, a byte outside printable ASCII as \xNN). */
 static size_t fz_unescape(const char *s, size_t n, unsigned char *out)
 {
@@ -395,14 +391,14 @@ static size_t fz_unescape(const char *s, size_t n, unsigned char *out)
 
 static void fz_encodings(const uint8_t *d, size_t n)
 {
-    jfield_t f[4] = {{"key", 1, 0, NULL, 0, 0}, {"key_b64", 1, 0, NULL, 0, 0},
-                     {"value", 1, 0, NULL, 0, 0}, {"value_b64", 1, 0, NULL, 0, 0}};
+    cli_jfield_t f[4] = {{"key", 1, 0, NULL, 0, 0}, {"key_b64", 1, 0, NULL, 0, 0},
+                         {"value", 1, 0, NULL, 0, 0}, {"value_b64", 1, 0, NULL, 0, 0}};
     const unsigned char *key = d + (n ? 1 : 0), *val;
     size_t klen = 0, vlen, len, got;
     unsigned char *line_bytes, *s, *back;
     char *line = NULL;
     FILE *mem;
-    jcur_t j;
+    cli_jcur_t j;
 
     /* The first byte is the key's length, the rest of the input the value. */
     if (n) {
@@ -416,27 +412,27 @@ static void fz_encodings(const uint8_t *d, size_t n)
     /* A dump line, parsed back as load_entry does. */
     FZ_CHECK((mem = open_memstream(&line, &len)) != NULL, "open_memstream");
     fputc('{', mem);
-    put_json_bytes(mem, "key", key, klen);
+    cli_put_json_bytes(mem, "key", key, klen);
     fputc(',', mem);
-    put_json_bytes(mem, "value", val, vlen);
+    cli_put_json_bytes(mem, "value", val, vlen);
     fputc('}', mem);
     fclose(mem);
     line_bytes = (unsigned char *)line;
     for (size_t i = 0; i < len; i++)
         FZ_CHECK(line_bytes[i] >= 0x20 && line_bytes[i] != 0x7f,
                  "dump line has control byte 0x%02x", line_bytes[i]);
-    FZ_CHECK(utf8_valid(line_bytes, len), "dump line is not UTF-8");
-    FZ_CHECK(jobject(&j, line_bytes, len, f, 4) == 0, "own dump line rejected: %s (%s)",
+    FZ_CHECK(cli_utf8_valid(line_bytes, len), "dump line is not UTF-8");
+    FZ_CHECK(cli_jobject(&j, line_bytes, len, f, 4) == 0, "own dump line rejected: %s (%s)",
              j.err, j.field ? j.field : "-");
-    FZ_CHECK(entry_bytes(&f[0], &f[1], &s, &got) == NULL && got == klen &&
+    FZ_CHECK(cli_get_json_bytes(&f[0], &f[1], &s, &got) == NULL && got == klen &&
              (klen == 0 || memcmp(s, key, klen) == 0), "key does not round-trip");
-    FZ_CHECK(entry_bytes(&f[2], &f[3], &s, &got) == NULL && got == vlen &&
+    FZ_CHECK(cli_get_json_bytes(&f[2], &f[3], &s, &got) == NULL && got == vlen &&
              (vlen == 0 || memcmp(s, val, vlen) == 0), "value does not round-trip");
     free(line);
 
     /* list's escapes: one line, and back to the same bytes. */
     FZ_CHECK((mem = open_memstream(&line, &len)) != NULL, "open_memstream");
-    put_escaped(mem, val, vlen);
+    cli_put_escaped(mem, val, vlen);
     fclose(mem);
     FZ_CHECK(memchr(line, '\n', len) == NULL, "escaped text has a newline");
     back = malloc(len + 1);
