@@ -29,10 +29,11 @@ runs() { local name=$1; shift; [ "$("$@" "$tmp/$name.kv")" = "$version" ]; }
 # project NAME CMAKE-ARGS...: configures and builds tests/consumer in $tmp/NAME
 project() {
   local name=$1; shift
-  cmake -S tests/consumer -B "$tmp/$name" -DKV_EXPECT_VERSION="$version" "$@" \
-    >"$tmp/$name.log" 2>&1 &&
-    cmake --build "$tmp/$name" -j"$(nproc)" >>"$tmp/$name.log" 2>&1 ||
-    { tail -30 "$tmp/$name.log"; return 1; }
+  if ! { cmake -S tests/consumer -B "$tmp/$name" -DKV_EXPECT_VERSION="$version" "$@" &&
+         cmake --build "$tmp/$name" -j"$(nproc)"; } >"$tmp/$name.log" 2>&1; then
+    tail -30 "$tmp/$name.log"
+    return 1
+  fi
 }
 
 echo "=== consumer: add_subdirectory(kv)"
@@ -52,7 +53,8 @@ if [ $last = ok ]; then
 fi
 
 echo "=== consumer: pkg-config kv"
-export PKG_CONFIG_PATH=$(dirname "$(find "$prefix" -name kv.pc)")
+PKG_CONFIG_PATH=$(dirname "$(find "$prefix" -name kv.pc)")
+export PKG_CONFIG_PATH
 libdir=$(pkg-config --variable=libdir kv)
 check "kv.pc has kv.h's version" [ "$(pkg-config --modversion kv)" = "$version" ]
 check "kv.pc points into the prefix it was installed to" [ "${libdir#"$prefix"/}" != "$libdir" ]
