@@ -54,8 +54,11 @@ extern "C" {
 #  define KV_API
 #endif
 
+/* The library's version: the only place it is written (CMakeLists.txt reads
+ * it from here for the project, the shared library and kv.pc). */
 #define KV_VERSION_MAJOR 0
 #define KV_VERSION_MINOR 1
+#define KV_VERSION_PATCH 0
 
 /* ------------------------------------------------------------------------ */
 /* Error codes                                                              */

@@ -42,10 +42,12 @@
 /* The model: which entries the store must hold                            */
 /* ---------------------------------------------------------------------- */
 
-enum { MODEL_MAX = 96 };
+/* MODEL_KEY: a model key holds whatever a 64-byte key buffer of this file
+ * does (util_fixture_key's, a listing's), so copying one in never cuts it. */
+enum { MODEL_MAX = 96, MODEL_KEY = 64 };
 
 typedef struct entry {
-    char key[40];        /* a C string */
+    char key[MODEL_KEY]; /* a C string */
     char val[72];
     size_t val_len;
     int ttl;             /* 1: the entry has an expiry time */
@@ -369,7 +371,7 @@ static int listed_in_model(void *ctx, const void *key, size_t key_len, const voi
                            size_t val_len)
 {
     listing_t *l = ctx;
-    char k[64];
+    char k[MODEL_KEY];
     if (key_len >= sizeof k) {
         l->ok = 0;
         return 1;
@@ -464,7 +466,7 @@ static int add_cache_entry(void *ctx, const void *key, size_t key_len, const voi
                            size_t val_len)
 {
     model_t *m = ctx;
-    char k[40], want[64];
+    char k[MODEL_KEY], want[64];
     if (key_len < 2 || key_len >= sizeof k)
         return 1;
     memcpy(k, key, key_len);
