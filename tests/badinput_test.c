@@ -304,7 +304,7 @@ TEST(empty_file)
 TEST(random_bytes)
 {
     unsigned char junk[4096];
-    uint64_t rng = 42;
+    uint64_t rng = test_rng("junk");
     REQUIRE_EQ(scratch(), 0);
     for (size_t i = 0; i < sizeof junk; i++)
         junk[i] = (unsigned char)util_rand(&rng);

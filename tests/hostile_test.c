@@ -12,7 +12,7 @@
  *    worker processes run every kind of operation on it.  No worker may
  *    crash or hang, every call must return 0 or a KV_E* code, and
  *    afterwards kv_check and `kvcli check` must agree and name the damage.
- *    Many seeds.
+ *    Sixteen rounds, their seeds drawn from the run's (KV_TEST_SEED).
  *  - racing_scribbler: a process with the store file mapped flips the
  *    length fields of live slots far out of range and back, as fast as it
  *    can, while workers use those entries: a length checked once and read
@@ -228,7 +228,7 @@ static int try_stop(kv_t *kv, spawn_proc_t *p, uint32_t holder, uint32_t *other)
  * lock with its mark. */
 static int stop_while_holding(kv_t *kv, spawn_proc_t *p, uint32_t holder)
 {
-    uint64_t rng = (uint64_t)p->pid;
+    uint64_t rng = test_rng("stops");
     unsigned tally[TRY_RESULTS] = { 0 }, tries = 0;
     uint32_t other = 0;
     int64_t end = util_now_ms() + CATCH_MS;
@@ -617,15 +617,23 @@ static void kvcli_agrees(const char *path, int rc, const char *line, const char 
         CHECK(file_has(out, line));
 }
 
-/* One scribbler iteration on a fresh file-backed store: workers and the
- * scribbler at once, then the checks (failures go to test_failures). */
-static void scribble_once(const char *dir, unsigned seed, int *showed_report)
+/* Writes the next number of *rng to buf: the SEED argument of a role, so
+ * that the run's KV_TEST_SEED replays the role's random choices too. */
+static void seed_arg(char *buf, size_t cap, uint64_t *rng)
+{
+    snprintf(buf, cap, "%" PRIu64, util_rand(rng));
+}
+
+/* Scribbler round `round` on a fresh file-backed store: workers and the
+ * scribbler at once, then the checks (failures go to test_failures).  The
+ * roles' seeds and the slot damaged on purpose come from *rng. */
+static void scribble_once(const char *dir, unsigned round, uint64_t *rng, int *showed_report)
 {
     char path[600], marker[SCR_WORKERS + 1][640], arg_seed[32], arg_ms[16], out[640];
     char report[4096];
     spawn_proc_t workers[SCR_WORKERS + 1], scr;
     kv_t *kv = NULL;
-    snprintf(path, sizeof path, "%s/scribbled-%u.kv", dir, seed);
+    snprintf(path, sizeof path, "%s/scribbled-%u.kv", dir, round);
     snprintf(out, sizeof out, "%s/check.out", dir);
     snprintf(arg_ms, sizeof arg_ms, "%d", SCR_MS);
     kv_options_t o = util_options(SCR_SLOTS, SCR_KEY_MAX, SCR_VAL_MAX);
@@ -639,11 +647,11 @@ static void scribble_once(const char *dir, unsigned seed, int *showed_report)
     for (unsigned i = 0; i < SCR_WORKERS; i++) {
         snprintf(marker[i], sizeof marker[i], "%s/worker%u.done", dir, i);
         remove(marker[i]);
-        snprintf(arg_seed, sizeof arg_seed, "%u", seed * 100 + i);
+        seed_arg(arg_seed, sizeof arg_seed, rng);
         const char *args[] = { path, arg_seed, arg_ms, marker[i], NULL };
         CHECK_EQ(spawn_role(&workers[i], "worker", args, NULL), 0);
     }
-    snprintf(arg_seed, sizeof arg_seed, "%u", seed);
+    seed_arg(arg_seed, sizeof arg_seed, rng);
     const char *sargs[] = { path, arg_seed, arg_ms, NULL };
     CHECK_EQ(spawn_role(&scr, "scribbler", sargs, NULL), 0);
     CHECK_EQ(util_wait_code(&scr), 0);
@@ -658,7 +666,7 @@ static void scribble_once(const char *dir, unsigned seed, int *showed_report)
     if (rc == KV_ECORRUPT && !*showed_report) {
         /* Show what a report looks like, once: its first lines. */
         const char *line = report;
-        printf("  seed %u, kv_check reports:\n", seed);
+        printf("  round %u, kv_check reports:\n", round);
         for (int i = 0; i < 4 && *line; i++) {
             const char *nl = strchr(line, '\n');
             int n = nl ? (int)(nl - line) : (int)strlen(line);
@@ -678,7 +686,7 @@ static void scribble_once(const char *dir, unsigned seed, int *showed_report)
     char want[64];
     CHECK_EQ(kv_info(kv, &info), 0);
     uint64_t slot_size = ((uint64_t)KV_SLOT_HEAD + info.key_max + info.val_max + 7) / 8 * 8;
-    uint64_t slot = seed % info.slots, at = info.total_bytes - info.slots * slot_size +
+    uint64_t slot = util_rand(rng) % info.slots, at = info.total_bytes - info.slots * slot_size +
                                              slot * slot_size + offsetof(kv_slot_t, key_len);
     uint32_t bad = info.key_max + 1;
     FILE *f = fopen(path, "r+b");
@@ -698,7 +706,7 @@ static void scribble_once(const char *dir, unsigned seed, int *showed_report)
      * errors, no crash. */
     snprintf(marker[SCR_WORKERS], sizeof marker[SCR_WORKERS], "%s/late.done", dir);
     remove(marker[SCR_WORKERS]);
-    snprintf(arg_seed, sizeof arg_seed, "%u", seed + 7);
+    seed_arg(arg_seed, sizeof arg_seed, rng);
     const char *largs[] = { path, arg_seed, "50", marker[SCR_WORKERS], NULL };
     CHECK_EQ(spawn_role(&workers[SCR_WORKERS], "worker", largs, NULL), 0);
     CHECK_EQ(wait_marked(&workers[SCR_WORKERS], marker[SCR_WORKERS],
@@ -713,9 +721,10 @@ TEST(scribbler)
 {
     char dir[512];
     int showed = 0;
+    uint64_t rng = test_rng("rounds");
     REQUIRE_EQ(util_tmpdir(dir, sizeof dir), 0);
-    for (unsigned seed = 1; seed <= SCR_ITERATIONS && !test_failures; seed++)
-        scribble_once(dir, seed, &showed);
+    for (unsigned round = 1; round <= SCR_ITERATIONS && !test_failures; round++)
+        scribble_once(dir, round, &rng, &showed);
     util_rmdir(dir);
     TEST_DONE();
 }
@@ -850,6 +859,7 @@ TEST(racing_scribbler)
 {
     char dir[512], path[600], marker[RACE_WORKERS][640], seed[32], ms[16], keys[16];
     spawn_proc_t workers[RACE_WORKERS], flipper;
+    uint64_t rng = test_rng("workers");
     kv_t *kv = NULL;
     REQUIRE_EQ(util_tmpdir(dir, sizeof dir), 0);
     snprintf(path, sizeof path, "%s/racing.kv", dir);
@@ -863,7 +873,7 @@ TEST(racing_scribbler)
     int64_t deadline = util_now_ms() + RACE_MS + SCR_HANG_MS;
     for (unsigned i = 0; i < RACE_WORKERS; i++) {
         snprintf(marker[i], sizeof marker[i], "%s/race%u.done", dir, i);
-        snprintf(seed, sizeof seed, "%u", 1000 + i);
+        seed_arg(seed, sizeof seed, &rng);
         const char *args[] = { path, seed, ms, marker[i], keys, NULL };
         CHECK_EQ(spawn_role(&workers[i], "worker", args, NULL), 0);
     }

@@ -884,7 +884,7 @@ static unsigned diff_compare_all(kv_t *kv)
 TEST(differential)
 {
     kv_t *kv = util_fresh(store, "diff", D_SLOTS, D_KEY_MAX, D_VAL_MAX);
-    uint64_t rng = 20241126, count = 0;
+    uint64_t rng = test_rng("ops"), count = 0;
     unsigned live = 0;
     REQUIRE(kv);
     memset(model, 0, sizeof model);
