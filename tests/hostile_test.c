@@ -733,12 +733,13 @@ TEST(scribbler)
 /* POSIX only                                                               */
 /* ======================================================================== */
 
-/* The cases below map the store file, make FIFOs and symlinks, mount or
- * make namespaces: on Windows each is a skip that says why
- * (TEST_POSIX_ONLY). */
+/* The cases below map the store file, make FIFOs and symlinks, mount, set
+ * resource limits or make namespaces: on Windows each is a skip that says
+ * why (TEST_POSIX_ONLY). */
 TEST_POSIX_ONLY(racing_scribbler, "POSIX only: the flipper maps the store file with mmap");
 TEST_POSIX_ONLY(planted_paths, "POSIX only: symlinks, FIFOs and devices");
 TEST_POSIX_ONLY(out_of_room, "POSIX only: mounts a small tmpfs");
+TEST_POSIX_ONLY(file_size_limit, "POSIX only: setrlimit(RLIMIT_FSIZE)");
 TEST_POSIX_ONLY(holder_dies_in_pid_namespace, "Linux only: PID namespaces");
 
 #if TEST_POSIX
@@ -1132,6 +1133,75 @@ TEST(out_of_room)
     TEST_DONE();
 }
 
+/* The room a process may use, without root or mounts: RLIMIT_FSIZE caps
+ * the size of any file it writes (tmpfs objects included), and with
+ * SIGXFSZ ignored the kernel answers EFBIG instead of killing it. */
+enum { FSIZE_LIMIT = 1024 * 1024 };
+
+/* Creating `name` with `opts` (too big for the limit) fails with
+ * KV_ENOSPC and leaves nothing at the name.  Returns 1 if so, else 0 after
+ * saying why (and removing what was left). */
+static int refused_for_size(const char *name, const kv_options_t *opts)
+{
+    kv_t *kv = NULL;
+    int rc = kv_open(&kv, name, KV_RDWR | KV_CREATE | KV_EXCL, opts);
+    if (rc == 0)
+        kv_close(kv);
+    int after = kv_open(&kv, name, 0, NULL); /* KV_ENOENT: nothing left */
+    if (after == 0)
+        kv_close(kv);
+    if (rc == KV_ENOSPC && after == KV_ENOENT)
+        return 1;
+    fprintf(stderr, "  fsize-limit: creating %s gave %s, an open after it %s\n", name,
+            kv_strerror(rc), kv_strerror(after));
+    kv_unlink(name);
+    return 0;
+}
+
+/* Role "fsize-limit DIR NAME": under RLIMIT_FSIZE = FSIZE_LIMIT, a
+ * file-backed store in DIR and the named store NAME, each ~4 MiB, fail
+ * with KV_ENOSPC at creation and leave nothing behind: posix_fallocate's
+ * EFBIG is the only thing that says so (without it the first write to the
+ * mapping past the file's end is SIGBUS).  A store within the limit still
+ * works.  Exits 0, or 1. */
+static int role_fsize_limit(int argc, char **argv)
+{
+    struct rlimit rl = { FSIZE_LIMIT, FSIZE_LIMIT };
+    kv_options_t big = util_options(1024, 16, 4096), fits = util_options(16, 16, 64);
+    char path[600];
+    kv_t *kv = NULL;
+    if (argc != 3 || signal(SIGXFSZ, SIG_IGN) == SIG_ERR || setrlimit(RLIMIT_FSIZE, &rl) != 0)
+        return 1;
+    snprintf(path, sizeof path, "%s/big.kv", argv[1]);
+    int ok = refused_for_size(path, &big);
+    ok &= refused_for_size(argv[2], &big);
+    snprintf(path, sizeof path, "%s/fits.kv", argv[1]);
+    int rc = kv_open(&kv, path, KV_RDWR | KV_CREATE | KV_EXCL, &fits);
+    if (rc == 0) {
+        rc = util_put(kv, "k", "v");
+        kv_close(kv);
+        kv_unlink(path);
+    }
+    if (rc != 0)
+        fprintf(stderr, "  fsize-limit: a store that fits: %s\n", kv_strerror(rc));
+    return ok && rc == 0 ? 0 : 1;
+}
+
+/* out_of_room's creation checks for everyone: a helper process whose file
+ * size limit is below the store's size must be told KV_ENOSPC, for a file
+ * and for named memory, with nothing left behind. */
+TEST(file_size_limit)
+{
+    char dir[512];
+    spawn_proc_t p;
+    REQUIRE_EQ(util_tmpdir(dir, sizeof dir), 0);
+    const char *args[] = { dir, test_name("fsize"), NULL };
+    CHECK_EQ(spawn_role(&p, "fsize-limit", args, NULL), 0);
+    CHECK_EQ(util_wait_code(&p), 0);
+    util_rmdir(dir);
+    TEST_DONE();
+}
+
 /* ------------------------------------------------------------------------ */
 /* A holder that dies in another PID namespace                              */
 /* ------------------------------------------------------------------------ */
@@ -1208,6 +1278,7 @@ static const test_case_t tests[] = {
     TEST_ENTRY(racing_scribbler),
     TEST_ENTRY(planted_paths),
     TEST_ENTRY(out_of_room),
+    TEST_ENTRY(file_size_limit),
     TEST_ENTRY(holder_dies_in_pid_namespace),
 };
 
@@ -1219,6 +1290,7 @@ static const spawn_role_t roles[] = {
     { "flipper", role_flipper },
     { "fill-store", role_fill_store },
     { "shm-room", role_shm_room },
+    { "fsize-limit", role_fsize_limit },
 #endif
 };
 
