@@ -304,7 +304,7 @@ TEST(empty_file)
 TEST(random_bytes)
 {
     unsigned char junk[4096];
-    uint64_t rng = 42;
+    uint64_t rng = test_rng("junk");
     REQUIRE_EQ(scratch(), 0);
     for (size_t i = 0; i < sizeof junk; i++)
         junk[i] = (unsigned char)util_rand(&rng);
@@ -386,6 +386,7 @@ static void val_max_changed(kv_header_t *h) { h->val_max += 1; }
 static void header_size_off(kv_header_t *h) { h->header_size += 64; }
 static void header_size_zero(kv_header_t *h) { h->header_size = 0; }
 static void slot_size_off(kv_header_t *h) { h->slot_size += 8; }
+static void slot_size_small(kv_header_t *h) { h->slot_size -= 8; }
 static void total_size_off(kv_header_t *h) { h->total_size += 8; }
 static void total_size_zero(kv_header_t *h) { h->total_size = 0; }
 static void flags_unknown(kv_header_t *h) { h->flags = 0x80; }
@@ -405,6 +406,10 @@ static const header_damage_t damages[] = {
     {"header_size wrong", header_size_off, KV_ECORRUPT},
     {"header_size 0", header_size_zero, KV_ECORRUPT},
     {"slot_size wrong", slot_size_off, KV_ECORRUPT},
+    /* Smaller than key_max + val_max + the slot head need: slots would
+     * overlap, and only the comparison with the geometry's says so (the
+     * total size still matches). */
+    {"slot_size smaller than the geometry", slot_size_small, KV_ECORRUPT},
     {"total_size wrong", total_size_off, KV_ECORRUPT},
     {"total_size 0", total_size_zero, KV_ECORRUPT},
     {"unknown store flag", flags_unknown, KV_ECORRUPT},
@@ -515,10 +520,11 @@ static int get_ok_or_corrupt(kv_t *kv, unsigned i)
 }
 
 /* Opens the damaged store at `path` and checks that kv_check reports it,
- * that gets of the other entries give their value or KV_ECORRUPT, that the
+ * naming `finding` (the text kv__table_check_slot gives that damage), that
+ * gets of the other entries give their value or KV_ECORRUPT, that the
  * damaged entry itself is never returned, and that iteration, stats and a
  * put neither crash nor misbehave.  An open that already refuses is fine. */
-static int damaged_slot_behaves(unsigned damaged)
+static int damaged_slot_behaves(unsigned damaged, const char *finding)
 {
     kv_t *kv = NULL;
     char report[1024] = "";
@@ -531,7 +537,7 @@ static int damaged_slot_behaves(unsigned damaged)
         return 0;
     }
     bad += kv_check(kv, report, sizeof report) != KV_ECORRUPT;
-    bad += report[0] == '\0';
+    bad += strstr(report, finding) == NULL;
     fprintf(stderr, "  kv_check reports: %s%s", report, report[0] ? "" : "(nothing)\n");
     for (unsigned i = 0; i < FIX_N; i++) {
         if (i == damaged) {
@@ -551,8 +557,8 @@ static int damaged_slot_behaves(unsigned damaged)
 }
 
 /* Damages fixture entry `i`'s slot in a file store with `damage`, then runs
- * damaged_slot_behaves. */
-static int damage_slot(unsigned i, void (*damage)(kv_slot_t *s))
+ * damaged_slot_behaves with the finding kv_check must name. */
+static int damage_slot(unsigned i, void (*damage)(kv_slot_t *s), const char *finding)
 {
     size_t len = 0;
     char k[64];
@@ -564,7 +570,7 @@ static int damage_slot(unsigned i, void (*damage)(kv_slot_t *s))
     kv_slot_t *s = img ? slot_of(img, len, k) : NULL;
     if (s) {
         damage(s);
-        ok = util_write_file(path, img, len) == 0 && damaged_slot_behaves(i);
+        ok = util_write_file(path, img, len) == 0 && damaged_slot_behaves(i, finding);
     } else {
         fprintf(stderr, "  no slot holds %s\n", k);
     }
@@ -579,10 +585,36 @@ static void val_len_garbage(kv_slot_t *s) { s->val_len = FIX_VAL_MAX + 1; }
 static void val_len_huge(kv_slot_t *s) { s->val_len = UINT32_MAX - 1; }
 static void hash_wrong(kv_slot_t *s) { s->hash ^= UINT64_C(0x8000000000000001); }
 
-TEST(slot_key_len_garbage) { CHECK(damage_slot(5, key_len_garbage)); TEST_DONE(); }
-TEST(slot_val_len_garbage) { CHECK(damage_slot(6, val_len_garbage)); TEST_DONE(); }
-TEST(slot_val_len_huge) { CHECK(damage_slot(7, val_len_huge)); TEST_DONE(); }
-TEST(slot_hash_wrong) { CHECK(damage_slot(8, hash_wrong)); TEST_DONE(); }
+static void key_len_one_over(kv_slot_t *s) { s->key_len = FIX_KEY_MAX + 1; }
+
+#define KEY_LEN_BAD "key length out of range"
+#define VAL_LEN_BAD "value length out of range"
+
+TEST(slot_key_len_garbage) { CHECK(damage_slot(5, key_len_garbage, KEY_LEN_BAD)); TEST_DONE(); }
+TEST(slot_val_len_garbage) { CHECK(damage_slot(6, val_len_garbage, VAL_LEN_BAD)); TEST_DONE(); }
+TEST(slot_val_len_huge) { CHECK(damage_slot(7, val_len_huge, VAL_LEN_BAD)); TEST_DONE(); }
+TEST(slot_hash_wrong)
+{
+    CHECK(damage_slot(8, hash_wrong, "stored hash does not match the key"));
+    TEST_DONE();
+}
+
+/* The key_len bound is key_max itself, from both sides: a slot holding a
+ * key of exactly key_max bytes is sound to kv_check, and a key_len one past
+ * it is damage, named as such (not merely noticed through the hash a key
+ * read one byte too long no longer matches). */
+TEST(slot_key_len_bound)
+{
+    char longest[FIX_KEY_MAX];
+    kv_t *kv = fixture();
+    REQUIRE(kv);
+    memset(longest, 'k', sizeof longest);
+    CHECK_EQ(kv_put(kv, longest, sizeof longest, "v", 1, 0), 0);
+    CHECK_EQ(kv_check(kv, NULL, 0), 0);
+    util_dispose(kv, store);
+    CHECK(damage_slot(9, key_len_one_over, KEY_LEN_BAD));
+    TEST_DONE();
+}
 
 /* ------------------------------------------------------------------------ */
 /* Permissions                                                              */
@@ -679,6 +711,7 @@ static const test_case_t tests[] = {
     TEST_ENTRY(slot_val_len_garbage),
     TEST_ENTRY(slot_val_len_huge),
     TEST_ENTRY(slot_hash_wrong),
+    TEST_ENTRY(slot_key_len_bound),
     TEST_ENTRY(permission_denied),
 };
 

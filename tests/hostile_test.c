@@ -12,7 +12,7 @@
  *    worker processes run every kind of operation on it.  No worker may
  *    crash or hang, every call must return 0 or a KV_E* code, and
  *    afterwards kv_check and `kvcli check` must agree and name the damage.
- *    Many seeds.
+ *    Sixteen rounds, their seeds drawn from the run's (KV_TEST_SEED).
  *  - racing_scribbler: a process with the store file mapped flips the
  *    length fields of live slots far out of range and back, as fast as it
  *    can, while workers use those entries: a length checked once and read
@@ -228,7 +228,7 @@ static int try_stop(kv_t *kv, spawn_proc_t *p, uint32_t holder, uint32_t *other)
  * lock with its mark. */
 static int stop_while_holding(kv_t *kv, spawn_proc_t *p, uint32_t holder)
 {
-    uint64_t rng = (uint64_t)p->pid;
+    uint64_t rng = test_rng("stops");
     unsigned tally[TRY_RESULTS] = { 0 }, tries = 0;
     uint32_t other = 0;
     int64_t end = util_now_ms() + CATCH_MS;
@@ -617,15 +617,23 @@ static void kvcli_agrees(const char *path, int rc, const char *line, const char 
         CHECK(file_has(out, line));
 }
 
-/* One scribbler iteration on a fresh file-backed store: workers and the
- * scribbler at once, then the checks (failures go to test_failures). */
-static void scribble_once(const char *dir, unsigned seed, int *showed_report)
+/* Writes the next number of *rng to buf: the SEED argument of a role, so
+ * that the run's KV_TEST_SEED replays the role's random choices too. */
+static void seed_arg(char *buf, size_t cap, uint64_t *rng)
+{
+    snprintf(buf, cap, "%" PRIu64, util_rand(rng));
+}
+
+/* Scribbler round `round` on a fresh file-backed store: workers and the
+ * scribbler at once, then the checks (failures go to test_failures).  The
+ * roles' seeds and the slot damaged on purpose come from *rng. */
+static void scribble_once(const char *dir, unsigned round, uint64_t *rng, int *showed_report)
 {
     char path[600], marker[SCR_WORKERS + 1][640], arg_seed[32], arg_ms[16], out[640];
     char report[4096];
     spawn_proc_t workers[SCR_WORKERS + 1], scr;
     kv_t *kv = NULL;
-    snprintf(path, sizeof path, "%s/scribbled-%u.kv", dir, seed);
+    snprintf(path, sizeof path, "%s/scribbled-%u.kv", dir, round);
     snprintf(out, sizeof out, "%s/check.out", dir);
     snprintf(arg_ms, sizeof arg_ms, "%d", SCR_MS);
     kv_options_t o = util_options(SCR_SLOTS, SCR_KEY_MAX, SCR_VAL_MAX);
@@ -639,11 +647,11 @@ static void scribble_once(const char *dir, unsigned seed, int *showed_report)
     for (unsigned i = 0; i < SCR_WORKERS; i++) {
         snprintf(marker[i], sizeof marker[i], "%s/worker%u.done", dir, i);
         remove(marker[i]);
-        snprintf(arg_seed, sizeof arg_seed, "%u", seed * 100 + i);
+        seed_arg(arg_seed, sizeof arg_seed, rng);
         const char *args[] = { path, arg_seed, arg_ms, marker[i], NULL };
         CHECK_EQ(spawn_role(&workers[i], "worker", args, NULL), 0);
     }
-    snprintf(arg_seed, sizeof arg_seed, "%u", seed);
+    seed_arg(arg_seed, sizeof arg_seed, rng);
     const char *sargs[] = { path, arg_seed, arg_ms, NULL };
     CHECK_EQ(spawn_role(&scr, "scribbler", sargs, NULL), 0);
     CHECK_EQ(util_wait_code(&scr), 0);
@@ -658,7 +666,7 @@ static void scribble_once(const char *dir, unsigned seed, int *showed_report)
     if (rc == KV_ECORRUPT && !*showed_report) {
         /* Show what a report looks like, once: its first lines. */
         const char *line = report;
-        printf("  seed %u, kv_check reports:\n", seed);
+        printf("  round %u, kv_check reports:\n", round);
         for (int i = 0; i < 4 && *line; i++) {
             const char *nl = strchr(line, '\n');
             int n = nl ? (int)(nl - line) : (int)strlen(line);
@@ -678,7 +686,7 @@ static void scribble_once(const char *dir, unsigned seed, int *showed_report)
     char want[64];
     CHECK_EQ(kv_info(kv, &info), 0);
     uint64_t slot_size = ((uint64_t)KV_SLOT_HEAD + info.key_max + info.val_max + 7) / 8 * 8;
-    uint64_t slot = seed % info.slots, at = info.total_bytes - info.slots * slot_size +
+    uint64_t slot = util_rand(rng) % info.slots, at = info.total_bytes - info.slots * slot_size +
                                              slot * slot_size + offsetof(kv_slot_t, key_len);
     uint32_t bad = info.key_max + 1;
     FILE *f = fopen(path, "r+b");
@@ -698,7 +706,7 @@ static void scribble_once(const char *dir, unsigned seed, int *showed_report)
      * errors, no crash. */
     snprintf(marker[SCR_WORKERS], sizeof marker[SCR_WORKERS], "%s/late.done", dir);
     remove(marker[SCR_WORKERS]);
-    snprintf(arg_seed, sizeof arg_seed, "%u", seed + 7);
+    seed_arg(arg_seed, sizeof arg_seed, rng);
     const char *largs[] = { path, arg_seed, "50", marker[SCR_WORKERS], NULL };
     CHECK_EQ(spawn_role(&workers[SCR_WORKERS], "worker", largs, NULL), 0);
     CHECK_EQ(wait_marked(&workers[SCR_WORKERS], marker[SCR_WORKERS],
@@ -713,9 +721,10 @@ TEST(scribbler)
 {
     char dir[512];
     int showed = 0;
+    uint64_t rng = test_rng("rounds");
     REQUIRE_EQ(util_tmpdir(dir, sizeof dir), 0);
-    for (unsigned seed = 1; seed <= SCR_ITERATIONS && !test_failures; seed++)
-        scribble_once(dir, seed, &showed);
+    for (unsigned round = 1; round <= SCR_ITERATIONS && !test_failures; round++)
+        scribble_once(dir, round, &rng, &showed);
     util_rmdir(dir);
     TEST_DONE();
 }
@@ -724,12 +733,13 @@ TEST(scribbler)
 /* POSIX only                                                               */
 /* ======================================================================== */
 
-/* The cases below map the store file, make FIFOs and symlinks, mount or
- * make namespaces: on Windows each is a skip that says why
- * (TEST_POSIX_ONLY). */
+/* The cases below map the store file, make FIFOs and symlinks, mount, set
+ * resource limits or make namespaces: on Windows each is a skip that says
+ * why (TEST_POSIX_ONLY). */
 TEST_POSIX_ONLY(racing_scribbler, "POSIX only: the flipper maps the store file with mmap");
 TEST_POSIX_ONLY(planted_paths, "POSIX only: symlinks, FIFOs and devices");
 TEST_POSIX_ONLY(out_of_room, "POSIX only: mounts a small tmpfs");
+TEST_POSIX_ONLY(file_size_limit, "POSIX only: setrlimit(RLIMIT_FSIZE)");
 TEST_POSIX_ONLY(holder_dies_in_pid_namespace, "Linux only: PID namespaces");
 
 #if TEST_POSIX
@@ -850,6 +860,7 @@ TEST(racing_scribbler)
 {
     char dir[512], path[600], marker[RACE_WORKERS][640], seed[32], ms[16], keys[16];
     spawn_proc_t workers[RACE_WORKERS], flipper;
+    uint64_t rng = test_rng("workers");
     kv_t *kv = NULL;
     REQUIRE_EQ(util_tmpdir(dir, sizeof dir), 0);
     snprintf(path, sizeof path, "%s/racing.kv", dir);
@@ -863,7 +874,7 @@ TEST(racing_scribbler)
     int64_t deadline = util_now_ms() + RACE_MS + SCR_HANG_MS;
     for (unsigned i = 0; i < RACE_WORKERS; i++) {
         snprintf(marker[i], sizeof marker[i], "%s/race%u.done", dir, i);
-        snprintf(seed, sizeof seed, "%u", 1000 + i);
+        seed_arg(seed, sizeof seed, &rng);
         const char *args[] = { path, seed, ms, marker[i], keys, NULL };
         CHECK_EQ(spawn_role(&workers[i], "worker", args, NULL), 0);
     }
@@ -1122,6 +1133,75 @@ TEST(out_of_room)
     TEST_DONE();
 }
 
+/* The room a process may use, without root or mounts: RLIMIT_FSIZE caps
+ * the size of any file it writes (tmpfs objects included), and with
+ * SIGXFSZ ignored the kernel answers EFBIG instead of killing it. */
+enum { FSIZE_LIMIT = 1024 * 1024 };
+
+/* Creating `name` with `opts` (too big for the limit) fails with
+ * KV_ENOSPC and leaves nothing at the name.  Returns 1 if so, else 0 after
+ * saying why (and removing what was left). */
+static int refused_for_size(const char *name, const kv_options_t *opts)
+{
+    kv_t *kv = NULL;
+    int rc = kv_open(&kv, name, KV_RDWR | KV_CREATE | KV_EXCL, opts);
+    if (rc == 0)
+        kv_close(kv);
+    int after = kv_open(&kv, name, 0, NULL); /* KV_ENOENT: nothing left */
+    if (after == 0)
+        kv_close(kv);
+    if (rc == KV_ENOSPC && after == KV_ENOENT)
+        return 1;
+    fprintf(stderr, "  fsize-limit: creating %s gave %s, an open after it %s\n", name,
+            kv_strerror(rc), kv_strerror(after));
+    kv_unlink(name);
+    return 0;
+}
+
+/* Role "fsize-limit DIR NAME": under RLIMIT_FSIZE = FSIZE_LIMIT, a
+ * file-backed store in DIR and the named store NAME, each ~4 MiB, fail
+ * with KV_ENOSPC at creation and leave nothing behind: posix_fallocate's
+ * EFBIG is the only thing that says so (without it the first write to the
+ * mapping past the file's end is SIGBUS).  A store within the limit still
+ * works.  Exits 0, or 1. */
+static int role_fsize_limit(int argc, char **argv)
+{
+    struct rlimit rl = { FSIZE_LIMIT, FSIZE_LIMIT };
+    kv_options_t big = util_options(1024, 16, 4096), fits = util_options(16, 16, 64);
+    char path[600];
+    kv_t *kv = NULL;
+    if (argc != 3 || signal(SIGXFSZ, SIG_IGN) == SIG_ERR || setrlimit(RLIMIT_FSIZE, &rl) != 0)
+        return 1;
+    snprintf(path, sizeof path, "%s/big.kv", argv[1]);
+    int ok = refused_for_size(path, &big);
+    ok &= refused_for_size(argv[2], &big);
+    snprintf(path, sizeof path, "%s/fits.kv", argv[1]);
+    int rc = kv_open(&kv, path, KV_RDWR | KV_CREATE | KV_EXCL, &fits);
+    if (rc == 0) {
+        rc = util_put(kv, "k", "v");
+        kv_close(kv);
+        kv_unlink(path);
+    }
+    if (rc != 0)
+        fprintf(stderr, "  fsize-limit: a store that fits: %s\n", kv_strerror(rc));
+    return ok && rc == 0 ? 0 : 1;
+}
+
+/* out_of_room's creation checks for everyone: a helper process whose file
+ * size limit is below the store's size must be told KV_ENOSPC, for a file
+ * and for named memory, with nothing left behind. */
+TEST(file_size_limit)
+{
+    char dir[512];
+    spawn_proc_t p;
+    REQUIRE_EQ(util_tmpdir(dir, sizeof dir), 0);
+    const char *args[] = { dir, test_name("fsize"), NULL };
+    CHECK_EQ(spawn_role(&p, "fsize-limit", args, NULL), 0);
+    CHECK_EQ(util_wait_code(&p), 0);
+    util_rmdir(dir);
+    TEST_DONE();
+}
+
 /* ------------------------------------------------------------------------ */
 /* A holder that dies in another PID namespace                              */
 /* ------------------------------------------------------------------------ */
@@ -1198,6 +1278,7 @@ static const test_case_t tests[] = {
     TEST_ENTRY(racing_scribbler),
     TEST_ENTRY(planted_paths),
     TEST_ENTRY(out_of_room),
+    TEST_ENTRY(file_size_limit),
     TEST_ENTRY(holder_dies_in_pid_namespace),
 };
 
@@ -1209,6 +1290,7 @@ static const spawn_role_t roles[] = {
     { "flipper", role_flipper },
     { "fill-store", role_fill_store },
     { "shm-room", role_shm_room },
+    { "fsize-limit", role_fsize_limit },
 #endif
 };
 

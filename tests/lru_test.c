@@ -4,7 +4,8 @@
  * is replayed against a fresh cache store as "get, and put on a miss", and
  * against an exact LRU of the same capacity simulated here; the store's hit
  * rate must be at least 80% of the LRU's, and its hit and miss counters
- * must agree with what the replay saw.  Both rates are printed.
+ * must agree with what the replay saw.  Both rates are printed.  The traces
+ * are drawn from the run's seed (KV_TEST_SEED).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -176,13 +177,13 @@ TEST(cache_hit_rate)
     unsigned *trace = malloc(LEN * sizeof *trace);
     double kv_rate, lru_rate;
     REQUIRE(trace);
-    REQUIRE_EQ(trace_zipf(trace, LEN, KEYS, 42), 0);
+    REQUIRE_EQ(trace_zipf(trace, LEN, KEYS, test_rng("zipf")), 0);
     kv_rate = replay(trace, LEN, KEYS, SLOTS, &lru_rate);
     printf("  hit rate, zipfian s=1 over %u keys: kv cache %.3f, true LRU %.3f\n",
            (unsigned)KEYS, kv_rate, lru_rate);
     CHECK(kv_rate >= 0.8 * lru_rate);
 
-    trace_hot_scan(trace, LEN, KEYS, 600, 0.75, 7);
+    trace_hot_scan(trace, LEN, KEYS, 600, 0.75, test_rng("hot-scan"));
     kv_rate = replay(trace, LEN, KEYS, SLOTS, &lru_rate);
     printf("  hit rate, 600 hot keys (75%%) + scan over %u: kv cache %.3f, true LRU %.3f\n",
            (unsigned)KEYS - 600, kv_rate, lru_rate);

@@ -156,14 +156,15 @@ static unsigned read_pass(kv_t *kv, uint64_t *rng)
     return bad;
 }
 
-/* Role "reader STORE": reads until it has seen STOP_KEY (put by the parent
- * once the writers are done) and made one more pass after that.  Exits 0 if
- * every value it saw was well-formed. */
+/* Role "reader STORE SEED": reads (the keys it gets drawn from SEED) until
+ * it has seen STOP_KEY (put by the parent once the writers are done) and
+ * made one more pass after that.  Exits 0 if every value it saw was
+ * well-formed. */
 static int role_reader(int argc, char **argv)
 {
-    kv_t *kv = argc == 2 ? util_role_open("reader", argv[1]) : NULL;
+    kv_t *kv = argc == 3 ? util_role_open("reader", argv[1]) : NULL;
     time_t deadline = time(NULL) + READER_LIMIT_S;
-    uint64_t rng = (uint64_t)deadline;
+    uint64_t rng = argc == 3 ? strtoull(argv[2], NULL, 10) : 0;
     unsigned bad = 0, passes = 0;
     int stop = 0;
     if (!kv)
@@ -229,12 +230,14 @@ static unsigned final_state_errors(kv_t *kv)
 TEST(writers_and_readers)
 {
     spawn_proc_t writers[WRITERS], readers[READERS];
-    char arg[16];
-    uint64_t count = 0;
+    char arg[32];
+    uint64_t count = 0, rng = test_rng("readers");
     kv_t *kv = util_fresh(store, "mp", MP_SLOTS, MP_KEY_MAX, MP_VAL_MAX);
     REQUIRE(kv);
-    for (unsigned r = 0; r < READERS; r++)
-        REQUIRE_EQ(start_role(&readers[r], "reader", store, NULL), 0);
+    for (unsigned r = 0; r < READERS; r++) {
+        snprintf(arg, sizeof arg, "%llu", (unsigned long long)util_rand(&rng));
+        REQUIRE_EQ(start_role(&readers[r], "reader", store, arg), 0);
+    }
     for (unsigned w = 0; w < WRITERS; w++) {
         snprintf(arg, sizeof arg, "%u", w);
         REQUIRE_EQ(start_role(&writers[w], "writer", store, arg), 0);

@@ -37,7 +37,8 @@
  * Default: DEFAULT_KILLS kills (well under a minute, sanitizers included).
  * Long mode: `soak_test --kills 10000` (or KV_SOAK_KILLS=10000; tests/soak.sh
  * builds and runs it); `--seed S` (or KV_SOAK_SEED) repeats a run's random
- * choices (not its timing), printed on every run.
+ * choices (not its timing), printed on every run.  Without either, the seed
+ * is drawn from the run's KV_TEST_SEED (test_rng), which repeats it too.
  */
 #include <inttypes.h>
 #include <stdint.h>
@@ -577,6 +578,7 @@ static struct soak {
 /* Settings from argv / the environment. */
 static unsigned long opt_kills = DEFAULT_KILLS;
 static uint64_t opt_seed;
+static int opt_seed_given; /* --seed or KV_SOAK_SEED, else test_rng's */
 
 static void heartbeat(void)
 {
@@ -846,6 +848,8 @@ TEST(kill9_soak)
     char report[4096];
 
     memset(&S, 0, sizeof S);
+    if (!opt_seed_given)
+        opt_seed = test_rng("soak");
     S.rng = opt_seed;
     for (unsigned w = 0; w < WRITERS; w++)
         for (unsigned j = 0; j < KEYS; j++)
@@ -926,14 +930,16 @@ static int parse_options(int *argc, char **argv)
 {
     uint64_t v;
     int out = 1;
-    opt_seed = (uint64_t)time(NULL) * 1000003u ^ (uint64_t)util_now_ms();
     if (getenv("KV_SOAK_KILLS")) {
         if (parse_u64(getenv("KV_SOAK_KILLS"), &v) != 0)
             return -1;
         opt_kills = (unsigned long)v;
     }
-    if (getenv("KV_SOAK_SEED") && parse_u64(getenv("KV_SOAK_SEED"), &opt_seed) != 0)
-        return -1;
+    if (getenv("KV_SOAK_SEED")) {
+        if (parse_u64(getenv("KV_SOAK_SEED"), &opt_seed) != 0)
+            return -1;
+        opt_seed_given = 1;
+    }
     for (int i = 1; i < *argc; i++) {
         if (strcmp(argv[i], "--kills") == 0 && i + 1 < *argc) {
             if (parse_u64(argv[++i], &v) != 0)
@@ -942,6 +948,7 @@ static int parse_options(int *argc, char **argv)
         } else if (strcmp(argv[i], "--seed") == 0 && i + 1 < *argc) {
             if (parse_u64(argv[++i], &opt_seed) != 0)
                 return -1;
+            opt_seed_given = 1;
         } else {
             argv[out++] = argv[i];
         }

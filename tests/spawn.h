@@ -85,6 +85,11 @@ long spawn_self_pid(void);
  * returns -1). */
 int spawn_proc_stat(long pid, char *state, long *ppid);
 
+/* Sets environment variable `name` to `value` in this process, so that
+ * getenv() here and every process started afterwards see it (setenv /
+ * SetEnvironmentVariable and _putenv_s).  Returns 0 or -1. */
+int spawn_setenv(const char *name, const char *value);
+
 /* Sleeps for ms milliseconds. */
 void spawn_sleep_ms(unsigned ms);
 

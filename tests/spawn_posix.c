@@ -232,6 +232,11 @@ int spawn_kill(spawn_proc_t *p)
     return kill((pid_t)p->pid, SIGKILL) == 0 ? 0 : -1;
 }
 
+int spawn_setenv(const char *name, const char *value)
+{
+    return setenv(name, value, 1) == 0 ? 0 : -1;
+}
+
 void spawn_sleep_ms(unsigned ms)
 {
     struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };

@@ -471,6 +471,13 @@ int spawn_proc_stat(long pid, char *state, long *ppid)
     return -1; /* no /proc */
 }
 
+/* Both: the process environment block, which CreateProcessW copies, and
+ * the C runtime's copy of it, which getenv() reads. */
+int spawn_setenv(const char *name, const char *value)
+{
+    return SetEnvironmentVariableA(name, value) && _putenv_s(name, value) == 0 ? 0 : -1;
+}
+
 void spawn_sleep_ms(unsigned ms)
 {
     Sleep(ms);

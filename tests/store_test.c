@@ -220,6 +220,46 @@ TEST(file_mode_exact)
     TEST_DONE();
 }
 
+/* Creates `name` with mode `mode` under umask `mask` and returns the mode
+ * bits of `object` (the store's file, or its /dev/shm object) right after,
+ * or -1.  The store is closed and removed again. */
+static int created_mode(const char *name, const char *object, unsigned mode, mode_t mask)
+{
+    kv_options_t o = util_options(16, 8, 8);
+    kv_t *kv = NULL;
+    struct stat sb;
+    o.mode = mode;
+    mode_t old_mask = umask(mask);
+    int rc = kv_open(&kv, name, KV_RDWR | KV_CREATE | KV_EXCL, &o);
+    umask(old_mask);
+    int got = rc == 0 && stat(object, &sb) == 0 ? (int)(sb.st_mode & 07777) : -1;
+    if (rc != 0)
+        fprintf(stderr, "  create %s: %s\n", name, kv_strerror(rc));
+    kv_close(kv);
+    kv_unlink(name);
+    return got;
+}
+
+/* The mode asked for is the mode made, for named memory as for a file
+ * (file_mode_exact checks a file only): 0640 under a umask (0077) that
+ * would strip its group bit. */
+TEST(create_mode_exact_named_and_file)
+{
+    char dir[512], path[600], shm[300];
+    if (!TEST_POSIX) {
+        test_skip("Windows: the mode becomes a DACL, and stat() shows only the read-only attribute");
+        return TEST_SKIP;
+    }
+    REQUIRE_EQ(util_tmpdir(dir, sizeof dir), 0);
+    snprintf(path, sizeof path, "%s/mode.kv", dir);
+    snprintf(store, sizeof store, "%s", test_name("mode"));
+    snprintf(shm, sizeof shm, "/dev/shm/kv.%s", store); /* POSIX here is Linux */
+    CHECK_EQ(created_mode(store, shm, 0640, 0077), 0640);
+    CHECK_EQ(created_mode(path, path, 0640, 0077), 0640);
+    util_rmdir(dir);
+    TEST_DONE();
+}
+
 #ifdef __linux__
 /* Named memory is a private object by default: /dev/shm/kv.<name>, 0600. */
 TEST(shm_object_private)
@@ -884,7 +924,7 @@ static unsigned diff_compare_all(kv_t *kv)
 TEST(differential)
 {
     kv_t *kv = util_fresh(store, "diff", D_SLOTS, D_KEY_MAX, D_VAL_MAX);
-    uint64_t rng = 20241126, count = 0;
+    uint64_t rng = test_rng("ops"), count = 0;
     unsigned live = 0;
     REQUIRE(kv);
     memset(model, 0, sizeof model);
@@ -990,6 +1030,7 @@ static const test_case_t tests[] = {
     TEST_ENTRY(info_matches_stats),
     TEST_ENTRY(info_invalid_args),
     TEST_ENTRY(file_mode_exact),
+    TEST_ENTRY(create_mode_exact_named_and_file),
 #ifdef __linux__
     TEST_ENTRY(shm_object_private),
 #endif

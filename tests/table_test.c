@@ -129,6 +129,30 @@ TEST(full_table_has_no_free_slot)
     TEST_DONE();
 }
 
+/* The probe bound is the whole table, not one slot less: with every slot
+ * but one in use, a key whose path from home reaches the free slot only at
+ * its last step (slot_count steps) is still placed there, and found. */
+TEST(probe_reaches_the_last_slot)
+{
+    enum { FREE = 2, HOME = FREE + 1 }; /* the free slot is the last on HOME's path */
+    fixture_t f;
+    char key[KEY_MAX];
+    REQUIRE(fixture_open(&f) == 0);
+    for (uint64_t s = 0; s < SLOTS; s++) {
+        if (s == FREE)
+            continue;
+        size_t n = key_with_home(&f, s, "f", key);
+        REQUIRE_EQ(insert(&f, key, n, "v"), s); /* each at its home */
+    }
+    size_t len = key_with_home(&f, HOME, "new", key);
+    CHECK_EQ(insert(&f, key, len, "last"), FREE);
+    CHECK_EQ(find(&f, key, len), FREE);
+    CHECK_EQ(kv__table_probe_length(&f.t, FREE), SLOTS);
+    CHECK(value_is(&f, FREE, "last"));
+    fixture_close(&f);
+    TEST_DONE();
+}
+
 TEST(tombstone_is_reused_and_keeps_chain)
 {
     fixture_t f;
@@ -324,6 +348,7 @@ TEST(recount_after_stale_counters)
 static const test_case_t tests[] = {
     TEST_ENTRY(probe_wraps_around_the_end),
     TEST_ENTRY(full_table_has_no_free_slot),
+    TEST_ENTRY(probe_reaches_the_last_slot),
     TEST_ENTRY(tombstone_is_reused_and_keeps_chain),
     TEST_ENTRY(tombstone_run_before_empty_is_reclaimed),
     TEST_ENTRY(binary_keys_with_nul_bytes),

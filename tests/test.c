@@ -8,15 +8,21 @@
  * every line so the two streams interleave in order.  Cases are not isolated
  * from each other: a case that crashes ends the run, which CTest reports as a
  * failure.  Store names carry the process id (spawn_self_pid), so tests
- * run in parallel never share one.
+ * run in parallel never share one.  Randomised cases draw from one seed per
+ * run (test_seed, test_rng), printed with every failure.
  */
 #include "test.h"
 
+#include <inttypes.h>
+
 #include "spawn.h"
+#include "util.h"
 
 int test_failures;
 
 static char skip_reason[512]; /* set by test_skip() for the running case */
+static const char *running = ""; /* the running case's name */
+static const char *program = "";  /* argv[0], for the line that repeats a failure */
 
 
 void test_skip(const char *why)
@@ -30,6 +36,44 @@ const char *test_name(const char *prefix)
     static unsigned counter;
     snprintf(buf, sizeof buf, "%s-%ld-%u", prefix, spawn_self_pid(), counter++);
     return buf;
+}
+
+uint64_t test_seed(void)
+{
+    static uint64_t seed;
+    static int chosen;
+    if (!chosen) {
+        const char *env = getenv("KV_TEST_SEED");
+        char *end = NULL, buf[32];
+        if (env && *env) {
+            seed = strtoull(env, &end, 0);
+            if (*end != '\0' || *env == '-') {
+                fprintf(stderr, "KV_TEST_SEED=%s is not a number\n", env);
+                exit(2);
+            }
+        } else {
+            /* Wall-clock ms, the monotonic clock and the pid, mixed: two
+             * runs started at once still differ. */
+            uint64_t mix = util_wall_ms() ^ ((uint64_t)util_now_ms() << 20) ^
+                           ((uint64_t)spawn_self_pid() << 40);
+            seed = util_rand(&mix) >> 1; /* 63 bits: any shell takes it */
+        }
+        snprintf(buf, sizeof buf, "%" PRIu64, seed);
+        spawn_setenv("KV_TEST_SEED", buf);
+        chosen = 1;
+    }
+    return seed;
+}
+
+uint64_t test_rng(const char *label)
+{
+    /* The two names' hashes in the two halves of a word XORed into the
+     * seed, then one splitmix64 step so that near seeds give far states. */
+    uint64_t names = (uint64_t)util_fnv1a(running, strlen(running)) << 32 |
+                     util_fnv1a(label, strlen(label));
+    uint64_t state = test_seed() ^ names;
+    util_rand(&state);
+    return state;
 }
 
 /* Returns 1 if `name` was asked for on the command line (or nothing was). */
@@ -50,7 +94,9 @@ static int run_case(const test_case_t *tc)
 {
     test_failures = 0;
     skip_reason[0] = '\0';
+    running = tc->name;
     int rc = tc->fn();
+    running = "";
     if (rc != TEST_PASS && rc != TEST_SKIP)
         rc = TEST_FAIL;
     if (rc == TEST_PASS && test_failures)
@@ -59,6 +105,9 @@ static int run_case(const test_case_t *tc)
         printf("SKIP %s: %s\n", tc->name, skip_reason[0] ? skip_reason : "no reason given");
     else
         printf("%s %s\n", rc == TEST_PASS ? "PASS" : "FAIL", tc->name);
+    if (rc == TEST_FAIL) /* randomised or not: the line costs nothing */
+        printf("  to repeat: KV_TEST_SEED=%" PRIu64 " %s %s\n", test_seed(), program,
+               tc->name);
     fflush(stdout);
     return rc;
 }
@@ -84,6 +133,8 @@ int test_main(int argc, char **argv, const test_case_t *cases, size_t n)
     unsigned counts[3] = {0, 0, 0};
     if (unknown_names(argc, argv, cases, n))
         return 2;
+    program = argc > 0 ? argv[0] : "";
+    test_seed(); /* chosen and exported before any case starts a process */
     for (size_t i = 0; i < n; i++) {
         if (selected(cases[i].name, argc, argv))
             counts[run_case(&cases[i])]++;

@@ -11,6 +11,7 @@
 #ifndef KV_TEST_H
 #define KV_TEST_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,21 @@ void test_skip(const char *why);
 #  define TEST_POSIX_ONLY(name, why) \
     TEST(name) { test_skip(why); return TEST_SKIP; } TEST(name)
 #endif
+
+/* The run's seed, which every randomised test draws from: $KV_TEST_SEED
+ * (decimal, or hex with 0x) when set, else one made from the clock and the
+ * process id.  Chosen by the first call (test_main makes one) and set in
+ * this process's environment, so helper processes started afterwards see
+ * the same KV_TEST_SEED.  A failed case prints "KV_TEST_SEED=<n>" with the
+ * command that repeats it. */
+uint64_t test_seed(void);
+
+/* A state for util_rand() for the stream called `label` of the running
+ * case: a function of test_seed(), the case's name and label alone, so a
+ * case draws the same numbers whether it runs alone or after others, and
+ * its streams differ from each other's and from other cases'.  Outside a
+ * case (in a helper process) the case name is "". */
+uint64_t test_rng(const char *label);
 
 /* Runs the cases (all, or those named in argv[1..]); returns the exit code. */
 int test_main(int argc, char **argv, const test_case_t *cases, size_t n);

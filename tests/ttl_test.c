@@ -7,7 +7,11 @@
  * cache, full of expired entries, takes new inserts instead of KV_EFULL.
  *
  * TTLs are short (100-150 ms) and the sleeps after them twice as long, so
- * a loaded machine makes the run slower, not red.
+ * a loaded machine makes the run slower, not red.  The boundary itself, an
+ * entry read in the very millisecond of its expiry, is tested without
+ * sleeping: the expiry is written into the slot of a file-backed store
+ * (layout.h says where), and only reads that started and ended within one
+ * millisecond of kv's own clock count.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +19,8 @@
 #include <string.h>
 
 #include "kv.h"
+#include "layout.h" /* where a slot's expires_ms is */
+#include "os.h"     /* kv__os_clock_ms: the clock kv compares expiry times with */
 #include "spawn.h"
 #include "test.h"
 #include "util.h"
@@ -88,6 +94,89 @@ TEST(ttl_cleared_or_replaced_by_put)
     CHECK(util_has_str(kv, "c", "longer"));
     CHECK_EQ(util_get_rc(kv, "d"), KV_ENOTFOUND);
     util_dispose(kv, store);
+    TEST_DONE();
+}
+
+/* The file offset of slot 0's expires_ms in the store file at `path` (a
+ * one-slot store keeps its entry there), or -1. */
+static long expiry_offset(const char *path)
+{
+    size_t len = 0;
+    unsigned char *img = util_read_file(path, &len);
+    long at = -1;
+    if (img && len >= sizeof(kv_header_t)) {
+        kv_header_t h;
+        memcpy(&h, img, sizeof h);
+        at = (long)h.header_size + (long)offsetof(kv_slot_t, expires_ms);
+    }
+    free(img);
+    return at;
+}
+
+/* One probe of the expiry boundary: puts "k" into the one-slot store, makes
+ * it expire `ahead` ms after kv's clock now (writing expires_ms through the
+ * file `f` at `at`, which kv's mapping of it sees), and asks kv_get, or
+ * kv_ttl into *ttl when ttl is not NULL; *rc gets the answer.  Returns 1 if
+ * kv's clock showed the same millisecond before and after, so the answer is
+ * about exactly that millisecond; 0 if it moved on meanwhile (try again); -1
+ * on an error.  kv__os_clock_ms, not util_wall_ms: on Windows kv reads the
+ * coarse system time, which may lag the precise one. */
+static int probe_expiry(kv_t *kv, FILE *f, long at, uint64_t ahead, int64_t *ttl, int *rc)
+{
+    if (util_put(kv, "k", "v") != 0)
+        return -1;
+    uint64_t now = kv__os_clock_ms(), expires = now + ahead;
+    if (fseek(f, at, SEEK_SET) != 0 || fwrite(&expires, sizeof expires, 1, f) != 1 ||
+        fflush(f) != 0)
+        return -1;
+    *rc = ttl ? kv_ttl(kv, "k", 1, ttl) : util_get_rc(kv, "k");
+    return kv__os_clock_ms() == now;
+}
+
+/* Expired from the very millisecond its expiry names: read in that
+ * millisecond, the entry is absent to kv_get and kv_ttl; read one
+ * millisecond before it, it is live with 1 ms to go.  Each probe is tried
+ * until WANT of its reads fell inside one millisecond. */
+TEST(ttl_expires_at_its_millisecond)
+{
+    enum { WANT = 20, TRIES = 20000 };
+    static const struct { uint64_t ahead; int ask_ttl; int rc; int64_t ttl; } probes[] = {
+        { 0, 0, KV_ENOTFOUND, -2 }, /* expires_ms == now: gone */
+        { 0, 1, KV_ENOTFOUND, -2 },
+        { 1, 0, 0, -2 },            /* expires_ms == now + 1: still there */
+        { 1, 1, 0, 1 },
+    };
+    char dir[512], path[600];
+    kv_t *kv = NULL;
+    REQUIRE_EQ(util_tmpdir(dir, sizeof dir), 0);
+    snprintf(path, sizeof path, "%s/expiry.kv", dir);
+    REQUIRE_EQ(util_create(&kv, path, 1, 8, 8), 0);
+    long at = expiry_offset(path);
+    FILE *f = at > 0 ? fopen(path, "r+b") : NULL;
+    CHECK(f != NULL);
+    for (size_t p = 0; f && p < sizeof probes / sizeof probes[0]; p++) {
+        unsigned got = 0, wrong = 0;
+        for (unsigned t = 0; t < TRIES && got < WANT; t++) {
+            int64_t ttl = -2;
+            int rc = 0, one_ms = probe_expiry(kv, f, at, probes[p].ahead,
+                                              probes[p].ask_ttl ? &ttl : NULL, &rc);
+            REQUIRE(one_ms >= 0);
+            got += (unsigned)one_ms;
+            wrong += one_ms && (rc != probes[p].rc || ttl != probes[p].ttl);
+        }
+        if (wrong)
+            fprintf(stderr, "  expiry now + %llu ms, %s: %u of %u reads wrong\n",
+                    (unsigned long long)probes[p].ahead, probes[p].ask_ttl ? "kv_ttl" : "kv_get",
+                    wrong, got);
+        CHECK_EQ(got, WANT);
+        CHECK_EQ(wrong, 0);
+    }
+    if (f)
+        fclose(f);
+    CHECK_EQ(kv_check(kv, NULL, 0), 0);
+    kv_close(kv);
+    kv_unlink(path);
+    util_rmdir(dir);
     TEST_DONE();
 }
 
@@ -218,6 +307,7 @@ TEST(ttl_room_reclaimed_when_full)
 
 static const test_case_t tests[] = {
     TEST_ENTRY(ttl_expires),
+    TEST_ENTRY(ttl_expires_at_its_millisecond),
     TEST_ENTRY(ttl_cleared_or_replaced_by_put),
     TEST_ENTRY(ttl_purge_next_and_stats),
     TEST_ENTRY(ttl_room_reclaimed_when_full),

@@ -207,6 +207,46 @@ TEST(compare_and_swap)
     TEST_DONE();
 }
 
+/* Only the exact current version passes: a version newer than the entry's
+ * (one that will be handed out, not one that was) conflicts for kv_del_if
+ * as for a put, and so does the version of an entry that was deleted and
+ * put again (the key's history is not its identity).  An expired entry is
+ * absent to kv_del_if. */
+TEST(cas_exact_version_only)
+{
+    kv_t *kv = util_fresh(store, "casx", 64, 32, 64);
+    REQUIRE(kv);
+    REQUIRE_EQ(util_put(kv, "k", "one"), 0);
+    uint64_t v = util_version(kv, "k"), g = util_generation(kv);
+    REQUIRE(v > 0);
+    CHECK_EQ(kv_del_if(kv, "k", 1, v + 1), KV_ECONFLICT);
+    CHECK_EQ(kv_del_if(kv, "k", 1, UINT64_MAX), KV_ECONFLICT);
+    CHECK_EQ(put_if(kv, "k", "newer", v + 1, NULL), KV_ECONFLICT);
+    CHECK(util_has_str(kv, "k", "one"));
+    CHECK_EQ(util_version(kv, "k"), v);
+    CHECK_EQ(util_generation(kv), g);
+
+    /* Deleted and put again: the old version names an entry that is gone. */
+    CHECK_EQ(kv_del(kv, "k", 1), 0);
+    CHECK_EQ(util_put(kv, "k", "two"), 0);
+    uint64_t v2 = util_version(kv, "k");
+    CHECK(v2 > v);
+    CHECK_EQ(put_if(kv, "k", "stale", v, NULL), KV_ECONFLICT);
+    CHECK_EQ(kv_del_if(kv, "k", 1, v), KV_ECONFLICT);
+    CHECK(util_has_str(kv, "k", "two"));
+    CHECK_EQ(kv_del_if(kv, "k", 1, v2), 0);
+    CHECK_EQ(util_get_rc(kv, "k"), KV_ENOTFOUND);
+
+    /* Expired: kv_del_if at its last version finds nothing to delete. */
+    CHECK_EQ(util_put_ttl(kv, "e", "short", 50), 0);
+    uint64_t ve = util_version(kv, "e");
+    spawn_sleep_ms(120);
+    CHECK_EQ(kv_del_if(kv, "e", 1, ve), KV_ENOTFOUND);
+    CHECK_EQ(kv_check(kv, NULL, 0), 0);
+    util_dispose(kv, store);
+    TEST_DONE();
+}
+
 /* ------------------------------------------------------------------------ */
 /* Counters                                                                 */
 /* ------------------------------------------------------------------------ */
@@ -326,6 +366,51 @@ TEST(incr_overflow)
     TEST_DONE();
 }
 
+/* The int64 range reached by the counter itself rather than by a planted
+ * string, and crossed by the delta rather than by +1/-1: kv_incr climbs to
+ * INT64_MAX and to INT64_MIN, one step further either way is
+ * KV_EOVERFLOW, and so is any delta that would carry a value past an end.
+ * An overflow writes nothing. */
+TEST(incr_overflow_at_the_ends)
+{
+    static const struct { const char *start; int64_t delta; } over[] = {
+        { "1", INT64_MAX }, { "-2", INT64_MIN }, { "-1", INT64_MIN },
+        { "4611686018427387904", 4611686018427387904 },    /* 2^62 + 2^62 */
+        { "-4611686018427387905", -4611686018427387904 },  /* -(2^62 + 1) - 2^62 */
+    };
+    kv_t *kv = util_fresh(store, "ends", 64, 32, 64);
+    int64_t r = 0;
+    REQUIRE(kv);
+    CHECK_EQ(kv_incr(kv, "max", 3, INT64_MAX - 1, &r), 0);
+    CHECK_EQ(kv_incr(kv, "max", 3, 1, &r), 0);
+    CHECK_EQ(r, INT64_MAX);
+    CHECK_EQ(kv_incr(kv, "max", 3, 1, &r), KV_EOVERFLOW);      /* INT64_MAX + 1 */
+    CHECK(util_has_str(kv, "max", "9223372036854775807"));
+    CHECK_EQ(kv_incr(kv, "min", 3, INT64_MIN + 1, &r), 0);
+    CHECK_EQ(kv_incr(kv, "min", 3, -1, &r), 0);
+    CHECK_EQ(r, INT64_MIN);
+    CHECK_EQ(kv_incr(kv, "min", 3, -1, &r), KV_EOVERFLOW);     /* INT64_MIN - 1 */
+    CHECK(util_has_str(kv, "min", "-9223372036854775808"));
+    for (size_t i = 0; i < sizeof over / sizeof over[0]; i++) {
+        REQUIRE_EQ(util_put(kv, "d", over[i].start), 0);
+        uint64_t v = util_version(kv, "d");
+        r = 12345;
+        CHECK_EQ(kv_incr(kv, "d", 1, over[i].delta, &r), KV_EOVERFLOW);
+        CHECK_EQ(r, 12345); /* the result is left alone too */
+        CHECK(util_has_str(kv, "d", over[i].start));
+        CHECK_EQ(util_version(kv, "d"), v);
+    }
+    /* One short of either end is fine. */
+    REQUIRE_EQ(util_put(kv, "d", "1"), 0);
+    CHECK_EQ(kv_incr(kv, "d", 1, INT64_MAX - 1, &r), 0);
+    CHECK_EQ(r, INT64_MAX);
+    REQUIRE_EQ(util_put(kv, "d", "-1"), 0);
+    CHECK_EQ(kv_incr(kv, "d", 1, INT64_MIN + 1, &r), 0);
+    CHECK_EQ(r, INT64_MIN);
+    util_dispose(kv, store);
+    TEST_DONE();
+}
+
 TEST(incr_keeps_ttl)
 {
     kv_t *kv = util_fresh(store, "incrttl", 64, 32, 64);
@@ -386,9 +471,11 @@ TEST(incr_processes)
 static const test_case_t tests[] = {
     TEST_ENTRY(versions),
     TEST_ENTRY(compare_and_swap),
+    TEST_ENTRY(cas_exact_version_only),
     TEST_ENTRY(incr_basic),
     TEST_ENTRY(incr_not_a_number),
     TEST_ENTRY(incr_overflow),
+    TEST_ENTRY(incr_overflow_at_the_ends),
     TEST_ENTRY(incr_keeps_ttl),
     TEST_ENTRY(incr_processes),
 };
