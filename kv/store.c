@@ -295,15 +295,15 @@ static int store_existing(kv_t *kv, const char *name, unsigned flags, const os_f
 {
     void *head = NULL;
     int rc;
-    if (found->owner == OS_OWNER_OTHER && !(flags & KV_ANY_OWNER)) {
+    if (found->size && (rc = kv__os_object_map(kv->obj, found->size, &head)) != 0)
+        return rc;
+    if (!kv__validate_unformatted(head, found->size)) {
+        if (found->owner != OS_OWNER_OTHER || (flags & KV_ANY_OWNER))
+            return store_attach_existing(kv, found->size, found->alone);
         kv__why(why, "%s is owned by %s: open it with KV_ANY_OWNER (kvcli --any-owner) to "
                 "use another user's store", name, found->owner_name);
         return KV_EPERM;
     }
-    if (found->size && (rc = kv__os_object_map(kv->obj, found->size, &head)) != 0)
-        return rc;
-    if (!kv__validate_unformatted(head, found->size))
-        return store_attach_existing(kv, found->size, found->alone);
     if (!found->alone)
         return STORE_RETRY;
     if ((flags & KV_CREATE) && found->owner == OS_OWNER_SELF && !found->wider)

@@ -68,9 +68,9 @@ enum {
     OPT_JSON = 1u << 6, OPT_TIMEOUT = 1u << 7, OPT_HELP = 1u << 8,
     OPT_CACHE = 1u << 9, OPT_TTL = 1u << 10, OPT_IF_VERSION = 1u << 11,
     OPT_PRINT_VERSION = 1u << 12, OPT_VERSION = 1u << 13, OPT_WATCH_FOR = 1u << 14,
-    OPT_HOLD = 1u << 15
+    OPT_HOLD = 1u << 15, OPT_ANY_OWNER = 1u << 16
 };
-#define OPT_GLOBAL (OPT_TIMEOUT | OPT_HELP) /* accepted before and after COMMAND */
+#define OPT_GLOBAL (OPT_TIMEOUT | OPT_HELP | OPT_ANY_OWNER) /* before and after COMMAND */
 
 typedef struct cli cli_t;
 typedef int (*cli_handler_fn)(cli_t *c, kv_t *kv);
@@ -107,6 +107,7 @@ struct cli {
     kv_options_t opts;    /* geometry and mode for create; lock timeout */
     int json, nx, exclusive, cache;
     int hold;             /* load --hold */
+    int any_owner;        /* --any-owner: KV_ANY_OWNER */
     int show_version;     /* get --version, put --print-version */
     uint64_t ttl_ms;      /* put --ttl; 0 = none */
     int has_if_version;   /* --if-version given (0 is a valid version: absent) */

@@ -95,6 +95,18 @@ static void print_watched_value(const cli_t *c, const cli_bytes_t *v, int presen
     fflush(stdout);
 }
 
+/* Fails with the holder of a lock that a watch could not take in time. */
+static int stuck_lock(const cli_t *c, kv_t *kv)
+{
+    kv_stats_t st;
+
+    kv_stats(kv, &st); /* times out too, but names the holder */
+    if (st.holder_pid)
+        return cli_fail(c, KV_ETIMEDOUT, "the lock is stuck, held by pid %u",
+                        (unsigned)st.holder_pid);
+    return cli_fail(c, KV_ETIMEDOUT, "the lock is stuck");
+}
+
 /* Prints the key's value, then again after each kv_watch() that reports its
  * version changed. */
 static int watch_key(cli_t *c, kv_t *kv, uint64_t deadline)
@@ -103,12 +115,12 @@ static int watch_key(cli_t *c, kv_t *kv, uint64_t deadline)
     size_t klen = strlen(key);
     cli_bytes_t v = {NULL, 0, 0};
     kv_meta_t meta;
-    uint64_t seen = 0, version;
+    uint64_t seen = 0, version = 0;
     uint32_t slice;
     int err = 0, first = 1;
 
     for (;;) {
-        if (err == 0) { /* the first pass, or kv_watch saw a change */
+        if (first || version != seen) { /* the first pass, or kv_watch saw a change */
             err = cli_read_value(kv, key, &v, &meta);
             if (err != 0 && err != KV_ENOTFOUND)
                 break;
@@ -122,11 +134,19 @@ static int watch_key(cli_t *c, kv_t *kv, uint64_t deadline)
             err = 0;
             break;
         }
-        err = kv_watch(kv, key, klen, seen, slice, NULL);
-        if (err != 0 && err != KV_ETIMEDOUT)
+        /* 0 with version == seen: nothing changed in this slice; KV_EINTR:
+         * a stop signal, which watch_over sees; KV_ETIMEDOUT: the lock is
+         * stuck, which a watch reports rather than waits out in silence. */
+        version = seen;
+        err = kv_watch(kv, key, klen, seen, slice, &version);
+        if (err == KV_EINTR)
+            err = 0;
+        if (err != 0)
             break;
     }
     free(v.buf);
+    if (err == KV_ETIMEDOUT && !stop_requested)
+        return stuck_lock(c, kv);
     return err && !stop_requested ? cli_fail_key(c, err, key, klen) : CLI_OK;
 }
 
@@ -147,7 +167,7 @@ static int watch_store(cli_t *c, kv_t *kv, uint64_t deadline)
 
     if (err == 0)
         print_generation(c, seen);
-    while (err == 0 || err == KV_ETIMEDOUT) {
+    while (err == 0 || err == KV_EINTR) { /* KV_EINTR: watch_over sees the signal */
         if (watch_over(c, deadline, &slice)) {
             err = 0;
             break;
@@ -212,7 +232,7 @@ int cli_hold_open(cli_t *c, kv_t *kv)
         err = kv_generation(kv, &gen);
         if (err == 0)
             err = kv_wait(kv, gen, slice, NULL);
-        if (err != 0 && err != KV_ETIMEDOUT)
+        if (err != 0 && err != KV_EINTR)
             return cli_fail(c, err, NULL);
     }
     return CLI_OK;

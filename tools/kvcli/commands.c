@@ -54,6 +54,9 @@ void cli_print_usage(const cli_command_t *cmd)
           "  --timeout MS   wait at most MS milliseconds for the store's lock\n"
           "                 (default 5000; 0 = fail at once if it is busy); a\n"
           "                 DURATION such as 2s is accepted too\n"
+          "  --any-owner    also open a store another user (not root) owns; without\n"
+          "                 it such a store is refused, so no one can plant a store\n"
+          "                 that receives your data\n"
           "  -h, --help     show this help; 'kvcli COMMAND --help' for one command\n"
           "  --             end of options, for a KEY or VALUE starting with '-'\n"
           "                 (not needed for a negative number such as -5)\n\n",

@@ -41,6 +41,7 @@ static const struct option_spec {
     {"--version", OPT_VERSION, 0, GEO_NONE},
     {"--json", OPT_JSON, 0, GEO_NONE},
     {"--hold", OPT_HOLD, 0, GEO_NONE},
+    {"--any-owner", OPT_ANY_OWNER, 0, GEO_NONE},
     {"--timeout", OPT_WATCH_FOR, 1, GEO_NONE}, /* before the global --timeout */
     {"--timeout", OPT_TIMEOUT, 1, GEO_NONE},
     {"--help", OPT_HELP, 0, GEO_NONE},
@@ -163,6 +164,7 @@ static int apply_option(cli_t *c, const struct option_spec *o, const char *val)
     case OPT_NX:            c->nx = 1; return 0;
     case OPT_JSON:          c->json = 1; return 0;
     case OPT_HOLD:          c->hold = 1; return 0;
+    case OPT_ANY_OWNER:     c->any_owner = 1; return 0;
     case OPT_VERSION:
     case OPT_PRINT_VERSION: c->show_version = 1; return 0;
     case OPT_MODE:

@@ -34,10 +34,15 @@ void *cli_grow(void *buf, size_t *cap, size_t need, size_t max)
 
 int cli_open_store(const cli_t *c, unsigned flags, const kv_options_t *opts, kv_t **kv)
 {
-    int err = kv_open(kv, c->store, flags, opts);
+    char why[512];
+    kv_options_t o = *opts;
+    int err;
 
+    o.error = why;
+    o.error_cap = sizeof why;
+    err = kv_open(kv, c->store, flags | (c->any_owner ? KV_ANY_OWNER : 0u), &o);
     if (err)
-        cli_fail(c, err, NULL);
+        cli_fail(c, err, why[0] ? "%s" : NULL, why); /* what exactly was refused */
     return err;
 }
 
