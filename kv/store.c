@@ -76,6 +76,12 @@ static int store_wait(kv_t *kv, uint32_t ms)
     return rc;
 }
 
+int kv__store_intact(kv_t *kv)
+{
+    uint64_t now;
+    return kv__os_object_size(kv->obj, &now) == 0 && now >= kv->object_size;
+}
+
 uint32_t kv__store_timeout(const kv_t *kv)
 {
     return atomic_load_explicit(&kv->timeout_ms, memory_order_relaxed);
@@ -112,7 +118,13 @@ int kv__store_lock_within(kv_t *kv, store_hold_t *hold, uint32_t timeout_ms)
     if (rc == OS_LOCK_OWNER_DIED) {
         /* Repair before marking the mutex consistent: if this process dies
          * while repairing, the next locker is told again and repeats the
-         * (idempotent) repair. */
+         * (idempotent) repair.  A store someone truncated is not touched
+         * (its lost pages would raise SIGBUS) and its mutex is left
+         * inconsistent, so every later locker is told KV_ECORRUPT too. */
+        if (!kv__store_intact(kv)) {
+            kv__store_unlock(kv, hold);
+            return KV_ECORRUPT;
+        }
         rc = kv__journal_recover(&kv->table, h);
         kv__os_mutex_consistent(kv->obj);
         if (rc < 0) {
@@ -404,15 +416,15 @@ int kv_close(kv_t *kv)
  * name is not kv's to delete. */
 static int may_remove(os_object_t *obj, const os_found_t *found)
 {
-    const kv_header_t *h;
+    uint64_t magic;
     void *head;
     if (found->size == 0)
         return found->owner == OS_OWNER_SELF;
     if (kv__os_object_map(obj, found->size, &head) != 0)
         return 0;
-    h = head;
-    if (found->size >= sizeof *h && h->magic == KV_MAGIC)
-        return 1;
+    memcpy(&magic, head, found->size < sizeof magic ? (size_t)found->size : sizeof magic);
+    if (found->size >= sizeof magic && magic == KV_MAGIC)
+        return 1; /* a store, perhaps truncated: still the caller's to remove */
     return kv__validate_unformatted(head, found->size) && found->owner == OS_OWNER_SELF;
 }
 

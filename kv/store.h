@@ -39,6 +39,10 @@ int kv__store_lock_within(kv_t *kv, store_hold_t *hold, uint32_t timeout_ms);
 /* kv__store_lock_within with the handle's lock timeout. */
 int kv__store_lock(kv_t *kv, store_hold_t *hold);
 
+/* Whether the object still holds every byte it had when opened: anyone
+ * with write permission can truncate it (kv.h, security). */
+int kv__store_intact(kv_t *kv);
+
 /* The handle's lock timeout. */
 uint32_t kv__store_timeout(const kv_t *kv);
 
