@@ -755,7 +755,20 @@ static int unlink_file(const wchar_t *path)
  * processes that have it open keep it, and its name, until they close. */
 int kv__os_object_remove(os_object_t *obj)
 {
-    return obj->is_file ? unlink_file(obj->path) : 0;
+    if (!obj->is_file)
+        return 0;
+    /* Windows refuses to delete a file that has a mapped view: let go of
+     * this object's view and handle first (close then has nothing left). */
+    if (obj->addr) {
+        UnmapViewOfFile(obj->addr);
+        obj->addr = NULL;
+    }
+    if (obj->file != INVALID_HANDLE_VALUE) {
+        attach_unlock(obj);
+        CloseHandle(obj->file);
+        obj->file = INVALID_HANDLE_VALUE;
+    }
+    return unlink_file(obj->path);
 }
 
 void kv__os_object_discard(os_object_t *obj)
