@@ -231,7 +231,6 @@ static int store_format(kv_t *kv, const kv_geometry_t *g)
     atomic_signal_fence(memory_order_seq_cst);
     h->magic = KV_MAGIC;
     kv->object_size = g->total_size;
-    kv->created = 1;
     table_from_header(kv, g);
     return 0;
 }
@@ -295,6 +294,8 @@ static int store_create(kv_t *kv, unsigned flags, const kv_geometry_t *want)
     int rc = store_format(kv, want);
     if (rc == 0 && (rc = kv__os_object_publish(kv->obj)) == KV_EEXIST && !(flags & KV_EXCL))
         rc = STORE_RETRY; /* another creator won the name: attach to theirs */
+    /* Only once the name is ours: a loser formatted a store no one will see. */
+    kv->created = rc == 0;
     return rc;
 }
 

@@ -14,6 +14,7 @@
  */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "kv.h"
@@ -182,19 +183,51 @@ static int role_reader(int argc, char **argv)
     return (bad || !stop) ? 1 : 0;
 }
 
-/* Role "creator STORE": opens with KV_CREATE and puts a key of its own.
- * Exits 10 + kv_created() (10 attached, 11 created), or 1 on error. */
+/* Microseconds of the wall clock, which every process reads alike. */
+static long long wall_us(void)
+{
+    struct timespec now;
+    timespec_get(&now, TIME_UTC);
+    return (long long)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+}
+
+/* Sleeps until a millisecond before `when`, then spins: spawn_sleep_ms is
+ * too coarse for a creator's window, and racers that spun all the way
+ * would take turns on the CPUs in whole time slices. */
+static void wait_until_us(long long when)
+{
+    long long left = when - wall_us();
+    if (left > 1000)
+        spawn_sleep_ms((unsigned)(left / 1000 - 1));
+    while (wall_us() < when)
+        ;
+}
+
+/* Role "creator STORE ID [VAL_MAX GO]": opens with KV_CREATE and puts a key
+ * of its own; given VAL_MAX and GO, asks for that val_max and starts at the
+ * wall-clock microsecond GO, so that racers start at once.  Exits 10 +
+ * kv_created() (10 attached, 11 created), or CREATOR_FAILED + -rc. */
+enum { CREATOR_FAILED = 100 };
 static int role_creator(int argc, char **argv)
 {
     kv_t *kv = NULL;
+    kv_options_t opts;
     char key[32];
-    if (argc != 3 || kv_open(&kv, argv[1], KV_RDWR | KV_CREATE, NULL) != 0)
+    if (argc != 3 && argc != 5)
         return 1;
-    snprintf(key, sizeof key, "creator-%s", argv[2]);
-    int rc = util_put(kv, key, argv[2]);
+    kv_options_init(&opts);
+    if (argc == 5) {
+        opts.val_max = (uint32_t)strtoul(argv[3], NULL, 10);
+        wait_until_us(strtoll(argv[4], NULL, 10));
+    }
+    int rc = kv_open(&kv, argv[1], KV_RDWR | KV_CREATE, &opts);
+    if (rc == 0) {
+        snprintf(key, sizeof key, "creator-%s", argv[2]);
+        rc = util_put(kv, key, argv[2]);
+    }
     int created = kv_created(kv);
     kv_close(kv);
-    return rc == 0 ? 10 + created : 1;
+    return rc == 0 ? 10 + created : CREATOR_FAILED - rc;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -258,6 +291,17 @@ TEST(writers_and_readers)
     TEST_DONE();
 }
 
+/* A store name in a fresh temporary directory where named memory does not
+ * outlive its handles (Windows): racers come and go, so they race on a
+ * file-backed store there.  dir receives the directory ("" for none). */
+static void race_store_name(char *dir, size_t dir_cap, const char *what)
+{
+    dir[0] = '\0';
+    if (!spawn_named_memory_persists() && util_tmpdir(dir, dir_cap) != 0)
+        dir[0] = '\0';
+    snprintf(store, sizeof store, "%s%s%s", dir, dir[0] ? "/" : "", test_name(what));
+}
+
 /* Several processes open one new name with KV_CREATE at once: exactly one
  * is told it created the store, and every one's key lands in it. */
 TEST(create_race)
@@ -267,12 +311,8 @@ TEST(create_race)
     char arg[16], key[32];
     int created = 0;
     kv_t *kv = NULL;
-    /* Where named memory vanishes with its last handle (Windows) and racers
-     * come and go, race on a file-backed store (the LockFileEx attach lock). */
-    char dir[160] = "";
-    if (!spawn_named_memory_persists())
-        REQUIRE_EQ(util_tmpdir(dir, sizeof dir), 0);
-    snprintf(store, sizeof store, "%s%s%s", dir, dir[0] ? "/" : "", test_name("race"));
+    char dir[160];
+    race_store_name(dir, sizeof dir, "race");
     for (unsigned i = 0; i < RACERS; i++) {
         snprintf(arg, sizeof arg, "%u", i);
         REQUIRE_EQ(start_role(&p[i], "creator", store, arg), 0);
@@ -290,6 +330,125 @@ TEST(create_race)
         CHECK(util_has(kv, key, strlen(key), arg, strlen(arg)));
     }
     util_dispose(kv, store);
+    if (dir[0])
+        util_rmdir(dir);
+    TEST_DONE();
+}
+
+enum {
+    KILL_RACERS = 8, KILL_MAX_VICTIMS = 3, RACER_VAL_MAX = 100,
+    KILL_WINDOW_US = 1000, /* a creator's kv_open ends about 600 us after the start */
+    START_MARGIN_US = 20000, /* time enough to start every racer */
+};
+
+typedef struct race_tally {
+    unsigned rounds, killed, creator_survived;
+} race_tally_t;
+
+/* Starts the racers, each with its own val_max (which tells whose geometry
+ * won), lets them all go at one moment, and kills up to KILL_MAX_VICTIMS of
+ * them at random moments of the first KILL_WINDOW_US after it.  Returns 0,
+ * or -1 if the racers could not be run. */
+static int run_racers(spawn_proc_t *p, spawn_status_t *st, uint64_t *rng)
+{
+    unsigned victim[KILL_MAX_VICTIMS], delay[KILL_MAX_VICTIMS];
+    unsigned victims = (unsigned)(util_rand(rng) % (KILL_MAX_VICTIMS + 1));
+    char id[16], vmax[16], go_arg[32];
+    long long go = wall_us() + START_MARGIN_US;
+    snprintf(go_arg, sizeof go_arg, "%lld", go);
+    for (unsigned i = 0; i < KILL_RACERS; i++) {
+        snprintf(id, sizeof id, "%u", i);
+        snprintf(vmax, sizeof vmax, "%u", RACER_VAL_MAX + i);
+        const char *args[] = { store, id, vmax, go_arg, NULL };
+        if (spawn_role(&p[i], "creator", args, NULL) != 0)
+            return -1; /* the started ones end by themselves */
+    }
+    for (unsigned v = 0; v < victims; v++) {
+        victim[v] = (unsigned)(util_rand(rng) % KILL_RACERS); /* may repeat */
+        delay[v] = (unsigned)(util_rand(rng) % KILL_WINDOW_US);
+    }
+    /* In the order they come due: the soonest first. */
+    for (unsigned done = 0; done < victims; done++) {
+        unsigned next = done;
+        for (unsigned v = done + 1; v < victims; v++)
+            if (delay[v] < delay[next])
+                next = v;
+        unsigned d = delay[next], who = victim[next];
+        delay[next] = delay[done], victim[next] = victim[done];
+        wait_until_us(go + d);
+        spawn_kill(&p[who]); /* harmless if it ended already */
+    }
+    for (unsigned i = 0; i < KILL_RACERS; i++)
+        if (spawn_wait(&p[i], &st[i]) != 0)
+            return -1;
+    return 0;
+}
+
+/* One round of killed_creators; its checks count failures as CHECK does.
+ * Returns -1 if the racers could not be run. */
+static int killed_round(uint64_t *rng, race_tally_t *tally)
+{
+    spawn_proc_t p[KILL_RACERS];
+    spawn_status_t st[KILL_RACERS];
+    char id[16], key[32];
+    int created = 0, creator = -1, errors = 0;
+    if (run_racers(p, st, rng) != 0)
+        return -1;
+    for (unsigned i = 0; i < KILL_RACERS; i++) {
+        if (!st[i].exited) {
+            tally->killed++;
+        } else if (st[i].code == 11) {
+            created++;
+            creator = (int)i;
+        } else if (st[i].code != 10) {
+            fprintf(stderr, "  racer %u: exit %d (%s)\n", i, st[i].code,
+                    st[i].code > CREATOR_FAILED ? kv_strerror(CREATOR_FAILED - st[i].code) : "?");
+            errors++;
+        }
+    }
+    tally->rounds++;
+    tally->creator_survived += created == 1;
+    CHECK(created <= 1);
+    CHECK_EQ(errors, 0);
+    /* No brick: whatever the killed left, the name opens (and creates). */
+    kv_t *kv = NULL;
+    kv_info_t info;
+    CHECK_EQ(kv_open(&kv, store, KV_RDWR | KV_CREATE, NULL), 0);
+    if (!kv)
+        return 0;
+    CHECK_EQ(kv_info(kv, &info), 0);
+    if (creator >= 0)
+        CHECK_EQ(info.val_max, RACER_VAL_MAX + (unsigned)creator);
+    else if (!kv_created(kv)) /* made by a racer killed after it published */
+        CHECK(info.val_max >= RACER_VAL_MAX && info.val_max < RACER_VAL_MAX + KILL_RACERS);
+    for (unsigned i = 0; i < KILL_RACERS; i++) {
+        if (st[i].exited && (st[i].code == 10 || st[i].code == 11)) {
+            snprintf(id, sizeof id, "%u", i);
+            snprintf(key, sizeof key, "creator-%u", i);
+            CHECK(util_has(kv, key, strlen(key), id, strlen(id)));
+        }
+    }
+    CHECK_EQ(kv_check(kv, NULL, 0), 0);
+    util_dispose(kv, store);
+    return 0;
+}
+
+/* Creators racing for one name while some are killed at random moments of
+ * their start: in every round at most one is told it created the store,
+ * the store has that one's geometry, no racer fails (no timeout without a
+ * holder, no "holds no store"), and the name is never bricked.  Process
+ * start costs tens of milliseconds under wine, hence fewer rounds there. */
+TEST(killed_creators)
+{
+    char dir[160];
+    uint64_t rng = test_rng("killed_creators");
+    race_tally_t tally = { 0, 0, 0 };
+    unsigned rounds = spawn_named_memory_persists() ? 300 : 20;
+    race_store_name(dir, sizeof dir, "killrace");
+    for (unsigned r = 0; r < rounds && !test_failures; r++)
+        REQUIRE_EQ(killed_round(&rng, &tally), 0);
+    fprintf(stderr, "  %u rounds: %u racers killed, %u rounds with a surviving creator\n",
+            tally.rounds, tally.killed, tally.creator_survived);
     if (dir[0])
         util_rmdir(dir);
     TEST_DONE();
@@ -365,6 +524,7 @@ TEST(kvcli_get_and_put)
 static const test_case_t tests[] = {
     TEST_ENTRY(writers_and_readers),
     TEST_ENTRY(create_race),
+    TEST_ENTRY(killed_creators),
     TEST_ENTRY(kvcli_get_and_put),
 };
 
