@@ -151,6 +151,30 @@ KV_API void kv_options_init_size(kv_options_t *opts, size_t size);
  * header (magic, layout version, sizes, limits, byte order, lock ABI) before
  * anything else is read.
  *
+ * What is at the name is trusted only as far as kv made it (a planted object
+ * is refused with KV_ECORRUPT, KV_EEXIST or KV_EPERM, opts->error naming its
+ * type and owner, and left exactly as it was):
+ *   - A new block is made unnamed and given its name only once formatted
+ *     (O_TMPFILE + linkat where the file system has them, else O_EXCL), so no
+ *     other process sees it half made; kv_created() is 1 for exactly the
+ *     call whose block took the name.  An existing object that holds no store
+ *     (all zero: a creator of another kv version died, or a hand made it) is
+ *     re-created only by its owner, alone with it, and only when its mode is
+ *     no wider than opts->mode.  Nothing kv did not create is ever removed.
+ *   - A store owned by another user (not root) is attached only with
+ *     KV_ANY_OWNER; otherwise KV_EPERM.  A store shared by several users
+ *     should belong to a group they share, with mode 0660 (or 0640 for
+ *     readers that only read), created by its owner.
+ *   - In a file-backed path every directory is opened one by one without
+ *     following symlinks, except one owned by the caller or by root (at most
+ *     40 on the way): fs.protected_symlinks' rule applied to every component.
+ *     The last component is never a symlink.
+ *   - Whoever may write the block may destroy its data, and may truncate it:
+ *     kv detects a shrunken block at attach, in kv_check() and before
+ *     repairing a dead holder's work (KV_ECORRUPT), but a process already
+ *     using it dies of SIGBUS at its next touch past the new end.  Give write
+ *     permission only to users trusted that far.
+ *
  * `opts` may be NULL for the defaults; otherwise it must have been filled by
  * kv_options_init().  On success *out holds a new handle; kv_created()
  * tells whether this call created the store.

@@ -1,7 +1,8 @@
 /*
  * make_seeds.c — writes the seed corpora of the fuzz targets:
  *
- *   make_seeds DIR    fills DIR/attach, DIR/cli and DIR/ops (which must exist)
+ *   make_seeds DIR    fills DIR/attach, DIR/cli, DIR/ops and DIR/names (which
+ *                     must exist)
  *
  * attach: real file-backed stores made with the kv API, small enough (16-64
  * slots, keys of at most 16 bytes, values of at most 32) that each is a few
@@ -13,6 +14,8 @@
  * cli: one input per mode of fuzz_cli (numbers, argument vectors, dump
  * text, encodings).
  * ops: operation sequences in ops_format.h's encoding.
+ * names: paths in names_format.h's encoding, one through each kind of
+ * sandbox entry.
  *
  * The committed corpus under tests/fuzz/corpus/ was made by this program;
  * rerun it when the store layout or the ops encoding changes:
@@ -29,6 +32,7 @@
 
 #include "kv.h"
 #include "layout.h"
+#include "names_format.h"
 #include "ops_format.h"
 
 static const char *out_dir;
@@ -540,10 +544,45 @@ static void seeds_ops(void)
     emit_ops("misc8", &p);
 }
 
+/* ======================================================================== */
+/* names                                                                    */
+/* ======================================================================== */
+
+static void seeds_names(void)
+{
+    /* The first byte is the KV_CREATE bit; NAMES_END ends a shorter path. */
+    enum { NAMES_END = 0xff };
+    static const unsigned char paths[][NAMES_COMPONENTS + 2] = {
+        {1, NAMES_NEW, NAMES_END},                          /* create in the sandbox */
+        {0, NAMES_STORE, NAMES_END},                        /* the existing store */
+        {1, NAMES_A, NAMES_B, NAMES_NEW, NAMES_END},        /* plain directories */
+        {1, NAMES_OWN, NAMES_B, NAMES_NEW, NAMES_END},      /* a trusted relative link */
+        {1, NAMES_ABS, NAMES_BACK, NAMES_STORE, NAMES_END}, /* absolute, then back up */
+        {1, NAMES_FOREIGN, NAMES_NEW, NAMES_END},           /* nobody's link: refused */
+        {1, NAMES_A, NAMES_B, NAMES_FOREIGN2, NAMES_NEW, NAMES_END}, /* nobody's, deeper */
+        {1, NAMES_DANGLING, NAMES_NEW, NAMES_END},          /* a link to nothing */
+        {1, NAMES_LOOP, NAMES_NEW, NAMES_END},              /* a link to itself */
+        {1, NAMES_FILELN, NAMES_END},                       /* last component a link */
+        {1, NAMES_A, NAMES_FIFO, NAMES_END},                /* a FIFO */
+        {1, NAMES_A, NAMES_FILE, NAMES_NEW, NAMES_END},     /* a file on the way */
+        {1, NAMES_A, NAMES_UP, NAMES_DOT, NAMES_EMPTY, NAMES_NEW, NAMES_END}, /* . and // */
+        {1, NAMES_OWN, NAMES_DOTDOT, NAMES_STORE, NAMES_END}, /* .. after a link */
+        {1, NAMES_A, NAMES_DOTDOT, NAMES_END},              /* ends in .. */
+    };
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        char name[32];
+        size_t n = 0;
+        while (paths[i][n] != NAMES_END)
+            n++;
+        snprintf(name, sizeof name, "path-%02zu", i);
+        write_file("names", name, paths[i], n);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
-        fprintf(stderr, "usage: make_seeds DIR (DIR/attach, DIR/cli and DIR/ops must exist)\n");
+        fprintf(stderr, "usage: make_seeds DIR (DIR/attach, DIR/cli, DIR/ops and DIR/names must exist)\n");
         return 2;
     }
     out_dir = argv[1];
@@ -552,6 +591,7 @@ int main(int argc, char **argv)
     seeds_attach();
     seeds_cli();
     seeds_ops();
+    seeds_names();
     rmdir(tmp_dir);
     return 0;
 }

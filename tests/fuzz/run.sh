@@ -3,7 +3,7 @@
 #
 # Installs what is missing (clang and its libFuzzer runtime, besides the
 # usual build dependencies), configures a clang build with -DKV_FUZZ=ON and
-# ASan + UBSan in build/fuzz, builds the three fuzz targets, and runs each
+# ASan + UBSan in build/fuzz, builds the four fuzz targets, and runs each
 # for SECONDS_PER_FUZZER seconds (default 60) on a copy of its committed
 # corpus (tests/fuzz/corpus/<target>), so a run never writes into the
 # repository.  Prints the executions of each and exits non-zero if any
@@ -12,7 +12,7 @@
 #
 #   KV_FUZZ_KEEP=1      keep the work directory (grown corpora, logs) even
 #                       when every fuzzer passes
-#   KV_FUZZ_ONLY=ops    run only the named targets (attach, cli, ops;
+#   KV_FUZZ_ONLY=ops    run only the named targets (attach, cli, names, ops;
 #                       comma-separated)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -34,11 +34,11 @@ cmake --build "$dir" -j"$(nproc)" --target kv_fuzzers
 work=$(mktemp -d "${TMPDIR:-/tmp}/kv-fuzz.XXXXXX")
 # Largest input per target: a store file of up to 64 slots of a few hundred
 # bytes each (the seeds are 0.4-4 KB); command lines and dump text; a few
-# hundred operations.
-declare -A max_len=([attach]=32768 [cli]=4096 [ops]=4096)
+# hundred operations; a create bit and ten path components.
+declare -A max_len=([attach]=32768 [cli]=4096 [names]=16 [ops]=4096)
 failed=()
 
-for t in attach cli ops; do
+for t in attach cli names ops; do
   if [ -n "${KV_FUZZ_ONLY:-}" ] && [[ ,$KV_FUZZ_ONLY, != *,$t,* ]]; then
     continue
   fi
