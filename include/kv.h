@@ -68,7 +68,7 @@ extern "C" {
 #define KV_ENOTFOUND  (-1) /* the key is not in the store */
 #define KV_EINVAL     (-2) /* an argument is invalid (empty key, NULL, bad option) */
 #define KV_ETOOBIG    (-3) /* key or value longer than the store's limits */
-#define KV_EFULL      (-4) /* no free slot left; nothing was changed */
+#define KV_EFULL      (-4) /* no free slot left in the table; nothing was changed */
 #define KV_EEXIST     (-5) /* key exists (KV_NOREPLACE) or store exists (KV_EXCL) */
 #define KV_ERANGE     (-6) /* caller's buffer too small; the needed size is reported */
 #define KV_ETIMEDOUT  (-7) /* the store's lock was not acquired within the timeout
@@ -88,6 +88,8 @@ extern "C" {
 #define KV_EMFILE    (-20) /* too many open files, in this process or the system */
 #define KV_EFORKED   (-21) /* the handle was opened by the parent of this process (fork) */
 #define KV_EINTR     (-22) /* kv_wait/kv_watch: a signal handler ran while it slept */
+#define KV_ENOROOM   (-23) /* no room left in the data area for the entry (the
+                            * store's memory budget); nothing was changed */
 
 /* Returns a static, human-readable message for a KV_E* code (or "unknown
  * error").  Safe to call from any thread. */
@@ -111,6 +113,8 @@ typedef struct kv kv_t;
 #define KV_NAME_MAX       200u          /* longest plain store name, in bytes */
 #define KV_PATH_MAX       4000u         /* longest file-backed store path */
 #define KV_SLOTS_MAX      (1ull << 30)  /* most slots in one store */
+#define KV_MEMORY_MAX     (1ull << 37)  /* largest store in bytes (the data
+                                         * area itself stays below 64 GiB) */
 #define KV_KEY_MAX_LIMIT  65535u        /* largest key_max */
 #define KV_VAL_MAX_LIMIT  (1u << 30)    /* largest val_max */
 
@@ -121,15 +125,23 @@ typedef struct kv_options {
     uint32_t size;            /* sizeof(kv_options_t) as the caller was built:
                                * set by kv_options_init(), never by hand */
     uint32_t mode;            /* permission bits on creation (default 0600) */
-    uint64_t slots;           /* slot count, rounded up to a power of two (default 1024) */
-    uint32_t key_max;         /* largest key in bytes (default 64) */
-    uint32_t val_max;         /* largest value in bytes (default 1024) */
+    uint64_t slots;           /* slot count, rounded up to a power of two
+                               * (default 0: one per KiB of `memory`, at least
+                               * 16; 1024 when memory is 0 too) */
+    uint32_t key_max;         /* largest key in bytes (default 64): a limit,
+                               * not a reservation */
+    uint32_t val_max;         /* largest value in bytes (default 1024): a limit */
     uint32_t lock_timeout_ms; /* lock wait limit for this handle (default 5000) */
     uint32_t error_cap;       /* bytes at `error` (default 0) */
     char *error;              /* if not NULL: a failed kv_open() writes one line
                                * here (NUL-terminated) saying what it refused and
                                * why: a path component, an object's type and
                                * owner; "" when the code says it all */
+    uint64_t memory;          /* the store's size in bytes, everything included:
+                               * header, slots (64 bytes each) and the data area
+                               * that entries too big for their slot live in
+                               * (default 0: room for every slot to hold an
+                               * entry of key_max + val_max bytes) */
 } kv_options_t;
 
 /* Fills the first `size` bytes of *opts with the defaults above and sets
@@ -465,6 +477,17 @@ typedef struct kv_stats {
                               * found the lock held by that holder: a lower bound
                               * on how long it has been held.  0 if no one has
                               * waited (the fast path reads no clock). */
+    uint64_t data_bytes;     /* size of the data area, where entries too big for
+                              * their slot live (the budget less header and slots) */
+    uint64_t data_used;      /* bytes of it in use (block heads and rounding to
+                              * 16 bytes included) */
+    uint64_t data_free;      /* bytes of it free */
+    uint64_t data_largest_free; /* the largest free run: key + value bytes up to
+                              * this less 16 fit without evicting */
+    uint64_t inline_entries; /* entries that live in their slot (key + value
+                              * of at most 24 bytes) */
+    uint64_t entry_bytes;    /* key + value bytes of every entry */
+    uint64_t dropped;        /* damaged entries that recovery deleted */
 } kv_stats_t;
 
 /* Fills *st.  Counting probe lengths scans every slot under the lock, so it

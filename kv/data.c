@@ -39,6 +39,7 @@ typedef struct found {
     kv_slot_t *slot; /* the slot holding the key, or NULL */
     int live;        /* the slot holds it and it has not expired */
     uint32_t val_len; /* its value length, read once and validated */
+    const unsigned char *val; /* its value bytes, in the slot or its block */
 } found_t;
 
 static int find(kv_t *kv, uint64_t hash, const void *key, size_t key_len, lazy_clock_t *clk,
@@ -51,8 +52,10 @@ static int find(kv_t *kv, uint64_t hash, const void *key, size_t key_len, lazy_c
         return rc == KV_ENOTFOUND ? 0 : rc;
     f->slot = kv__table_slot(&kv->table, f->pos.found);
     f->val_len = kv__table_val_len(f->slot);
-    if (!kv__validate_val_len(f->val_len, &kv->table.geo))
-        return KV_ECORRUPT; /* read from the mapping: never trusted */
+    f->val = kv__table_bytes(&kv->table, f->slot, (uint32_t)key_len, f->val_len);
+    if (!f->val) /* the lookup validated the lengths, and the block's bounds */
+        return KV_ECORRUPT;
+    f->val += key_len;
     f->live = f->slot->expires_ms == 0 || !kv__table_expired(f->slot, clock_now(clk));
     return 0;
 }
@@ -102,6 +105,29 @@ static uint64_t purge_locked(kv_t *kv, uint64_t now_ms)
     return n;
 }
 
+/* The three ways a write lands.  Each places the entry first (a block of
+ * the data area when it does not fit its slot), so that KV_ENOROOM changes
+ * nothing: into free slot `slot`; over used slot `slot`; or into free slot
+ * `slot` evicting `victim`. */
+enum write_kind { WRITE_INSERT, WRITE_REPLACE, WRITE_EVICT_INSERT };
+
+static int commit(kv_t *kv, enum write_kind kind, uint64_t slot, uint64_t victim,
+                  const write_req_t *w, uint64_t *version)
+{
+    const kv_table_t *t = &kv->table;
+    journal_entry_t e = w->e;
+    int rc = kv__journal_place(t, kv->hdr, slot, w->key, w->key_len, &e);
+    if (rc)
+        return rc;
+    if (kind == WRITE_INSERT)
+        *version = kv__journal_insert(t, kv->hdr, slot, w->key, w->key_len, &e);
+    else if (kind == WRITE_REPLACE)
+        *version = kv__journal_replace(t, kv->hdr, slot, w->key, w->key_len, &e);
+    else
+        *version = kv__journal_evict_insert(t, kv->hdr, victim, slot, w->key, w->key_len, &e);
+    return 0;
+}
+
 /* Counts a victim that is about to go. */
 static void count_victim(kv_t *kv, uint64_t victim, uint64_t now_ms)
 {
@@ -109,6 +135,21 @@ static void count_victim(kv_t *kv, uint64_t victim, uint64_t now_ms)
         kv->hdr->expirations++;
     else
         kv->hdr->evictions++;
+}
+
+/* CLOCK's next victim that is not slot `keep` (the key being written),
+ * with lengths that can be trusted; TABLE_NONE when there is none. */
+static uint64_t clock_victim(kv_t *kv, uint64_t keep, uint64_t now_ms)
+{
+    const kv_table_t *t = &kv->table;
+    uint64_t victim = kv__table_clock_victim(t, &kv->hdr->clock_hand, now_ms);
+    if (victim != TABLE_NONE && victim == keep)
+        victim = kv__table_clock_victim(t, &kv->hdr->clock_hand, now_ms);
+    if (victim == keep ||
+        (victim != TABLE_NONE &&
+         !kv__validate_val_len(kv__table_val_len(kv__table_slot(t, victim)), &t->geo)))
+        return TABLE_NONE;
+    return victim;
 }
 
 /* Evicts by CLOCK over the whole table for a new key of a crowded cache
@@ -123,23 +164,16 @@ static void count_victim(kv_t *kv, uint64_t victim, uint64_t now_ms)
 static int evict_clock(kv_t *kv, uint64_t free_slot, const write_req_t *w, uint64_t now_ms,
                        uint64_t *version)
 {
-    const kv_table_t *t = &kv->table;
-    kv_header_t *h = kv->hdr;
-    uint64_t victim = kv__table_clock_victim(t, &h->clock_hand, now_ms);
-    if (victim == TABLE_NONE) {
-        if (free_slot == TABLE_NONE)
-            return KV_EFULL; /* no live entry and no free slot: only damage does that */
-        *version = kv__journal_insert(t, h, free_slot, w->key, w->key_len, &w->e);
-        return 0;
-    }
-    if (!kv__validate_val_len(kv__table_val_len(kv__table_slot(t, victim)), &t->geo))
-        return KV_ECORRUPT;
-    count_victim(kv, victim, now_ms);
-    if (free_slot == TABLE_NONE)
-        *version = kv__journal_replace(t, h, victim, w->key, w->key_len, &w->e);
-    else
-        *version = kv__journal_evict_insert(t, h, victim, free_slot, w->key, w->key_len, &w->e);
-    return 0;
+    uint64_t victim = clock_victim(kv, TABLE_NONE, now_ms);
+    int rc;
+    if (victim == TABLE_NONE)
+        return free_slot == TABLE_NONE ? KV_EFULL /* only damage does that */
+                                       : commit(kv, WRITE_INSERT, free_slot, 0, w, version);
+    rc = free_slot == TABLE_NONE ? commit(kv, WRITE_REPLACE, victim, 0, w, version)
+                                 : commit(kv, WRITE_EVICT_INSERT, free_slot, victim, w, version);
+    if (rc == 0)
+        count_victim(kv, victim, now_ms);
+    return rc;
 }
 
 /* Stores a new key: in the free slot its lookup found, unless the store is
@@ -154,17 +188,16 @@ static int place_new(kv_t *kv, const found_t *f, const write_req_t *w, lazy_cloc
     int crowded = kv->cache && h->used >= cache_capacity(t);
     table_pos_t pos = f->pos;
     uint64_t victim;
-    if (pos.free != TABLE_NONE && !crowded) {
-        *version = kv__journal_insert(t, h, pos.free, w->key, w->key_len, &w->e);
-        return 0;
-    }
+    int rc;
+    if (pos.free != TABLE_NONE && !crowded)
+        return commit(kv, WRITE_INSERT, pos.free, 0, w, version);
     victim = kv__table_victim(t, w->e.hash, clock_now(clk));
     if (victim != TABLE_NONE) {
         if (!kv__validate_val_len(kv__table_val_len(kv__table_slot(t, victim)), &t->geo))
             return KV_ECORRUPT;
-        h->expirations++;
-        *version = kv__journal_replace(t, h, victim, w->key, w->key_len, &w->e);
-        return 0;
+        if ((rc = commit(kv, WRITE_REPLACE, victim, 0, w, version)) == 0)
+            h->expirations++;
+        return rc;
     }
     if (kv->cache)
         return evict_clock(kv, pos.free, w, clock_now(clk), version);
@@ -172,8 +205,7 @@ static int place_new(kv_t *kv, const found_t *f, const write_req_t *w, lazy_cloc
         kv__table_lookup(t, w->e.hash, w->key, w->key_len, &pos) != KV_ENOTFOUND ||
         pos.free == TABLE_NONE)
         return KV_EFULL;
-    *version = kv__journal_insert(t, h, pos.free, w->key, w->key_len, &w->e);
-    return 0;
+    return commit(kv, WRITE_INSERT, pos.free, 0, w, version);
 }
 
 /* Stores w where the lookup f says: over the key's own slot (live or
@@ -181,12 +213,12 @@ static int place_new(kv_t *kv, const found_t *f, const write_req_t *w, lazy_cloc
 static int store_entry(kv_t *kv, const found_t *f, const write_req_t *w, lazy_clock_t *clk,
                        uint64_t *version)
 {
+    int rc;
     if (!f->slot)
         return place_new(kv, f, w, clk, version);
-    *version = kv__journal_replace(&kv->table, kv->hdr, f->pos.found, NULL, 0, &w->e);
-    if (!f->live)
+    if ((rc = commit(kv, WRITE_REPLACE, f->pos.found, 0, w, version)) == 0 && !f->live)
         kv->hdr->expirations++;
-    return 0;
+    return rc;
 }
 
 static int check_condition(const found_t *f, const write_req_t *w)
@@ -199,14 +231,36 @@ static int check_condition(const found_t *f, const write_req_t *w)
     return 0;
 }
 
+/* Makes room in a cache store's data area: evicts one entry, never the
+ * key's own.  Returns 0, or KV_ENOROOM when nothing is left to evict. */
+static int evict_for_room(kv_t *kv, const found_t *f, lazy_clock_t *clk)
+{
+    uint64_t keep = f->slot ? f->pos.found : TABLE_NONE;
+    uint64_t victim = clock_victim(kv, keep, clock_now(clk));
+    if (victim == TABLE_NONE)
+        return KV_ENOROOM;
+    count_victim(kv, victim, clock_now(clk));
+    kv__journal_delete(&kv->table, kv->hdr, victim);
+    return 0;
+}
+
+/* A plain store refuses a write its data area cannot fit (KV_ENOROOM,
+ * nothing changed); a cache store evicts until it fits, one entry at a
+ * time, each eviction a crash-safe step of its own, looking the key up
+ * again after each (an eviction may turn tombstones on its path empty). */
 static int write_locked(kv_t *kv, const write_req_t *w, uint64_t *version)
 {
     lazy_clock_t clk = { 0 };
     found_t f;
-    int rc = find(kv, w->e.hash, w->key, w->key_len, &clk, &f);
-    if (!rc)
-        rc = check_condition(&f, w);
-    return rc ? rc : store_entry(kv, &f, w, &clk, version);
+    for (;;) {
+        int rc = find(kv, w->e.hash, w->key, w->key_len, &clk, &f);
+        if (!rc)
+            rc = check_condition(&f, w);
+        if (!rc)
+            rc = store_entry(kv, &f, w, &clk, version);
+        if (rc != KV_ENOROOM || !kv->cache || (rc = evict_for_room(kv, &f, &clk)) != 0)
+            return rc;
+    }
 }
 
 static int check_write(const kv_t *kv, const void *key, size_t key_len,
@@ -301,7 +355,7 @@ static int get_locked(kv_t *kv, uint64_t hash, const void *key, size_t key_len, 
     }
     if (*len > cap)
         return KV_ERANGE;
-    kv__store_copy_out(buf, kv__table_val(&kv->table, f.slot), *len);
+    kv__store_copy_out(buf, f.val, *len);
     return 0;
 }
 
@@ -455,13 +509,13 @@ static int incr_locked(kv_t *kv, uint64_t hash, const void *key, size_t key_len,
 {
     lazy_clock_t clk = { 0 };
     char text[24];
-    write_req_t w = { key, (uint32_t)key_len, { hash, text, 0, 0 }, 0, 0 };
+    write_req_t w = { key, (uint32_t)key_len, { hash, text, 0, 0, 0 }, 0, 0 };
     int64_t current = 0;
     uint64_t version;
     found_t f;
     int rc = find(kv, hash, key, key_len, &clk, &f);
     if (!rc && f.live)
-        rc = parse_int64(kv__table_val(&kv->table, f.slot), kv__table_val_len(f.slot), &current);
+        rc = parse_int64(f.val, f.val_len, &current);
     if (!rc)
         rc = add_int64(current, delta, result);
     if (rc)

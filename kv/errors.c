@@ -15,7 +15,7 @@ static const char *const messages[] = {
     [-KV_ENOTFOUND]  = "key not found",
     [-KV_EINVAL]     = "invalid argument",
     [-KV_ETOOBIG]    = "key or value larger than the store's limit",
-    [-KV_EFULL]      = "store is full",
+    [-KV_EFULL]      = "store full: no free slot left in its table",
     [-KV_EEXIST]     = "already exists",
     [-KV_ERANGE]     = "buffer too small for the value",
     [-KV_ETIMEDOUT]  = "timed out waiting for the store's lock",
@@ -34,6 +34,7 @@ static const char *const messages[] = {
     [-KV_EMFILE]     = "too many open files (in this process or the system)",
     [-KV_EFORKED]    = "handle used in a child after fork(); open a new handle there",
     [-KV_EINTR]      = "a signal handler interrupted the wait",
+    [-KV_ENOROOM]    = "store full: no room left in its memory budget",
 };
 
 const char *kv_strerror(int err)

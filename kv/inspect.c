@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "store.h"
 
 /* kv_next scans at most this many slots per lock hold. */
@@ -22,13 +23,16 @@ static int copy_entry(kv_t *kv, uint64_t i, uint32_t key_len, kv_entry_t *e)
     uint32_t val_len = kv__table_val_len(s);
     if (!kv__validate_key_len(key_len, &kv->table.geo) || !kv__validate_val_len(val_len, &kv->table.geo))
         return KV_ECORRUPT;
+    const unsigned char *bytes = kv__table_bytes(&kv->table, s, key_len, val_len);
+    if (!bytes)
+        return KV_ECORRUPT;
     e->key_len = key_len;
     e->val_len = val_len;
     if (e->key_len > e->key_cap || (e->val && e->val_len > e->val_cap))
         return KV_ERANGE;
-    kv__store_copy_out(e->key, kv__table_key(s), e->key_len);
+    kv__store_copy_out(e->key, bytes, e->key_len);
     if (e->val) /* NULL: keys only */
-        kv__store_copy_out(e->val, kv__table_val(&kv->table, s), e->val_len);
+        kv__store_copy_out(e->val, bytes + key_len, e->val_len);
     return 0;
 }
 
@@ -95,6 +99,7 @@ static void stats_unlocked(const kv_t *kv, kv_stats_t *st)
     st->key_max = kv->table.geo.key_max;
     st->val_max = kv->table.geo.val_max;
     st->total_bytes = kv->table.geo.total_size;
+    st->data_bytes = kv->table.geo.data_granules * KV_GRANULE;
     st->layout_version = KV_LAYOUT_VERSION;
     st->cache = (uint32_t)kv->cache;
     st->holder_pid = atomic_load_explicit(&h->holder_pid, memory_order_relaxed);
@@ -109,6 +114,7 @@ static int stats_read(kv_t *kv, kv_stats_t *st)
     const kv_header_t *h = kv->hdr;
     store_hold_t hold;
     table_census_t c;
+    alloc_census_t data;
     int rc;
     stats_unlocked(kv, st);
     if ((rc = kv__store_lock(kv, &hold)) != 0) {
@@ -116,6 +122,8 @@ static int stats_read(kv_t *kv, kv_stats_t *st)
         return rc;
     }
     kv__table_census(&kv->table, &c);
+    (void)kv__alloc_census(&kv->table, &data); /* kv_check reports damage */
+    st->dropped = h->dropped;
     st->generation = atomic_load_explicit(&h->generation, memory_order_relaxed);
     st->recoveries = h->recoveries;
     st->hits = h->hits;
@@ -128,6 +136,11 @@ static int stats_read(kv_t *kv, kv_stats_t *st)
     st->load_factor = (double)c.used / (double)st->slots;
     st->avg_probe = c.used ? (double)c.probe_sum / (double)c.used : 0.0;
     st->max_probe = c.probe_max;
+    st->inline_entries = c.inline_used;
+    st->entry_bytes = c.entry_bytes;
+    st->data_used = data.used_granules * KV_GRANULE;
+    st->data_free = data.free_granules * KV_GRANULE;
+    st->data_largest_free = data.largest_free * KV_GRANULE;
     return 0;
 }
 
@@ -206,6 +219,23 @@ static void check_slots(kv_t *kv, report_t *r)
                    (unsigned long long)c.used, (unsigned long long)c.tombstones);
 }
 
+/* The data area against the slots: blocks that tile it, each used one
+ * named by exactly one slot (a walk finds each used block once and checks
+ * its slot names it back, so equal counts mean no slot lacks a block). */
+static void check_data(kv_t *kv, report_t *r)
+{
+    alloc_census_t data;
+    table_census_t c;
+    const char *why = kv__alloc_census(&kv->table, &data);
+    kv__table_census(&kv->table, &c);
+    if (why)
+        report_add(r, "data area: %s\n", why);
+    else if (data.used_blocks != c.used - c.inline_used)
+        report_add(r, "data area: %llu used blocks for %llu entries out of line\n",
+                   (unsigned long long)data.used_blocks,
+                   (unsigned long long)(c.used - c.inline_used));
+}
+
 int kv_check(kv_t *kv, char *report, size_t cap)
 {
     store_hold_t hold;
@@ -223,6 +253,7 @@ int kv_check(kv_t *kv, char *report, size_t cap)
     else {
         check_header(kv, &r);
         check_slots(kv, &r);
+        check_data(kv, &r);
     }
     kv__store_unlock(kv, &hold);
     return r.problems ? KV_ECORRUPT : 0;

@@ -19,25 +19,36 @@
  *     before it is invisible until it flips:
  *
  *  insert  The slot is free (EMPTY or TOMB), so hash, lengths, key and value
- *          are written while nothing reads them; storing the key length into
- *          the slot's state word commits.  Before it: the slot is still free.
- *  delete  Storing TOMB into the state word is the whole change.  Turning a
- *          run of tombstones that ends at an empty slot back into empty slots
- *          follows; each of those single stores is safe on its own.
- *  replace Overwrites an entry in place (a new value for the same key, or an
- *          evicted entry's slot taken by another key), so it needs an undo
- *          record: the slot's used bytes are copied into the header's undo
- *          image (a slot-shaped copy) with the slot's index, and
- *          journal_op = REPLACE commits the record.  Then the new entry is
- *          written; journal_op = IDLE commits the replace.  A crash in
- *          between is rolled back from the image (undo is idempotent).
+ *          (in the slot, or in a block taken beforehand that no slot names
+ *          yet) are written while nothing reads them; storing the key length
+ *          into the slot's state word commits.  Before it: the slot is still
+ *          free, and the block is garbage that recovery's rebuild reclaims.
+ *  delete  Storing TOMB into the state word is the whole change; giving its
+ *          block back follows.  Turning a run of tombstones that ends at an
+ *          empty slot back into empty slots follows too; each of those
+ *          single stores is safe on its own.
+ *  replace Overwrites an entry's slot (a new value for the same key, or an
+ *          evicted entry's slot taken by another key).  The new bytes go to
+ *          a new block (or the slot itself, when inline), never over the old
+ *          ones; the slot's 64 bytes are copied into the header's undo image
+ *          with the slot's index, and journal_op = REPLACE commits the
+ *          record.  Then the slot is rewritten; journal_op = IDLE commits the
+ *          replace, and only then is the old block given back.  A crash in
+ *          between is rolled back from the image (undo is idempotent), and
+ *          the old block is still the slot's.
  *  clear   journal_op = CLEAR commits the intent; recovery rolls it forward
- *          (emptying slots is idempotent), then IDLE.
+ *          (emptying slots and the data area is idempotent), then IDLE.
  *  evict   (a cache store whose new key's window offers no victim) deletes
  *          an entry elsewhere and inserts into a free slot: the victim is
  *          saved in the undo image, both slot numbers and the free slot's
  *          state go in the record, journal_op = EVICT commits it; recovery
  *          restores the victim and frees the new slot again.
+ *
+ *  The data area's free lists (alloc.c) are not journaled: the slots say
+ *  which blocks are in use, and every recovery rebuilds the lists from them,
+ *  so a holder killed inside the allocator, or between taking a block and
+ *  committing the slot that names it, or between the commit and giving the
+ *  old block back, leaves no leak and no block used twice.
  *
  *  Counters (used, tombstones, generation) are updated after the commit and
  *  are not journaled: recovery recomputes used and tombstones from a census
@@ -54,6 +65,8 @@
 #include "journal.h"
 
 #include <string.h>
+
+#include "alloc.h"
 
 #include "fault.h"
 #include "kv.h"
@@ -95,9 +108,26 @@ static void publish(kv_header_t *h, uint64_t generation)
     atomic_fetch_add_explicit(&h->change_seq, 1, memory_order_seq_cst);
 }
 
-/* Writes an entry's head fields and bytes into slot s, all but its commit
- * word key_len.  `key` NULL leaves the key bytes as they are. */
-static void write_entry(const kv_table_t *t, kv_slot_t *s, const void *key, uint32_t key_len,
+int kv__journal_place(const kv_table_t *t, kv_header_t *h, uint64_t i, const void *key,
+                      uint32_t key_len, journal_entry_t *e)
+{
+    uint64_t n = (uint64_t)key_len + e->val_len;
+    int rc;
+    e->block = ALLOC_NONE;
+    if (kv__validate_is_inline(key_len, e->val_len))
+        return 0;
+    rc = kv__alloc_take(t, kv__validate_block_granules(n), (uint32_t)i, h->alloc_epoch, &e->block);
+    if (rc)
+        return rc;
+    unsigned char *bytes = (unsigned char *)(kv__table_block(t, e->block) + 1);
+    memcpy(bytes, key, key_len);
+    copy_bytes(bytes + key_len, e->val, e->val_len);
+    return 0;
+}
+
+/* Writes an entry's head fields and bytes (or its block's index) into slot
+ * s, all but its commit word key_len. */
+static void write_entry(kv_slot_t *s, const void *key, uint32_t key_len,
                         const journal_entry_t *e, uint64_t version)
 {
     s->hash = e->hash;
@@ -105,9 +135,31 @@ static void write_entry(const kv_table_t *t, kv_slot_t *s, const void *key, uint
     s->version = version;
     s->expires_ms = e->expires_ms;
     KV_CRASH_POINT();
-    if (key)
-        memcpy(kv__table_key(s), key, key_len);
-    copy_bytes(kv__table_val(t, s), e->val, e->val_len);
+    if (e->block != ALLOC_NONE) {
+        memcpy(s->data, &e->block, sizeof e->block);
+    } else {
+        memcpy(s->data, key, key_len);
+        copy_bytes(s->data + key_len, e->val, e->val_len);
+    }
+}
+
+/* The block slot s (or its image) names, or ALLOC_NONE for an inline or
+ * unused one. */
+static uint32_t block_named(const kv_table_t *t, const kv_slot_t *s)
+{
+    uint32_t kl = kv__table_state(s), vl = kv__table_val_len(s);
+    if (kl == KV_SLOT_EMPTY || kl == KV_SLOT_TOMB || !kv__validate_key_len(kl, &t->geo) ||
+        kv__validate_is_inline(kl, vl))
+        return ALLOC_NONE;
+    return kv__table_block_of(s);
+}
+
+/* Gives back a block that no slot names any more.  A damaged one stays out
+ * of the lists until the next rebuild: nothing is lost by that but room. */
+static void release(const kv_table_t *t, uint32_t block)
+{
+    if (block != ALLOC_NONE && block < t->geo.data_granules)
+        (void)kv__alloc_give(t, block);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -115,13 +167,13 @@ static void write_entry(const kv_table_t *t, kv_slot_t *s, const void *key, uint
 /* ---------------------------------------------------------------------- */
 
 uint64_t kv__journal_insert(const kv_table_t *t, kv_header_t *h, uint64_t i,
-                        const void *key, uint32_t key_len, const journal_entry_t *e)
+                            const void *key, uint32_t key_len, const journal_entry_t *e)
 {
     kv_slot_t *s = kv__table_slot(t, i);
     uint64_t was_tomb = kv__table_state(s) == KV_SLOT_TOMB;
     uint64_t version = atomic_load_explicit(&h->generation, memory_order_relaxed) + 1;
 
-    write_entry(t, s, key, key_len, e, version);
+    write_entry(s, key, key_len, e, version);
     KV_CRASH_POINT();
     commit_u32(&s->key_len, key_len);
     KV_CRASH_POINT();
@@ -131,52 +183,46 @@ uint64_t kv__journal_insert(const kv_table_t *t, kv_header_t *h, uint64_t i,
     return version;
 }
 
-/* Copies the used bytes of slot s — head, key, value — into the image. */
-static void save_undo(const kv_table_t *t, kv_header_t *h, const kv_slot_t *s)
+/* Copies slot s, one line, into the image. */
+static void save_undo(kv_header_t *h, const kv_slot_t *s)
 {
-    kv_slot_t *img = undo_image(h);
-    uint32_t kl = kv__table_state(s), vl = kv__table_val_len(s);
-    if (kl > t->geo.key_max)
-        kl = t->geo.key_max;
-    if (vl > t->geo.val_max)
-        vl = t->geo.val_max;
-    memcpy(img, s, KV_SLOT_HEAD);
-    memcpy(kv__table_key(img), s->data, kl);
-    copy_bytes(kv__table_val(t, img), s->data + t->geo.key_max, vl);
+    memcpy(undo_image(h), s, KV_SLOT_SIZE);
 }
 
 uint64_t kv__journal_replace(const kv_table_t *t, kv_header_t *h, uint64_t i,
-                         const void *key, uint32_t key_len, const journal_entry_t *e)
+                             const void *key, uint32_t key_len, const journal_entry_t *e)
 {
     kv_slot_t *s = kv__table_slot(t, i);
+    uint32_t old_block = block_named(t, s);
     uint64_t version = atomic_load_explicit(&h->generation, memory_order_relaxed) + 1;
 
     /* The undo record is written while journal_op is IDLE: a crash here
      * leaves nothing to undo. */
-    save_undo(t, h, s);
+    save_undo(h, s);
     h->journal_slot = (uint32_t)i;
     KV_CRASH_POINT();
     commit_u32(&h->journal_op, KV_JOURNAL_REPLACE);
     KV_CRASH_POINT();
-    write_entry(t, s, key, key_len, e, version);
-    if (key)
-        atomic_store_explicit(&s->key_len, key_len, memory_order_relaxed);
+    write_entry(s, key, key_len, e, version);
+    atomic_store_explicit(&s->key_len, key_len, memory_order_relaxed);
     KV_CRASH_POINT();
     publish(h, version);
     commit_u32(&h->journal_op, KV_JOURNAL_IDLE);
+    KV_CRASH_POINT();
+    release(t, old_block);
     return version;
 }
 
 uint64_t kv__journal_evict_insert(const kv_table_t *t, kv_header_t *h, uint64_t v, uint64_t j,
-                              const void *key, uint32_t key_len, const journal_entry_t *e)
+                                  const void *key, uint32_t key_len, const journal_entry_t *e)
 {
     kv_slot_t *victim = kv__table_slot(t, v), *s = kv__table_slot(t, j);
-    uint32_t prev = kv__table_state(s);
+    uint32_t prev = kv__table_state(s), old_block = block_named(t, victim);
     uint64_t version = atomic_load_explicit(&h->generation, memory_order_relaxed) + 1;
 
     /* The record names both slots; recovery restores the victim from the
      * image and puts slot j back in its free state. */
-    save_undo(t, h, victim);
+    save_undo(h, victim);
     h->journal_slot = (uint32_t)v;
     h->journal_slot2 = (uint32_t)j;
     h->journal_state2 = prev;
@@ -184,13 +230,14 @@ uint64_t kv__journal_evict_insert(const kv_table_t *t, kv_header_t *h, uint64_t 
     commit_u32(&h->journal_op, KV_JOURNAL_EVICT);
     KV_CRASH_POINT();
     commit_u32(&victim->key_len, KV_SLOT_TOMB);
-    write_entry(t, s, key, key_len, e, version);
+    write_entry(s, key, key_len, e, version);
     KV_CRASH_POINT();
     commit_u32(&s->key_len, key_len);
     h->tombstones += 1 - (uint64_t)(prev == KV_SLOT_TOMB);
     publish(h, version);
     KV_CRASH_POINT();
     commit_u32(&h->journal_op, KV_JOURNAL_IDLE);
+    release(t, old_block);
     return version;
 }
 
@@ -212,8 +259,10 @@ static uint64_t reclaim_tombstones(const kv_table_t *t, uint64_t i)
 
 void kv__journal_delete(const kv_table_t *t, kv_header_t *h, uint64_t i)
 {
+    uint32_t block = block_named(t, kv__table_slot(t, i));
     commit_u32(&kv__table_slot(t, i)->key_len, KV_SLOT_TOMB);
     KV_CRASH_POINT();
+    release(t, block);
     h->used--;
     h->tombstones++;
     publish(h, atomic_load_explicit(&h->generation, memory_order_relaxed) + 1);
@@ -229,6 +278,7 @@ static void empty_all_slots(const kv_table_t *t, kv_header_t *h)
         if (i == t->mask / 2)
             KV_CRASH_POINT();
     }
+    kv__alloc_format(t);
     h->used = 0;
     h->tombstones = 0;
     publish(h, atomic_load_explicit(&h->generation, memory_order_relaxed) + 1);
@@ -253,19 +303,17 @@ int kv__journal_busy(const kv_header_t *h)
 }
 
 /* Puts the old entry back from the image.  The slot index and the image's
- * lengths come from the mapping, so they are checked before use. */
+ * lengths come from the mapping, so they are checked before use (the
+ * rebuild that follows checks the block it names). */
 static int undo_replace(const kv_table_t *t, kv_header_t *h)
 {
     uint64_t i = h->journal_slot;
-    kv_slot_t *img = undo_image(h), *s;
+    kv_slot_t *img = undo_image(h);
     uint32_t key_len = kv__table_state(img), val_len = kv__table_val_len(img);
     if (i > t->mask || key_len == KV_SLOT_EMPTY || key_len > t->geo.key_max ||
         !kv__validate_val_len(val_len, &t->geo))
         return KV_ECORRUPT;
-    s = kv__table_slot(t, i);
-    memcpy(s, img, KV_SLOT_HEAD);
-    memcpy(kv__table_key(s), kv__table_key(img), key_len);
-    memcpy(kv__table_val(t, s), kv__table_val(t, img), val_len);
+    memcpy(kv__table_slot(t, i), img, KV_SLOT_SIZE);
     return 0;
 }
 
@@ -307,6 +355,7 @@ int kv__journal_recover(const kv_table_t *t, kv_header_t *h)
         break;
     }
     commit_u32(&h->journal_op, KV_JOURNAL_IDLE);
+    h->dropped += kv__alloc_rebuild(t, ++h->alloc_epoch);
     kv__table_census(t, &census);
     h->used = census.used;
     h->tombstones = census.tombstones;

@@ -15,16 +15,25 @@ typedef struct journal_entry {
     const void *val;
     uint32_t val_len;
     uint64_t expires_ms; /* 0: never */
+    uint32_t block;      /* set by kv__journal_place */
 } journal_entry_t;
+
+/* Makes room for an entry that is to go into slot i: nothing for one that
+ * fits inline, else a block of the data area, filled with the key and the
+ * value (e->block).  Nothing names the block until the write that follows
+ * commits; until then a crash leaves it to recovery's rebuild.  Returns 0,
+ * KV_ENOROOM (the data area has no block big enough) or KV_ECORRUPT. */
+int kv__journal_place(const kv_table_t *t, kv_header_t *h, uint64_t i, const void *key,
+                      uint32_t key_len, journal_entry_t *e);
 
 /* Stores a new entry in free slot i (EMPTY or TOMB).  Returns its version. */
 uint64_t kv__journal_insert(const kv_table_t *t, kv_header_t *h, uint64_t i,
                         const void *key, uint32_t key_len, const journal_entry_t *e);
 
 /* Replaces the whole entry in used slot i — the same key with a new value,
- * or (eviction) another key — as one undoable step.  `key` NULL keeps the
- * slot's key.  The caller has validated the slot's lengths.  Returns the
- * new version. */
+ * or (eviction) another key — as one undoable step, then gives back the
+ * block the old entry had.  The caller has validated the slot's lengths and
+ * placed the new entry (kv__journal_place).  Returns the new version. */
 uint64_t kv__journal_replace(const kv_table_t *t, kv_header_t *h, uint64_t i,
                          const void *key, uint32_t key_len, const journal_entry_t *e);
 
@@ -41,8 +50,10 @@ void kv__journal_delete(const kv_table_t *t, kv_header_t *h, uint64_t i);
 void kv__journal_clear(const kv_table_t *t, kv_header_t *h);
 
 /* Repairs the store after a holder died: undoes an interrupted replace,
- * finishes an interrupted clear, recounts used and tombstone slots, and
- * counts the recovery.  Idempotent, so a death during recovery is repaired
+ * finishes an interrupted clear, rebuilds the data area's free lists from
+ * the slots (deleting entries whose block is damaged, counted in
+ * h->dropped), recounts used and tombstone slots, and counts the
+ * recovery.  Idempotent, so a death during recovery is repaired
  * by the next holder.  Returns 0, or KV_ECORRUPT if the journal itself was
  * damaged (the store is then left consistent but the interrupted operation
  * could not be undone). */

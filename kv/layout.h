@@ -1,17 +1,31 @@
 /*
  * layout.h — the bytes of a kv store, described once.
  *
- * A store is one block: a header (kv_header_t, then the journal's undo image
- * of one slot) followed by a power-of-two array of fixed-size slots.
- * Everything in the block is a fixed-width little-endian integer, a byte
- * string, or an offset — never a pointer, size_t, long or bool — so 32- and
- * 64-bit processes (and later Windows) read one format.  The one exception
- * is the lock area, whose contents belong to the OS layer; its format is
- * named by `lock_abi` and checked on attach.
+ * A store is one block of a size fixed at creation (the memory budget):
  *
  *   offset 0              kv_header_t (4 cache lines, see fields)
- *   offset 256            journal undo image: one slot (slot_size bytes)
- *   offset header_size    slot 0, slot 1, ... slot (slot_count - 1)
+ *   offset 256            journal undo image: one slot (64 bytes)
+ *   offset 320            kv_alloc_t: the data area's free lists (alloc.c)
+ *   offset header_size    slot 0 .. slot (slot_count - 1), 64 bytes each
+ *   offset data_offset    the data area: data_granules * 16 bytes
+ *
+ * Everything in the block is a fixed-width little-endian integer, a byte
+ * string, or an offset — never a pointer, size_t, long or bool — so 32- and
+ * 64-bit processes and both operating systems read one format.  The one
+ * exception is the lock area, whose contents belong to the OS layer; its
+ * format is named by `lock_abi` and checked on attach.
+ *
+ * Slots: one cache line each (64 bytes, 64-aligned), so a lookup that hits
+ * its home slot reads one line.  An entry whose key and value together fit
+ * KV_INLINE_MAX bytes lives in its slot; a larger one lives in a block of
+ * the data area and the slot holds the block's granule index.  Which one is
+ * decided by the lengths alone, so no flag can disagree with them.  Why 64
+ * and 24: the head (hash, lengths, version, expiry, sequence, check) takes
+ * 40 bytes; a 128-byte slot would give 88 bytes inline but make every probe
+ * read two lines and halve the slots per byte of budget, while the entries
+ * the issue measures (keys 8-64 B, values of a kilobyte) live out of line
+ * either way.  Small counters and flags (8-byte key, 16-byte value) stay
+ * inline.
  *
  * Every value read from the block is untrusted (another process may have
  * scribbled on it): validate.h holds the only functions that turn such a
@@ -25,10 +39,16 @@
 #include <stdatomic.h>
 
 #define KV_MAGIC          UINT64_C(0x0045524f5453564b) /* "KVSTORE\0" as a LE u64 */
-#define KV_LAYOUT_VERSION 2u
+#define KV_LAYOUT_VERSION 3u
 #define KV_BYTE_ORDER_MARK UINT32_C(0x01020304)  /* reads differently on a BE host */
 #define KV_CACHE_LINE     64u
-#define KV_LOCK_AREA      40u  /* bytes reserved for the OS layer's mutex */
+/* Bytes reserved for the OS layer's mutex: the largest pthread_mutex_t of
+ * the supported targets (glibc: 40 on x86-64, 48 on aarch64); os_posix.c
+ * and os_win32.c each assert that theirs fits. */
+#define KV_LOCK_AREA      48u
+#define KV_SLOT_SIZE      64u  /* bytes per slot: one cache line */
+#define KV_INLINE_MAX     24u  /* key + value bytes that live in the slot */
+#define KV_GRANULE        16u  /* the data area's unit of allocation */
 
 /* The byte of a store file that both OS layers lock as the attach lock
  * (os.h): far beyond the end of any store (KV_SLOTS_MAX slots of the largest
@@ -67,13 +87,19 @@ typedef struct kv_header {
     uint64_t magic;          /* KV_MAGIC; written last at creation */
     uint32_t layout_version; /* KV_LAYOUT_VERSION */
     uint32_t byte_order;     /* KV_BYTE_ORDER_MARK as the creator wrote it */
-    uint32_t header_size;    /* offset of slot 0; multiple of 64 */
-    uint32_t slot_size;      /* bytes per slot; multiple of 8 */
+    uint16_t header_size;    /* offset of slot 0: KV_HEADER_SIZE */
+    uint16_t slot_size;      /* KV_SLOT_SIZE */
+    uint32_t identity_check; /* XXH3 (low 32 bits) of this line with this
+                              * field and lock_abi zero: a damaged size that
+                              * is still consistent (a doubled slot count in
+                              * the same total) is caught */
     uint64_t slot_count;     /* power of two, 1 .. KV_SLOTS_MAX */
     uint32_t key_max;        /* largest key, 1 .. KV_KEY_MAX_LIMIT */
     uint32_t val_max;        /* largest value, 0 .. KV_VAL_MAX_LIMIT */
     uint64_t hash_seed;      /* XXH3 seed, random per store */
-    uint64_t total_size;     /* header_size + slot_count * slot_size */
+    uint64_t total_size;     /* the whole block: header_size + slot_count *
+                              * KV_SLOT_SIZE + the data area (a multiple of
+                              * KV_GRANULE, possibly empty) */
     uint32_t lock_abi;       /* which OS layer formatted the lock area */
     uint32_t flags;          /* KV_STORE_* */
 
@@ -87,7 +113,6 @@ typedef struct kv_header {
     _Atomic uint64_t holder_since_ms; /* wall-clock ms when a waiter first saw
                                        * the lock held (a lower bound on the
                                        * hold); 0 = no one has waited */
-    uint64_t reserved2;
 
     /* --- line 2: counters, changed only under the lock ----------------- */
     uint64_t used;           /* slots holding a key (recomputed by recovery) */
@@ -95,7 +120,8 @@ typedef struct kv_header {
     _Atomic uint64_t generation; /* bumped by every change; read without the
                                   * lock by kv_wait; entries' versions come from it */
     uint64_t recoveries;     /* repairs after a holder died */
-    uint64_t hits, misses;   /* gets that found / did not find their key */
+    uint64_t hits, misses;   /* gets that found / did not find their key, as
+                              * folded in from handles (data.c) */
     uint64_t expirations;    /* expired entries reclaimed */
     uint64_t evictions;      /* live entries evicted by a cache store */
 
@@ -110,32 +136,77 @@ typedef struct kv_header {
     uint32_t journal_slot2;  /* EVICT: the slot the new entry went to */
     uint32_t journal_state2; /* EVICT: that slot's state before (EMPTY or TOMB) */
     uint64_t clock_hand;     /* cache stores: where the next global CLOCK scan starts */
-    uint8_t  reserved3[KV_CACHE_LINE - 40];
+    uint64_t dropped;        /* damaged entries that recovery removed */
+    uint32_t alloc_epoch;    /* bumped by every rebuild of the free lists */
+    uint32_t reserved3;
+    uint64_t reserved4;
 } kv_header_t;
 
-/* A slot: a 32-byte head, then key_max key bytes, then val_max value bytes. */
+/* A slot: one cache line.  The state word key_len is its commit word. */
 typedef struct kv_slot {
     uint64_t hash;           /* full XXH3 hash of the key (valid when used) */
-    _Atomic uint32_t key_len;/* KV_SLOT_EMPTY, KV_SLOT_TOMB, or 1..key_max:
-                              * the slot's commit word, written last */
+    _Atomic uint32_t key_len;/* KV_SLOT_EMPTY, KV_SLOT_TOMB, or 1..key_max */
     uint32_t val_len;        /* 0..val_max, | KV_VAL_REF */
     uint64_t version;        /* the store's generation when last written */
     uint64_t expires_ms;     /* wall-clock ms since the epoch; 0 = never */
-    uint8_t  data[];         /* key bytes at 0, value bytes at key_max */
+    _Atomic uint32_t seq;    /* reserved for optimistic reads: 0 */
+    uint32_t check;          /* reserved for a power-loss check: 0 */
+    uint8_t  data[KV_INLINE_MAX]; /* key_len + val_len <= KV_INLINE_MAX: the
+                              * key, then the value; else a uint32_t, the
+                              * granule index of the entry's block */
 } kv_slot_t;
 
-#define KV_SLOT_HEAD ((uint32_t)offsetof(kv_slot_t, data))
+/* A block of the data area starts with this head, one granule.  A used
+ * block holds an entry's key, then its value, and names its slot, so that
+ * recovery can tell a real block from bytes that look like one (alloc.c).
+ * A free block of KV_BLOCK_MIN granules or more is on its size class's
+ * list; every free block repeats its size in its last 4 bytes (for a
+ * one-granule block that is link2) so that the block after it can find its
+ * start. */
+typedef struct kv_block {
+    uint32_t granules;       /* size of the block, this head included */
+    uint32_t flags;          /* KV_BLOCK_* */
+    uint32_t link1;          /* used: the owner slot; free: next free + 1 (0: none) */
+    uint32_t link2;          /* used: alloc_epoch when made or last recovered;
+                              * free: previous free + 1 (0: none) */
+} kv_block_t;
+
+#define KV_BLOCK_USED      0x1u /* holds an entry */
+#define KV_BLOCK_PREV_FREE 0x2u /* the block before this one is free */
+#define KV_BLOCK_MIN       2u   /* granules: a head and one granule of bytes */
+
+/* The data area's free lists: a two-level segregated fit (as TLSF): class
+ * = 4 * log2(size) + the next two bits of the size, so a class spans at
+ * most a quarter of its sizes, and a request searches from the first class
+ * whose every block fits it. */
+#define KV_ALLOC_CLASSES 128u
+typedef struct kv_alloc {
+    uint64_t free_granules;  /* granules in free blocks */
+    uint64_t nonempty[KV_ALLOC_CLASSES / 64]; /* bit c: heads[c] != 0 */
+    uint32_t heads[KV_ALLOC_CLASSES]; /* first free block of each class + 1 */
+} kv_alloc_t;
+
 #define KV_JOURNAL_IMAGE_OFFSET ((uint32_t)sizeof(kv_header_t))
+#define KV_ALLOC_OFFSET (KV_JOURNAL_IMAGE_OFFSET + KV_SLOT_SIZE)
+/* Slot 0's offset: the header, the undo image and the free lists. */
+#define KV_HEADER_SIZE \
+    ((uint32_t)((KV_ALLOC_OFFSET + sizeof(kv_alloc_t) + KV_CACHE_LINE - 1) / KV_CACHE_LINE * \
+                KV_CACHE_LINE))
 
 /* The layout is the contract between processes: pin every offset. */
 _Static_assert(sizeof(kv_header_t) == 4 * KV_CACHE_LINE, "header is four lines");
 _Static_assert(offsetof(kv_header_t, lock) == 1 * KV_CACHE_LINE, "lock on line 1");
-_Static_assert(offsetof(kv_header_t, holder_since_ms) == 1 * KV_CACHE_LINE + 48,
+_Static_assert(offsetof(kv_header_t, holder_since_ms) == 1 * KV_CACHE_LINE + 56,
                "holder on the lock's line");
 _Static_assert(offsetof(kv_header_t, used) == 2 * KV_CACHE_LINE, "counters on line 2");
 _Static_assert(offsetof(kv_header_t, journal_op) == 3 * KV_CACHE_LINE, "journal on line 3");
 _Static_assert(sizeof(_Atomic uint32_t) == 4 && sizeof(_Atomic uint64_t) == 8,
                "atomics have the plain integers' size");
-_Static_assert(sizeof(kv_slot_t) == 32, "slot head is 32 bytes");
+_Static_assert(sizeof(kv_slot_t) == KV_SLOT_SIZE, "a slot is one line");
+_Static_assert(offsetof(kv_slot_t, data) == KV_SLOT_SIZE - KV_INLINE_MAX, "inline room");
+_Static_assert(sizeof(kv_block_t) == KV_GRANULE, "a block head is one granule");
+_Static_assert(sizeof(kv_alloc_t) == 8 + KV_ALLOC_CLASSES / 8 + 4 * KV_ALLOC_CLASSES,
+               "free lists have no padding");
+_Static_assert(KV_HEADER_SIZE == 896, "slot 0 at 896");
 
 #endif /* KV_LAYOUT_H */

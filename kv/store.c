@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "store.h"
 
 #define KV_ALL_OPEN_FLAGS (KV_RDWR | KV_CREATE | KV_EXCL | KV_CACHE | KV_ANY_OWNER)
@@ -149,7 +150,6 @@ void kv_options_init_size(kv_options_t *opts, size_t size)
     if (!opts || size < sizeof opts->size)
         return;
     memset(&d, 0, sizeof d);
-    d.slots = 1024;
     d.key_max = 64;
     d.val_max = 1024;
     d.mode = 0600;
@@ -197,7 +197,7 @@ int kv__store_sized_out(void *dst, size_t dst_size, const void *src, size_t src_
 
 static void table_from_header(kv_t *kv, const kv_geometry_t *g)
 {
-    kv__table_init(&kv->table, (unsigned char *)kv->hdr + g->header_size, g, kv->hdr->hash_seed);
+    kv__table_init(&kv->table, kv->hdr, g, kv->hdr->hash_seed);
 }
 
 /* Writes a new store into an empty object this process holds alone.  The
@@ -216,8 +216,8 @@ static int store_format(kv_t *kv, const kv_geometry_t *g)
     h = kv->hdr = addr;
     h->layout_version = KV_LAYOUT_VERSION;
     h->byte_order = KV_BYTE_ORDER_MARK;
-    h->header_size = g->header_size;
-    h->slot_size = g->slot_size;
+    h->header_size = (uint16_t)g->header_size;
+    h->slot_size = KV_SLOT_SIZE;
     h->slot_count = g->slot_count;
     h->key_max = g->key_max;
     h->val_max = g->val_max;
@@ -225,13 +225,15 @@ static int store_format(kv_t *kv, const kv_geometry_t *g)
     h->total_size = g->total_size;
     h->lock_abi = kv__os_mutex_abi();
     h->flags = kv->cache ? KV_STORE_CACHE : 0;
+    h->identity_check = kv__validate_identity(h);
     rc = kv__os_mutex_init(kv->obj);
     if (rc)
         return rc;
-    atomic_signal_fence(memory_order_seq_cst);
-    h->magic = KV_MAGIC;
     kv->object_size = g->total_size;
     table_from_header(kv, g);
+    kv__alloc_format(&kv->table);
+    atomic_signal_fence(memory_order_seq_cst);
+    h->magic = KV_MAGIC;
     return 0;
 }
 
@@ -381,7 +383,8 @@ int kv_open(kv_t **out, const char *name, unsigned flags, const kv_options_t *ca
     if (opts->mode & ~07777u)
         return KV_EINVAL;
     if ((flags & KV_CREATE) &&
-        (rc = kv__validate_options(opts->slots, opts->key_max, opts->val_max, &want)) != 0)
+        (rc = kv__validate_options(opts->memory, opts->slots, opts->key_max, opts->val_max,
+                                   &want)) != 0)
         return rc;
     if (!(kv = calloc(1, sizeof *kv)))
         return KV_ENOMEM;

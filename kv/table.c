@@ -22,9 +22,11 @@
 
 #include "kv.h"
 
-void kv__table_init(kv_table_t *t, void *slots, const kv_geometry_t *g, uint64_t seed)
+void kv__table_init(kv_table_t *t, void *base, const kv_geometry_t *g, uint64_t seed)
 {
-    t->slots = slots;
+    t->slots = (unsigned char *)base + g->header_size;
+    t->data = (unsigned char *)base + g->data_offset;
+    t->alloc = (kv_alloc_t *)((unsigned char *)base + KV_ALLOC_OFFSET);
     t->geo = *g;
     t->mask = g->slot_count - 1;
     t->seed = seed;
@@ -35,10 +37,22 @@ uint64_t kv__table_hash(const kv_table_t *t, const void *key, size_t len)
     return XXH3_64bits_withSeed(key, len, t->seed);
 }
 
-static int slot_holds(kv_slot_t *s, uint32_t state, uint64_t hash, const void *key,
-                      uint32_t key_len)
+/* 1 if slot s (in state `state`, a key length) holds `key`, 0 if not,
+ * KV_ECORRUPT if its value length or block cannot be trusted.  Only a slot
+ * whose hash matches has its key bytes read, which for an out-of-line
+ * entry is the one read of its block. */
+static int slot_holds(const kv_table_t *t, kv_slot_t *s, uint32_t state, uint64_t hash,
+                      const void *key, uint32_t key_len)
 {
-    return state == key_len && s->hash == hash && memcmp(kv__table_key(s), key, key_len) == 0;
+    const unsigned char *bytes;
+    uint32_t val_len;
+    if (state != key_len || s->hash != hash)
+        return 0;
+    val_len = kv__table_val_len(s);
+    if (!kv__validate_val_len(val_len, &t->geo) ||
+        !(bytes = kv__table_bytes(t, s, key_len, val_len)))
+        return KV_ECORRUPT;
+    return memcmp(bytes, key, key_len) == 0;
 }
 
 int kv__table_lookup(const kv_table_t *t, uint64_t hash, const void *key, uint32_t key_len,
@@ -62,7 +76,10 @@ int kv__table_lookup(const kv_table_t *t, uint64_t hash, const void *key, uint32
         }
         if (state > t->geo.key_max)
             return KV_ECORRUPT;
-        if (slot_holds(s, state, hash, key, key_len)) {
+        int holds = slot_holds(t, s, state, hash, key, key_len);
+        if (holds < 0)
+            return holds;
+        if (holds) {
             pos->found = i;
             return 0;
         }
@@ -129,10 +146,14 @@ void kv__table_census(const kv_table_t *t, table_census_t *c)
             continue;
         if (state == KV_SLOT_TOMB) {
             c->tombstones++;
-        } else if (!kv__validate_key_len(state, &t->geo)) {
+        } else if (!kv__validate_key_len(state, &t->geo) ||
+                   !kv__validate_val_len(kv__table_val_len(kv__table_slot(t, i)), &t->geo)) {
             c->damaged++;
         } else {
             uint64_t probe = kv__table_probe_length(t, i);
+            uint32_t val_len = kv__table_val_len(kv__table_slot(t, i));
+            c->inline_used += kv__validate_is_inline(state, val_len);
+            c->entry_bytes += (uint64_t)state + val_len;
             if (kv__table_slot(t, i)->version > c->version_max)
                 c->version_max = kv__table_slot(t, i)->version;
             c->used++;
@@ -167,11 +188,14 @@ const char *kv__table_check_slot(const kv_table_t *t, uint64_t i, uint64_t now_m
         return "value length out of range";
     if (!kv__validate_expiry(s->expires_ms, now_ms))
         return "expiry further ahead than any time to live";
-    if (kv__table_hash(t, kv__table_key(s), state) != s->hash)
+    const unsigned char *bytes = kv__table_bytes(t, s, state, kv__table_val_len(s));
+    if (!bytes)
+        return "block outside the data area";
+    if (kv__table_hash(t, bytes, state) != s->hash)
         return "stored hash does not match the key";
     if (!reachable(t, i))
         return "entry unreachable: an empty slot lies between it and its home";
-    if (kv__table_lookup(t, s->hash, kv__table_key(s), state, &pos) != 0 || pos.found != i)
+    if (kv__table_lookup(t, s->hash, bytes, state, &pos) != 0 || pos.found != i)
         return "key stored twice";
     return NULL;
 }

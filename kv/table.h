@@ -9,11 +9,14 @@
 #define KV_TABLE_H
 
 #include <stddef.h>
+#include <string.h>
 
 #include "validate.h"
 
 typedef struct kv_table {
     unsigned char *slots; /* slot 0 inside the mapping */
+    unsigned char *data;  /* granule 0 of the data area */
+    kv_alloc_t *alloc;    /* the data area's free lists, in the header */
     kv_geometry_t geo;    /* validated private copy; never re-read from the mapping */
     uint64_t mask;        /* slot_count - 1 */
     uint64_t seed;        /* XXH3 seed of this store */
@@ -28,25 +31,45 @@ typedef struct table_pos {
 
 #define TABLE_NONE UINT64_MAX
 
-/* Sets up *t over `slots` with validated geometry and the store's seed. */
-void kv__table_init(kv_table_t *t, void *slots, const kv_geometry_t *g, uint64_t seed);
+/* Sets up *t over the store at `base` with validated geometry. */
+void kv__table_init(kv_table_t *t, void *base, const kv_geometry_t *g, uint64_t seed);
 
 /* XXH3-64 of the key with the store's seed. */
 uint64_t kv__table_hash(const kv_table_t *t, const void *key, size_t len);
 
 static inline kv_slot_t *kv__table_slot(const kv_table_t *t, uint64_t i)
 {
-    return (kv_slot_t *)(t->slots + i * t->geo.slot_size);
+    return (kv_slot_t *)(t->slots + i * KV_SLOT_SIZE);
 }
 
-static inline unsigned char *kv__table_key(kv_slot_t *s)
+static inline kv_block_t *kv__table_block(const kv_table_t *t, uint64_t at)
 {
-    return s->data;
+    return (kv_block_t *)(t->data + at * KV_GRANULE);
 }
 
-static inline unsigned char *kv__table_val(const kv_table_t *t, kv_slot_t *s)
+/* The block index an out-of-line slot holds. */
+static inline uint32_t kv__table_block_of(const kv_slot_t *s)
 {
-    return s->data + t->geo.key_max;
+    uint32_t at;
+    memcpy(&at, s->data, sizeof at);
+    return at;
+}
+
+/* Where the key, then the value, of the entry in slot s are: its inline
+ * bytes, or its block past the head.  The lengths are the slot's, already
+ * validated; NULL if an out-of-line slot's block index does not name a
+ * block inside the data area big enough for them (damage). */
+static inline unsigned char *kv__table_bytes(const kv_table_t *t, kv_slot_t *s, uint32_t key_len,
+                                             uint32_t val_len)
+{
+    uint64_t at;
+    if (kv__validate_is_inline(key_len, val_len))
+        return s->data;
+    at = kv__table_block_of(s);
+    if (!kv__validate_block(at, kv__validate_block_granules((uint64_t)key_len + val_len),
+                            &t->geo))
+        return NULL;
+    return (unsigned char *)(kv__table_block(t, at) + 1);
 }
 
 /* A used slot's value length, without the reference bit. */
@@ -98,7 +121,9 @@ uint64_t kv__table_probe_length(const kv_table_t *t, uint64_t i);
 /* Occupancy and probe lengths, from one pass over every slot. */
 typedef struct kv__table_census {
     uint64_t used, tombstones, probe_sum, probe_max, damaged;
-    uint64_t version_max; /* largest entry version seen */
+    uint64_t version_max;  /* largest entry version seen */
+    uint64_t inline_used;  /* entries that live in their slot */
+    uint64_t entry_bytes;  /* key + value bytes of every entry */
 } table_census_t;
 
 void kv__table_census(const kv_table_t *t, table_census_t *c);

@@ -14,20 +14,36 @@
 #include "kv.h"
 #include "layout.h"
 
-/* The sizes that define a store, derived from three creation options. */
+/* The sizes that define a store, derived from four creation options. */
 typedef struct kv_geometry {
-    uint64_t slot_count;  /* power of two */
+    uint64_t slot_count;     /* power of two */
     uint32_t key_max;
     uint32_t val_max;
-    uint32_t slot_size;   /* KV_SLOT_HEAD + key_max + val_max, rounded up to 8 */
-    uint32_t header_size; /* sizeof(kv_header_t) + slot_size (the undo image),
-                           * rounded up to 64 */
-    uint64_t total_size;  /* header_size + slot_count * slot_size */
+    uint32_t header_size;    /* KV_HEADER_SIZE */
+    uint64_t data_offset;    /* header_size + slot_count * KV_SLOT_SIZE */
+    uint64_t data_granules;  /* the data area, < 2^32 granules */
+    uint64_t total_size;     /* data_offset + data_granules * KV_GRANULE */
 } kv_geometry_t;
 
-/* Computes the geometry for creation options (slots rounded up to a power of
- * two).  Returns 0 or KV_EINVAL for a zero or out-of-range option. */
-int kv__validate_options(uint64_t slots, uint32_t key_max, uint32_t val_max, kv_geometry_t *g);
+/* Computes the geometry for creation options: `memory` the whole block in
+ * bytes (0: room for every slot's largest entry), `slots` rounded up to a
+ * power of two (0: one per KV_MEMORY_PER_SLOT bytes of the budget, or 1024
+ * without one).  Returns 0 or KV_EINVAL for a zero or out-of-range option,
+ * or a budget too small for the header and the slots. */
+int kv__validate_options(uint64_t memory, uint64_t slots, uint32_t key_max, uint32_t val_max,
+                         kv_geometry_t *g);
+
+/* Granules of the block that holds an out-of-line entry of n key + value
+ * bytes: its head and the bytes, rounded up. */
+static inline uint64_t kv__validate_block_granules(uint64_t n)
+{
+    return 1 + (n + KV_GRANULE - 1) / KV_GRANULE;
+}
+
+/* The identity check of a header (kv_header_t.identity_check): over line 0
+ * as it reads once the magic is written, with identity_check and lock_abi
+ * (which a re-formatted lock area changes) zero. */
+uint32_t kv__validate_identity(const kv_header_t *h);
 
 /* kv__validate_header's lock_abi for "any": no OS layer's lock_abi is 0. */
 #define VALIDATE_ANY_LOCK_ABI UINT32_C(0)
@@ -63,10 +79,24 @@ static inline int kv__validate_key_len(uint32_t key_len, const kv_geometry_t *g)
 }
 
 /* A used slot's value length (val_len without KV_VAL_REF) is sound if it
- * fits the value area. */
+ * is within the store's limit. */
 static inline int kv__validate_val_len(uint32_t val_len, const kv_geometry_t *g)
 {
     return (val_len & KV_VAL_LEN_MASK) <= g->val_max;
+}
+
+/* Whether an entry of these (validated) lengths lives in its slot. */
+static inline int kv__validate_is_inline(uint32_t key_len, uint32_t val_len)
+{
+    return (uint64_t)key_len + (val_len & KV_VAL_LEN_MASK) <= KV_INLINE_MAX;
+}
+
+/* Whether a block of `granules` starting at granule `at` lies inside the
+ * data area. */
+static inline int kv__validate_block(uint64_t at, uint64_t granules, const kv_geometry_t *g)
+{
+    return granules >= KV_BLOCK_MIN && at < g->data_granules &&
+           granules <= g->data_granules - at;
 }
 
 /* An entry's expiry is sound if it is not further ahead of now_ms than

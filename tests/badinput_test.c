@@ -163,11 +163,25 @@ static int open_with(const char *name, uint64_t slots, uint32_t key_max, uint32_
     return rc;
 }
 
+static int open_with_memory(const char *name, uint64_t memory, uint64_t slots)
+{
+    kv_options_t o;
+    kv_t *kv = NULL;
+    kv_options_init(&o);
+    o.memory = memory;
+    o.slots = slots;
+    int rc = kv_open(&kv, name, KV_RDWR | KV_CREATE, &o);
+    if (rc == 0) {
+        kv_close(kv);
+        kv_unlink(name);
+    }
+    return rc;
+}
+
 TEST(bad_geometry)
 {
     kv_t *kv = NULL;
     const char *name = test_name("geom");
-    CHECK_EQ(open_with(name, 0, 16, 16), KV_EINVAL);
     CHECK_EQ(open_with(name, KV_SLOTS_MAX + 1, 16, 16), KV_EINVAL);
     CHECK_EQ(open_with(name, UINT64_MAX, 16, 16), KV_EINVAL);
     CHECK_EQ(open_with(name, 64, 0, 16), KV_EINVAL);
@@ -175,8 +189,16 @@ TEST(bad_geometry)
     CHECK_EQ(open_with(name, 64, UINT32_MAX, 16), KV_EINVAL);
     CHECK_EQ(open_with(name, 64, 16, KV_VAL_MAX_LIMIT + 1), KV_EINVAL);
     CHECK_EQ(open_with(name, 64, 16, UINT32_MAX), KV_EINVAL);
+    /* Budgets: smaller than the header and the slots, or past the limit. */
+    CHECK_EQ(open_with_memory(name, KV_HEADER_SIZE + 64 * KV_SLOT_SIZE - 1, 64), KV_EINVAL);
+    CHECK_EQ(open_with_memory(name, KV_MEMORY_MAX + 1, 0), KV_EINVAL);
+    CHECK_EQ(open_with_memory(name, UINT64_MAX, 0), KV_EINVAL);
+    /* A budget-less store whose largest entries would overflow the data area. */
+    CHECK_EQ(open_with(name, KV_SLOTS_MAX, 16, KV_VAL_MAX_LIMIT), KV_EINVAL);
     CHECK_EQ(kv_open(&kv, name, 0, NULL), KV_ENOENT); /* nothing was left behind */
     CHECK_EQ(open_with(name, 64, 16, 0), 0);          /* val_max 0 is allowed */
+    CHECK_EQ(open_with(name, 0, 16, 16), 0);          /* slots 0: derived */
+    CHECK_EQ(open_with_memory(name, KV_HEADER_SIZE + 64 * KV_SLOT_SIZE, 64), 0); /* no data area */
     TEST_DONE();
 }
 
@@ -386,7 +408,7 @@ static void val_max_changed(kv_header_t *h) { h->val_max += 1; }
 static void header_size_off(kv_header_t *h) { h->header_size += 64; }
 static void header_size_zero(kv_header_t *h) { h->header_size = 0; }
 static void slot_size_off(kv_header_t *h) { h->slot_size += 8; }
-static void slot_size_small(kv_header_t *h) { h->slot_size -= 8; }
+static void identity_check_off(kv_header_t *h) { h->identity_check ^= 1; }
 static void total_size_off(kv_header_t *h) { h->total_size += 8; }
 static void total_size_zero(kv_header_t *h) { h->total_size = 0; }
 static void flags_unknown(kv_header_t *h) { h->flags = 0x80; }
@@ -406,10 +428,7 @@ static const header_damage_t damages[] = {
     {"header_size wrong", header_size_off, KV_ECORRUPT},
     {"header_size 0", header_size_zero, KV_ECORRUPT},
     {"slot_size wrong", slot_size_off, KV_ECORRUPT},
-    /* Smaller than key_max + val_max + the slot head need: slots would
-     * overlap, and only the comparison with the geometry's says so (the
-     * total size still matches). */
-    {"slot_size smaller than the geometry", slot_size_small, KV_ECORRUPT},
+    {"identity check wrong", identity_check_off, KV_ECORRUPT},
     {"total_size wrong", total_size_off, KV_ECORRUPT},
     {"total_size 0", total_size_zero, KV_ECORRUPT},
     {"unknown store flag", flags_unknown, KV_ECORRUPT},
@@ -494,12 +513,23 @@ static kv_slot_t *slot_of(unsigned char *img, size_t len, const char *key)
     kv_header_t h;
     size_t kl = strlen(key);
     memcpy(&h, img, sizeof h);
+    size_t data_at = h.header_size + (size_t)h.slot_count * KV_SLOT_SIZE;
     for (uint64_t i = 0; i < h.slot_count; i++) {
-        size_t off = h.header_size + (size_t)i * h.slot_size;
-        if (off + h.slot_size > len)
+        size_t off = h.header_size + (size_t)i * KV_SLOT_SIZE;
+        if (off + KV_SLOT_SIZE > len)
             return NULL;
         kv_slot_t *s = (kv_slot_t *)(img + off);
-        if (s->key_len == kl && memcmp(s->data, key, kl) == 0)
+        const unsigned char *bytes = s->data;
+        if (s->key_len != kl)
+            continue;
+        if (kl + (s->val_len & KV_VAL_LEN_MASK) > KV_INLINE_MAX) { /* in its block */
+            uint32_t at;
+            memcpy(&at, s->data, sizeof at);
+            if (data_at + ((size_t)at + 1) * KV_GRANULE + kl > len)
+                continue;
+            bytes = img + data_at + ((size_t)at + 1) * KV_GRANULE;
+        }
+        if (memcmp(bytes, key, kl) == 0)
             return s;
     }
     return NULL;

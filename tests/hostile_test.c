@@ -470,15 +470,16 @@ typedef struct target {
 static const struct { uint32_t off, len; } head_fields[] = {
     { offsetof(kv_slot_t, hash), 8 },    { offsetof(kv_slot_t, key_len), 4 },
     { offsetof(kv_slot_t, val_len), 4 }, { offsetof(kv_slot_t, version), 8 },
-    { offsetof(kv_slot_t, expires_ms), 8 },
+    { offsetof(kv_slot_t, expires_ms), 8 }, { offsetof(kv_slot_t, data), 4 }, /* block */
 };
 
 /* Picks a target: the header (never its mutex: see scribbler), the undo
- * image, a slot head field, or key/value bytes. */
+ * image, a slot head field, inline bytes, or the data area. */
 static target_t pick_target(const kv_header_t *h, uint64_t *rng)
 {
     uint64_t x = util_rand(rng), slot = util_rand(rng) % h->slot_count;
-    uint64_t slot_at = h->header_size + slot * h->slot_size;
+    uint64_t slot_at = h->header_size + slot * KV_SLOT_SIZE;
+    uint64_t data_at = h->header_size + h->slot_count * KV_SLOT_SIZE;
     target_t t;
     unsigned kind = (unsigned)(x % 100);
     x /= 100;
@@ -496,9 +497,12 @@ static target_t pick_target(const kv_header_t *h, uint64_t *rng)
         unsigned f = (unsigned)(x % (sizeof head_fields / sizeof head_fields[0]));
         t.off = slot_at + head_fields[f].off;
         t.len = head_fields[f].len;
-    } else {
+    } else if (kind < 85 || h->total_size - data_at < 16) {
         t.len = 1 + (size_t)(x % 8);
-        t.off = slot_at + KV_SLOT_HEAD + util_rand(rng) % (h->slot_size - KV_SLOT_HEAD - 8);
+        t.off = slot_at + offsetof(kv_slot_t, data) + util_rand(rng) % (KV_INLINE_MAX - 8);
+    } else { /* the data area: block heads, free-list links, entries */
+        t.len = 1 + (size_t)(x % 8);
+        t.off = data_at + util_rand(rng) % (h->total_size - data_at - 8);
     }
     return t;
 }
@@ -686,9 +690,8 @@ static void scribble_once(const char *dir, unsigned round, uint64_t *rng, int *s
     kv_info_t info;
     char want[64];
     CHECK_EQ(kv_info(kv, &info), 0);
-    uint64_t slot_size = ((uint64_t)KV_SLOT_HEAD + info.key_max + info.val_max + 7) / 8 * 8;
-    uint64_t slot = util_rand(rng) % info.slots, at = info.total_bytes - info.slots * slot_size +
-                                             slot * slot_size + offsetof(kv_slot_t, key_len);
+    uint64_t slot = util_rand(rng) % info.slots,
+             at = KV_HEADER_SIZE + slot * KV_SLOT_SIZE + offsetof(kv_slot_t, key_len);
     uint32_t bad = info.key_max + 1;
     FILE *f = fopen(path, "r+b");
     CHECK(f && fseek(f, (long)at, SEEK_SET) == 0 && fwrite(&bad, 4, 1, f) == 1);

@@ -183,23 +183,15 @@ static int role_reader(int argc, char **argv)
     return (bad || !stop) ? 1 : 0;
 }
 
-/* Microseconds of the wall clock, which every process reads alike. */
-static long long wall_us(void)
-{
-    struct timespec now;
-    timespec_get(&now, TIME_UTC);
-    return (long long)now.tv_sec * 1000000 + now.tv_nsec / 1000;
-}
-
 /* Sleeps until a millisecond before `when`, then spins: spawn_sleep_ms is
  * too coarse for a creator's window, and racers that spun all the way
  * would take turns on the CPUs in whole time slices. */
 static void wait_until_us(long long when)
 {
-    long long left = when - wall_us();
+    long long left = when - spawn_wall_us();
     if (left > 1000)
         spawn_sleep_ms((unsigned)(left / 1000 - 1));
-    while (wall_us() < when)
+    while (spawn_wall_us() < when)
         ;
 }
 
@@ -354,7 +346,7 @@ static int run_racers(spawn_proc_t *p, spawn_status_t *st, uint64_t *rng)
     unsigned victim[KILL_MAX_VICTIMS], delay[KILL_MAX_VICTIMS];
     unsigned victims = (unsigned)(util_rand(rng) % (KILL_MAX_VICTIMS + 1));
     char id[16], vmax[16], go_arg[32];
-    long long go = wall_us() + START_MARGIN_US;
+    long long go = spawn_wall_us() + START_MARGIN_US;
     snprintf(go_arg, sizeof go_arg, "%lld", go);
     for (unsigned i = 0; i < KILL_RACERS; i++) {
         snprintf(id, sizeof id, "%u", i);

@@ -93,6 +93,11 @@ int spawn_setenv(const char *name, const char *value);
 /* Sleeps for ms milliseconds. */
 void spawn_sleep_ms(unsigned ms);
 
+/* The wall clock in microseconds since the epoch, which every process reads
+ * alike (CLOCK_REALTIME / GetSystemTimePreciseAsFileTime): for processes
+ * that must act at one agreed moment. */
+long long spawn_wall_us(void);
+
 /* Makes the calling process run as the local account `name` from now on, for
  * permission tests; a role calls it first thing in the child.  POSIX: needs
  * root (getpwnam, then setgroups/setgid/setuid, in that order, so nothing of

@@ -244,6 +244,13 @@ void spawn_sleep_ms(unsigned ms)
         ;
 }
 
+long long spawn_wall_us(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (long long)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Stopping and continuing                                                  */
 /* ------------------------------------------------------------------------ */

@@ -483,6 +483,19 @@ void spawn_sleep_ms(unsigned ms)
     Sleep(ms);
 }
 
+long long spawn_wall_us(void)
+{
+    /* 100 ns ticks since 1601 */
+    enum { TICKS_PER_US = 10 };
+    const long long EPOCH_1970_US = 11644473600LL * 1000000;
+    FILETIME ft;
+    ULARGE_INTEGER t;
+    GetSystemTimePreciseAsFileTime(&ft);
+    t.LowPart = ft.dwLowDateTime;
+    t.HighPart = ft.dwHighDateTime;
+    return (long long)(t.QuadPart / TICKS_PER_US) - EPOCH_1970_US;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Stopping and continuing: every thread suspended                          */
 /* ------------------------------------------------------------------------ */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "journal.h"
 #include "kv.h"
 #include "test.h"
@@ -27,12 +28,13 @@ typedef struct fixture {
 
 static int fixture_open(fixture_t *f)
 {
-    if (kv__validate_options(SLOTS, KEY_MAX, VAL_MAX, &f->g) != 0)
+    if (kv__validate_options(0, SLOTS, KEY_MAX, VAL_MAX, &f->g) != 0)
         return -1;
     f->h = calloc(1, f->g.total_size);
     if (!f->h)
         return -1;
-    kv__table_init(&f->t, (unsigned char *)f->h + f->g.header_size, &f->g, 12345);
+    kv__table_init(&f->t, f->h, &f->g, 12345);
+    kv__alloc_format(&f->t);
     return 0;
 }
 
@@ -72,7 +74,9 @@ static long long insert(fixture_t *f, const void *key, size_t klen, const char *
     if (kv__table_lookup(&f->t, hash, key, (uint32_t)klen, &pos) != KV_ENOTFOUND ||
         pos.free == TABLE_NONE)
         return -1;
-    journal_entry_t e = { hash, val, (uint32_t)strlen(val), 0 };
+    journal_entry_t e = { hash, val, (uint32_t)strlen(val), 0, 0 };
+    if (kv__journal_place(&f->t, f->h, pos.free, key, (uint32_t)klen, &e) != 0)
+        return -1;
     kv__journal_insert(&f->t, f->h, pos.free, key, (uint32_t)klen, &e);
     return (long long)pos.free;
 }
@@ -87,7 +91,9 @@ static long long find(fixture_t *f, const void *key, size_t klen)
 static int value_is(fixture_t *f, long long i, const char *val)
 {
     kv_slot_t *s = kv__table_slot(&f->t, (uint64_t)i);
-    return s->val_len == strlen(val) && memcmp(kv__table_val(&f->t, s), val, s->val_len) == 0;
+    uint32_t key_len = kv__table_state(s);
+    const unsigned char *bytes = kv__table_bytes(&f->t, s, key_len, s->val_len);
+    return bytes && s->val_len == strlen(val) && memcmp(bytes + key_len, val, s->val_len) == 0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -266,10 +272,10 @@ TEST(recovery_undoes_an_interrupted_replace)
     s = kv__table_slot(&f.t, (uint64_t)i);
     /* What a replace leaves when it dies after arming the journal and
      * writing half of the new entry: the image is a copy of the old slot. */
-    memcpy((unsigned char *)f.h + KV_JOURNAL_IMAGE_OFFSET, s, f.g.slot_size);
+    memcpy((unsigned char *)f.h + KV_JOURNAL_IMAGE_OFFSET, s, KV_SLOT_SIZE);
     f.h->journal_slot = (uint32_t)i;
     atomic_store(&f.h->journal_op, KV_JOURNAL_REPLACE);
-    memcpy(kv__table_val(&f.t, s), "NEW v", 5);
+    memcpy(s->data + 3, "NEW v", 5);
     s->val_len = 20;
     s->version = 999;
     CHECK_EQ(kv__journal_recover(&f.t, f.h), 0);
