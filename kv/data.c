@@ -240,7 +240,7 @@ static int evict_for_room(kv_t *kv, const found_t *f, lazy_clock_t *clk)
     if (victim == TABLE_NONE)
         return KV_ENOROOM;
     count_victim(kv, victim, clock_now(clk));
-    kv__journal_delete(&kv->table, kv->hdr, victim);
+    kv__journal_evict(&kv->table, kv->hdr, victim);
     return 0;
 }
 
@@ -252,15 +252,29 @@ static int write_locked(kv_t *kv, const write_req_t *w, uint64_t *version)
 {
     lazy_clock_t clk = { 0 };
     found_t f;
+    int evicted = 0;
     for (;;) {
         int rc = find(kv, w->e.hash, w->key, w->key_len, &clk, &f);
         if (!rc)
             rc = check_condition(&f, w);
         if (!rc)
             rc = store_entry(kv, &f, w, &clk, version);
-        if (rc != KV_ENOROOM || !kv->cache || (rc = evict_for_room(kv, &f, &clk)) != 0)
-            return rc;
+        if (rc == KV_ENOROOM && kv->cache && evict_for_room(kv, &f, &clk) == 0) {
+            evicted = 1;
+            continue;
+        }
+        if (rc && evicted) /* the evictions happened: they are a change */
+            kv__journal_publish(kv->hdr);
+        return rc;
     }
+}
+
+/* Whether an entry could fit the data area at all, were it empty: a cache
+ * must not evict everything for one that never can. */
+static int could_fit(const kv_table_t *t, size_t key_len, size_t val_len)
+{
+    uint64_t n = (uint64_t)key_len + val_len;
+    return n <= KV_INLINE_MAX || kv__validate_block_granules(n) <= t->geo.data_granules;
 }
 
 static int check_write(const kv_t *kv, const void *key, size_t key_len,
@@ -273,7 +287,9 @@ static int check_write(const kv_t *kv, const void *key, size_t key_len,
         return KV_EINVAL;
     if (val_len > kv->table.geo.val_max)
         return KV_ETOOBIG;
-    return kv->writable ? 0 : KV_ERDONLY;
+    if (!kv->writable)
+        return KV_ERDONLY;
+    return could_fit(&kv->table, key_len, val_len) ? 0 : KV_ENOROOM;
 }
 
 int kv_put_ex(kv_t *kv, const void *key, size_t key_len, const void *val, size_t val_len,

@@ -108,6 +108,11 @@ static void publish(kv_header_t *h, uint64_t generation)
     atomic_fetch_add_explicit(&h->change_seq, 1, memory_order_seq_cst);
 }
 
+void kv__journal_publish(kv_header_t *h)
+{
+    publish(h, atomic_load_explicit(&h->generation, memory_order_relaxed) + 1);
+}
+
 int kv__journal_place(const kv_table_t *t, kv_header_t *h, uint64_t i, const void *key,
                       uint32_t key_len, journal_entry_t *e)
 {
@@ -257,7 +262,9 @@ static uint64_t reclaim_tombstones(const kv_table_t *t, uint64_t i)
     return n;
 }
 
-void kv__journal_delete(const kv_table_t *t, kv_header_t *h, uint64_t i)
+/* Deletes the entry in slot i, all but telling anyone: the generation is
+ * the caller's to publish. */
+static void remove_entry(const kv_table_t *t, kv_header_t *h, uint64_t i, int publish_it)
 {
     uint32_t block = block_named(t, kv__table_slot(t, i));
     commit_u32(&kv__table_slot(t, i)->key_len, KV_SLOT_TOMB);
@@ -265,10 +272,22 @@ void kv__journal_delete(const kv_table_t *t, kv_header_t *h, uint64_t i)
     release(t, block);
     h->used--;
     h->tombstones++;
-    publish(h, atomic_load_explicit(&h->generation, memory_order_relaxed) + 1);
+    if (publish_it)
+        kv__journal_publish(h);
     KV_CRASH_POINT();
     h->tombstones -= reclaim_tombstones(t, i);
 }
+
+void kv__journal_delete(const kv_table_t *t, kv_header_t *h, uint64_t i)
+{
+    remove_entry(t, h, i, 1);
+}
+
+void kv__journal_evict(const kv_table_t *t, kv_header_t *h, uint64_t i)
+{
+    remove_entry(t, h, i, 0);
+}
+
 
 /* Empties every slot; the second half of clear, and its roll-forward. */
 static void empty_all_slots(const kv_table_t *t, kv_header_t *h)
@@ -281,7 +300,7 @@ static void empty_all_slots(const kv_table_t *t, kv_header_t *h)
     kv__alloc_format(t);
     h->used = 0;
     h->tombstones = 0;
-    publish(h, atomic_load_explicit(&h->generation, memory_order_relaxed) + 1);
+    kv__journal_publish(h);
 }
 
 void kv__journal_clear(const kv_table_t *t, kv_header_t *h)

@@ -46,8 +46,18 @@ uint64_t kv__journal_evict_insert(const kv_table_t *t, kv_header_t *h, uint64_t 
 /* Deletes the entry in slot i. */
 void kv__journal_delete(const kv_table_t *t, kv_header_t *h, uint64_t i);
 
+/* Deletes the entry in slot i to make room for a write in the same lock
+ * hold, which publishes the one new generation for both (a put is one
+ * change, however many entries it evicts; a holder that dies between them
+ * is covered by the generation its recovery publishes). */
+void kv__journal_evict(const kv_table_t *t, kv_header_t *h, uint64_t i);
+
 /* Empties every slot. */
 void kv__journal_clear(const kv_table_t *t, kv_header_t *h);
+
+/* Publishes a new generation for changes made without one (evictions of a
+ * write that then failed). */
+void kv__journal_publish(kv_header_t *h);
 
 /* Repairs the store after a holder died: undoes an interrupted replace,
  * finishes an interrupted clear, rebuilds the data area's free lists from

@@ -301,6 +301,21 @@ static int store_create(kv_t *kv, unsigned flags, const kv_geometry_t *want)
     return rc;
 }
 
+/* Why a store was refused with KV_EVERSION, and what to do about it. */
+static void explain_version(const kv_header_t *h, const char *name, os_why_t *why)
+{
+    if (h->layout_version != KV_LAYOUT_VERSION)
+        kv__why(why, "%s is a kv store of layout version %u; this kv reads layout %u. Carry "
+                "its data over with the kvcli that made it (kvcli dump %s > FILE), then load "
+                "it into a new store with this one (kvcli load NEW < FILE)", name,
+                (unsigned)h->layout_version, (unsigned)KV_LAYOUT_VERSION, name);
+    else if (h->byte_order != KV_BYTE_ORDER_MARK)
+        kv__why(why, "%s was made on a machine of the other byte order", name);
+    else
+        kv__why(why, "%s is in use by processes of another platform or C library (its lock "
+                "is theirs): attach once they have all closed it", name);
+}
+
 /* The rules for an object that exists (kv.h, kv_open): another user's
  * store only when asked for, a store as it is, an unformatted object
  * re-created only by its owner alone with it — the creation race it is left
@@ -313,8 +328,12 @@ static int store_existing(kv_t *kv, const char *name, unsigned flags, const os_f
     if (found->size && (rc = kv__os_object_map(kv->obj, found->size, &head)) != 0)
         return rc;
     if (!kv__validate_unformatted(head, found->size)) {
-        if (found->owner != OS_OWNER_OTHER || (flags & KV_ANY_OWNER))
-            return store_attach_existing(kv, found->size, found->alone);
+        if (found->owner != OS_OWNER_OTHER || (flags & KV_ANY_OWNER)) {
+            rc = store_attach_existing(kv, found->size, found->alone);
+            if (rc == KV_EVERSION)
+                explain_version(kv->hdr, name, why);
+            return rc;
+        }
         kv__why(why, "%s is owned by %s: open it with KV_ANY_OWNER (kvcli --any-owner) to "
                 "use another user's store", name, found->owner_name);
         return KV_EPERM;

@@ -35,15 +35,18 @@ static uint64_t next_pow2(uint64_t n)
 #define KV_DEFAULT_SLOTS     1024u
 
 /* The budget a store of these limits gets when none is given: room for
- * every slot's largest entry, as if each reserved it.  0 if that would not
- * fit the data area's 2^32 granules (a budget must then be given). */
+ * every slot's largest entry, as if each reserved it, and one more, for
+ * the new value of a replace, which is written beside the old one until it
+ * commits (journal.c).  So such a store, like layout 2's, never runs out
+ * of bytes before slots.  0 if that would not fit the data area's 2^32
+ * granules (a budget must then be given). */
 static uint64_t default_memory(uint64_t slot_count, uint32_t key_max, uint32_t val_max)
 {
     uint64_t largest = (uint64_t)key_max + val_max;
     uint64_t per_slot = largest <= KV_INLINE_MAX ? 0 : kv__validate_block_granules(largest);
-    if (per_slot && slot_count > (UINT32_MAX - 1) / per_slot)
+    if (per_slot && slot_count + 1 > (UINT32_MAX - 1) / per_slot)
         return 0;
-    return KV_HEADER_SIZE + slot_count * KV_SLOT_SIZE + slot_count * per_slot * KV_GRANULE;
+    return KV_HEADER_SIZE + slot_count * KV_SLOT_SIZE + (slot_count + 1) * per_slot * KV_GRANULE;
 }
 
 static uint64_t default_slots(uint64_t memory)

@@ -476,6 +476,34 @@ static int write_lock_abi(uint32_t abi)
  * used on Windows, say): refused while a process with the other lock uses
  * it, adopted by a process alone with it, which formats its own mutex and
  * writes its own lock_abi; the data stays. */
+/* A store of the previous layout is refused as another version, with a
+ * message that says how to carry its data over, and left as it was. */
+TEST(layout_2_store_refused)
+{
+    size_t len = 0, after_len = 0;
+    char why[512] = "";
+    kv_options_t o;
+    kv_t *kv = NULL;
+    REQUIRE(scratch() == 0);
+    unsigned char *img = store_image(&len);
+    REQUIRE(img);
+    ((kv_header_t *)img)->layout_version = 2;
+    REQUIRE(util_write_file(path, img, len) == 0);
+    kv_options_init(&o);
+    o.error = why;
+    o.error_cap = sizeof why;
+    CHECK_EQ(kv_open(&kv, path, KV_RDWR, &o), KV_EVERSION);
+    CHECK(strstr(why, "layout version 2") && strstr(why, "kvcli dump") &&
+          strstr(why, "kvcli load"));
+    unsigned char *after = util_read_file(path, &after_len);
+    CHECK(after && after_len == len && memcmp(after, img, len) == 0);
+    free(after);
+    free(img);
+    kv_unlink(path);
+    util_rmdir(dir);
+    TEST_DONE();
+}
+
 TEST(other_lock_abi)
 {
     size_t len = 0;
@@ -736,6 +764,7 @@ static const test_case_t tests[] = {
     TEST_ENTRY(truncated_store),
     TEST_ENTRY(not_a_regular_file),
     TEST_ENTRY(damaged_header),
+    TEST_ENTRY(layout_2_store_refused),
     TEST_ENTRY(other_lock_abi),
     TEST_ENTRY(slot_key_len_garbage),
     TEST_ENTRY(slot_val_len_garbage),

@@ -12,7 +12,9 @@
  * operation, and the library ends it with _Exit at its k-th crash point,
  * still holding the store's mutex.  The parent then checks that the store
  * equals the model (a list of the entries it must hold) either before or
- * after the operation — nothing else — that exactly one recovery was
+ * after the operation — nothing else (a cache write that evicts for bytes
+ * evicts one entry per step, so it may also stop with some of its victims
+ * gone and nothing else changed) — that exactly one recovery was
  * counted, that kv_check finds nothing wrong, and that the store keeps
  * working.  The walk ends at the first k the operation survives.
  *
@@ -37,6 +39,7 @@
 #define CACHE_FILL 80u   /* puts into the 64-slot cache base (capacity 56) */
 #define CRASH_EXIT 86    /* KV_CRASH_EXIT_CODE in kv/fault.h */
 #define HOUR_MS 3600000u
+#define BYTES_BASE_GRANULES 12u /* BASE_CACHE_BYTES' data area */
 
 /* ---------------------------------------------------------------------- */
 /* The model: which entries the store must hold                            */
@@ -53,12 +56,12 @@ typedef struct entry {
     int ttl;             /* 1: the entry has an expiry time */
 } entry_t;
 
-/* A store state, listed entry by entry.  evict_one: exactly one entry is
- * missing (a cache insert evicted it), and it is not `keep`. */
+/* A store state, listed entry by entry.  evict_min..evict_max entries may
+ * be missing (a cache insert evicted them), never `keep`. */
 typedef struct model {
     entry_t e[MODEL_MAX];
     unsigned n;
-    int evict_one;
+    unsigned evict_min, evict_max;
     const char *keep;
 } model_t;
 
@@ -131,9 +134,15 @@ static const char *const probe_keys[] = {
  *   BASE_CACHE_FULL
  *                 a KV_CACHE store of 4 slots after the same puts: every
  *                 slot live (7/8 of 4 is 4), so CLOCK's victim is
- *                 overwritten in place. */
+ *                 overwritten in place;
+ *   BASE_CACHE_BYTES
+ *                 a KV_CACHE store of 64 slots whose data area is 12
+ *                 granules, after the same puts: it is full by bytes, not
+ *                 slots, so a new entry of NEW_VAL's size (5 granules)
+ *                 evicts entries one by one until a block fits. */
 enum base_kind {
-    BASE_PLAIN, BASE_EXPIRED, BASE_CACHE_WINDOW, BASE_CACHE_ELSEWHERE, BASE_CACHE_FULL
+    BASE_PLAIN, BASE_EXPIRED, BASE_CACHE_WINDOW, BASE_CACHE_ELSEWHERE, BASE_CACHE_FULL,
+    BASE_CACHE_BYTES
 };
 
 typedef struct op {
@@ -146,6 +155,9 @@ typedef struct op {
     int version_delta;       /* -1: a stale version */
     int min_points;          /* crash points the walk must find at least */
     const char *home_key;    /* cache bases: the key whose home slot is chosen */
+    int evicts_stepwise;     /* a cache write that evicts for bytes: each
+                              * eviction is a step of its own, so a write cut
+                              * short may have evicted some entries already */
 } op_t;
 
 static int op_put_new(kv_t *kv, uint64_t v)
@@ -256,62 +268,74 @@ static void apply_revive(model_t *m)      { model_put_str(m, EXPIRED_KEY, REVIVE
 static void apply_evict_new(model_t *m)
 {
     apply_new(m);
-    m->evict_one = 1;
+    m->evict_min = m->evict_max = 1;
     m->keep = NEW_KEY;
 }
 
 static void apply_evict_incr(model_t *m)
 {
     apply_incr_absent(m);
-    m->evict_one = 1;
+    m->evict_min = m->evict_max = 1;
     m->keep = NEW_CTR;
+}
+
+/* A put whose value the data area has no room for: it evicts one entry
+ * after another until a block fits. */
+static void apply_evict_bytes(model_t *m)
+{
+    apply_new(m);
+    m->evict_min = 1;
+    m->evict_max = m->n - 1;
+    m->keep = NEW_KEY;
 }
 
 static const op_t ops[] = {
     /* name                       base          run                      expect
-     *   apply, version_key, version_delta, min_points, home_key */
+     *   apply, version_key, version_delta, min_points, home_key, evicts_stepwise */
     { "put-new",                  BASE_PLAIN,   op_put_new,              0,
-      apply_new, NULL, 0, 3, NULL },
+      apply_new, NULL, 0, 3, NULL, 0 },
     { "put-replace",              BASE_PLAIN,   op_replace,              0,
-      apply_replace, NULL, 0, 5, NULL },
+      apply_replace, NULL, 0, 5, NULL, 0 },
     { "put-insert-only",          BASE_PLAIN,   op_insert_only,          0,
-      apply_new, NULL, 0, 3, NULL },
+      apply_new, NULL, 0, 3, NULL, 0 },
     { "put-insert-only-existing", BASE_PLAIN,   op_insert_only_existing, KV_EEXIST,
-      NULL, NULL, 0, 0, NULL },
+      NULL, NULL, 0, 0, NULL, 0 },
     { "del",                      BASE_PLAIN,   op_delete,               0,
-      apply_delete, NULL, 0, 2, NULL },
+      apply_delete, NULL, 0, 2, NULL, 0 },
     { "clear",                    BASE_PLAIN,   op_clear,                0,
-      apply_clear, NULL, 0, 3, NULL },
+      apply_clear, NULL, 0, 3, NULL, 0 },
     { "put-ttl-new",              BASE_PLAIN,   op_put_ttl_new,          0,
-      apply_new_ttl, NULL, 0, 3, NULL },
+      apply_new_ttl, NULL, 0, 3, NULL, 0 },
     { "put-clears-ttl",           BASE_PLAIN,   op_put_clears_ttl,       0,
-      apply_ctr_no_ttl, NULL, 0, 5, NULL },
+      apply_ctr_no_ttl, NULL, 0, 5, NULL, 0 },
     { "put-cas",                  BASE_PLAIN,   op_put_cas,              0,
-      apply_replace, REPLACE_KEY, 0, 5, NULL },
+      apply_replace, REPLACE_KEY, 0, 5, NULL, 0 },
     { "put-cas-stale",            BASE_PLAIN,   op_put_cas,              KV_ECONFLICT,
-      NULL, REPLACE_KEY, -1, 0, NULL },
+      NULL, REPLACE_KEY, -1, 0, NULL, 0 },
     { "del-if",                   BASE_PLAIN,   op_del_if,               0,
-      apply_delete, DELETE_KEY, 0, 2, NULL },
+      apply_delete, DELETE_KEY, 0, 2, NULL, 0 },
     { "del-if-stale",             BASE_PLAIN,   op_del_if,               KV_ECONFLICT,
-      NULL, DELETE_KEY, -1, 0, NULL },
+      NULL, DELETE_KEY, -1, 0, NULL, 0 },
     { "incr-existing",            BASE_PLAIN,   op_incr_existing,        0,
-      apply_incr_existing, NULL, 0, 5, NULL },
+      apply_incr_existing, NULL, 0, 5, NULL, 0 },
     { "incr-absent",              BASE_PLAIN,   op_incr_absent,          0,
-      apply_incr_absent, NULL, 0, 3, NULL },
+      apply_incr_absent, NULL, 0, 3, NULL, 0 },
     { "get-expired",              BASE_EXPIRED, op_get_expired,          KV_ENOTFOUND,
-      NULL, NULL, 0, 1, NULL },
+      NULL, NULL, 0, 1, NULL, 0 },
     { "put-over-expired",         BASE_EXPIRED, op_put_over_expired,     0,
-      apply_revive, NULL, 0, 3, NULL },
+      apply_revive, NULL, 0, 3, NULL, 0 },
     { "put-evict",                BASE_CACHE_WINDOW, op_put_new,         0,
-      apply_new, NULL, 0, 3, NEW_KEY },
+      apply_new, NULL, 0, 3, NEW_KEY, 0 },
     { "put-evict-elsewhere",      BASE_CACHE_ELSEWHERE, op_put_new,      0,
-      apply_evict_new, NULL, 0, 3, NEW_KEY },
+      apply_evict_new, NULL, 0, 3, NEW_KEY, 0 },
     { "incr-evict",               BASE_CACHE_WINDOW, op_incr_absent,     0,
-      apply_incr_absent, NULL, 0, 3, NEW_CTR },
+      apply_incr_absent, NULL, 0, 3, NEW_CTR, 0 },
     { "incr-evict-elsewhere",     BASE_CACHE_ELSEWHERE, op_incr_absent,  0,
-      apply_evict_incr, NULL, 0, 3, NEW_CTR },
+      apply_evict_incr, NULL, 0, 3, NEW_CTR, 0 },
     { "put-evict-full",           BASE_CACHE_FULL, op_put_new,           0,
-      apply_evict_new, NULL, 0, 3, NEW_KEY },
+      apply_evict_new, NULL, 0, 3, NEW_KEY, 0 },
+    { "put-evict-bytes",          BASE_CACHE_BYTES, op_put_new,          0,
+      apply_evict_bytes, NULL, 0, 5, NEW_KEY, 1 },
 };
 
 static const op_t *find_op(const char *name)
@@ -402,20 +426,22 @@ static int entry_matches(kv_t *kv, const entry_t *e, int *missing)
 /* Returns 1 if the store holds exactly the state m. */
 static int store_equals(kv_t *kv, const model_t *m)
 {
-    unsigned want = m->n - (m->evict_one ? 1u : 0u), missing = 0;
+    unsigned missing = 0;
     listing_t l = { m, 1 };
     uint64_t count = 0;
-    if (util_for_each(kv, listed_in_model, &l) != (long long)want || !l.ok)
+    long long listed = util_for_each(kv, listed_in_model, &l);
+    if (!l.ok || listed < (long long)(m->n - m->evict_max) ||
+        listed > (long long)(m->n - m->evict_min))
         return 0;
     for (unsigned i = 0; i < m->n; i++) {
         int absent = 0;
         if (entry_matches(kv, &m->e[i], &absent))
             continue;
-        if (!absent || !m->evict_one || (m->keep && strcmp(m->e[i].key, m->keep) == 0))
+        if (!absent || (m->keep && strcmp(m->e[i].key, m->keep) == 0))
             return 0;
         missing++;
     }
-    if (missing != (m->evict_one ? 1u : 0u))
+    if (missing < m->evict_min || missing > m->evict_max || listed != (long long)(m->n - missing))
         return 0;
     for (size_t i = 0; i < sizeof probe_keys / sizeof probe_keys[0]; i++) {
         const char *k = probe_keys[i];
@@ -423,7 +449,8 @@ static int store_equals(kv_t *kv, const model_t *m)
             return 0;
     }
     /* kv_count includes expired entries not yet reclaimed: purge first. */
-    return kv_purge_expired(kv, NULL) == 0 && kv_count(kv, &count) == 0 && count == want;
+    return kv_purge_expired(kv, NULL) == 0 && kv_count(kv, &count) == 0 &&
+           count == m->n - missing;
 }
 
 /* util_for_each callback: prints a listed entry the model lacks or holds
@@ -444,9 +471,9 @@ static void print_difference(kv_t *kv, const model_t *m)
 {
     uint64_t count = 0;
     kv_count(kv, &count);
-    fprintf(stderr, "    vs the after state: store lists %lld entries, counts %llu; model %u%s\n",
-            util_for_each(kv, NULL, NULL), (unsigned long long)count, m->n,
-            m->evict_one ? " less one evicted" : "");
+    fprintf(stderr, "    vs the after state: store lists %lld entries, counts %llu; model %u "
+            "less %u..%u evicted\n", util_for_each(kv, NULL, NULL), (unsigned long long)count,
+            m->n, m->evict_min, m->evict_max);
     util_for_each(kv, print_extra, (void *)m);
     for (unsigned i = 0; i < m->n; i++) {
         int absent = 0;
@@ -519,17 +546,28 @@ static char base_prefix[600];
  * 1 ms TTL, so the model is empty; stores are made (each with a new hash
  * seed) until home_key's home slot holds an expired entry, which the new
  * key takes over in place. */
+/* Whether BASE_CACHE_BYTES' store has no room for NEW_KEY's entry. */
+static int full_by_bytes(kv_t *kv)
+{
+    kv_stats_t st;
+    uint64_t need = (1 + (strlen(NEW_KEY) + strlen(NEW_VAL) + KV_GRANULE - 1) / KV_GRANULE) *
+                    KV_GRANULE;
+    return kv_stats(kv, &st) == 0 && st.data_largest_free < need;
+}
+
 static kv_t *make_cache_base(char *name, model_t *m, const char *home_key,
                              enum base_kind kind)
 {
-    int window = kind == BASE_CACHE_WINDOW;
+    kv_options_t o;
+    int window = kind == BASE_CACHE_WINDOW, bytes = kind == BASE_CACHE_BYTES;
     unsigned slots = kind == BASE_CACHE_FULL ? 4 : 64;
     unsigned want = window ? 0 : slots - slots / 8;
-    kv_options_t o;
     kv_options_init(&o);
     o.slots = slots;
     o.key_max = 32;
     o.val_max = 64;
+    if (bytes)
+        o.memory = KV_HEADER_SIZE + slots * KV_SLOT_SIZE + BYTES_BASE_GRANULES * KV_GRANULE;
     for (int attempt = 0; attempt < 500; attempt++) {
         kv_t *kv = util_fresh_ex(name, base_prefix[0] ? base_prefix : "crashc", &o, KV_CACHE);
         if (!kv)
@@ -540,12 +578,13 @@ static kv_t *make_cache_base(char *name, model_t *m, const char *home_key,
         }
         spawn_sleep_ms(window ? 5 : 0);
         uint32_t state = home_state(kv, home_key);
-        if (window && (state == KV_SLOT_EMPTY || state == KV_SLOT_TOMB)) {
+        if ((window && (state == KV_SLOT_EMPTY || state == KV_SLOT_TOMB)) ||
+            (bytes && !full_by_bytes(kv))) {
             util_dispose(kv, name);
             continue;
         }
         memset(m, 0, sizeof *m);
-        if (util_for_each(kv, add_cache_entry, m) != m->n || m->n != want) {
+        if (util_for_each(kv, add_cache_entry, m) != m->n || (m->n != want && !bytes)) {
             fprintf(stderr, "  cache base: %u live entries after %u puts, expected %u\n", m->n,
                     CACHE_FILL, want);
             util_dispose(kv, name);
@@ -565,7 +604,7 @@ static kv_t *make_base(const op_t *op, char *name, model_t *m)
     kv_put_opts_t ttl = { 0, HOUR_MS, 0, 0 }, short_ttl = { 0, 1, 0, 0 };
     char k[64], v[64];
     memset(m, 0, sizeof *m);
-    if (kind == BASE_CACHE_WINDOW || kind == BASE_CACHE_ELSEWHERE || kind == BASE_CACHE_FULL)
+    if (kind != BASE_PLAIN && kind != BASE_EXPIRED)
         return make_cache_base(name, m, op->home_key, kind);
     kv_t *kv = util_fresh(name, base_prefix[0] ? base_prefix : "crash", 64, 32, 64);
     if (!kv)
@@ -633,13 +672,15 @@ static int run_child(const char *name, const char *op, uint64_t version, int k)
 static int verify_after_child(kv_t *kv, const op_t *op, const model_t *before, int crashed,
                               walk_result_t *r)
 {
-    static model_t after; /* big: keep it off the stack */
+    static model_t after, rolled_back; /* big: keep them off the stack */
     kv_stats_t st;
     char report[512];
-    after = *before;
+    after = rolled_back = *before;
     if (op->apply)
         op->apply(&after);
-    int was_before = store_equals(kv, before), was_after = store_equals(kv, &after);
+    if (op->evicts_stepwise) /* the before state less what was evicted so far */
+        rolled_back.evict_max = rolled_back.n;
+    int was_before = store_equals(kv, &rolled_back), was_after = store_equals(kv, &after);
     int ok = was_before || was_after;
     r->rolled_back += crashed && was_before && !was_after;
     r->applied += crashed && was_after && !was_before;
@@ -761,6 +802,7 @@ TEST(walk_put_over_expired)   { return walk_both("put-over-expired"); }
 TEST(walk_put_evict)          { return walk_both("put-evict"); }
 TEST(walk_put_evict_elsewhere) { return walk_both("put-evict-elsewhere"); }
 TEST(walk_put_evict_full)     { return walk_both("put-evict-full"); }
+TEST(walk_put_evict_bytes)    { return walk_both("put-evict-bytes"); }
 TEST(walk_incr_evict)         { return walk_both("incr-evict"); }
 TEST(walk_incr_evict_elsewhere) { return walk_both("incr-evict-elsewhere"); }
 
@@ -842,6 +884,7 @@ static const test_case_t tests[] = {
     TEST_ENTRY(walk_put_evict),
     TEST_ENTRY(walk_put_evict_elsewhere),
     TEST_ENTRY(walk_put_evict_full),
+    TEST_ENTRY(walk_put_evict_bytes),
     TEST_ENTRY(walk_incr_evict),
     TEST_ENTRY(walk_incr_evict_elsewhere),
     TEST_ENTRY(crash_wakes_watcher),

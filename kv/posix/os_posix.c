@@ -385,15 +385,43 @@ static void watch_forks(void)
     pthread_atfork(NULL, NULL, count_fork);
 }
 
+/* A named object this call made (no O_TMPFILE) is visible before we lock
+ * it: a process that opens it first may find itself alone with an empty
+ * object of its own and create a store in it (store.c).  So wait to be
+ * alone with it — unless its size shows that such a process formatted it
+ * meanwhile, when it is no longer ours to create but a store to attach to,
+ * shared if others have it. */
+static int attach_named_new(os_object_t *obj, os_found_t *found, uint32_t timeout_ms)
+{
+    for (uint32_t waited = 0;; waited++) {
+        struct stat st;
+        int alone = try_lock(obj->fd, LOCK_EX) == 0;
+        if (fstat(obj->fd, &st) != 0)
+            return from_errno(errno);
+        if (st.st_size != 0) {
+            found->created = 0;
+            found->size = (uint64_t)st.st_size;
+        }
+        if (alone) {
+            found->alone = 1;
+            return 0;
+        }
+        if (!found->created)
+            return attach_lock(obj->fd, LOCK_SH, timeout_ms);
+        if (waited >= timeout_ms)
+            return KV_ETIMEDOUT;
+        kv__os_sleep_ms(1);
+    }
+}
+
 /* Takes the attach lock for what was found: a new object alone; an
  * existing one exclusively if nobody else has it, else shared. */
 static int attach(os_object_t *obj, os_found_t *found, uint32_t timeout_ms)
 {
+    if (found->created && !obj->unnamed)
+        return attach_named_new(obj, found, timeout_ms);
     if (found->created || try_lock(obj->fd, LOCK_EX) == 0) {
-        found->alone = 1;
-        /* A new object's lock is free, but a named one made without
-         * O_TMPFILE may already be open by another process; it finds it
-         * empty and lets go, so this wait ends. */
+        found->alone = 1; /* an unnamed new inode: no one else can open it */
         return found->created ? attach_lock(obj->fd, LOCK_EX, timeout_ms) : 0;
     }
     return attach_lock(obj->fd, LOCK_SH, timeout_ms);

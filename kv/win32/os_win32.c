@@ -461,6 +461,32 @@ static int map_whole(os_object_t *obj, uint64_t *size)
 /* Objects: opening                                                        */
 /* ---------------------------------------------------------------------- */
 
+/* A file this call made is visible before we lock it: a process that opens
+ * it first may find itself alone with an empty file of its own and create a
+ * store in it (store.c).  So wait to be alone with it — unless its size
+ * shows that such a process formatted it meanwhile, when it is no longer
+ * ours to create but a store to attach to, shared if others have it (as
+ * os_posix.c's attach_named_new). */
+static int attach_new_file(os_object_t *obj, const char *name, uint32_t timeout_ms,
+                           uint64_t *size, os_why_t *why)
+{
+    for (uint32_t waited = 0;; waited++) {
+        int alone = attach_lock(obj, ATTACH_EXCLUSIVE, 0) == 0;
+        int rc = check_regular(obj->file, name, size, why);
+        if (rc)
+            return rc;
+        if (*size != 0)
+            obj->created = 0;
+        if (alone)
+            return 0;
+        if (!obj->created)
+            return attach_lock(obj, ATTACH_SHARED, timeout_ms);
+        if (waited >= timeout_ms)
+            return KV_ETIMEDOUT;
+        Sleep(1);
+    }
+}
+
 /* A file-backed store: open, take the attach lock as os_posix.c does with
  * flock, name the sync objects after the file's identity. */
 static int open_file_store(os_object_t *obj, const char *name, unsigned flags,
@@ -471,13 +497,10 @@ static int open_file_store(os_object_t *obj, const char *name, unsigned flags,
         return rc;
     if ((rc = check_regular(obj->file, name, size, why)) != 0 || (flags & OS_OPEN_PROBE))
         return rc;
-    if (obj->created) {
-        /* Others may open it before we lock; they see it empty, let go and
-         * retry, so waiting for exclusive here ends. */
-        rc = attach_lock(obj, ATTACH_EXCLUSIVE, timeout_ms);
-    } else if (attach_lock(obj, ATTACH_EXCLUSIVE, 0) != 0) {
+    if (obj->created)
+        rc = attach_new_file(obj, name, timeout_ms, size, why);
+    else if (attach_lock(obj, ATTACH_EXCLUSIVE, 0) != 0)
         rc = attach_lock(obj, ATTACH_SHARED, timeout_ms);
-    }
     if (rc)
         return rc;
     obj->alone = obj->attach == ATTACH_EXCLUSIVE;

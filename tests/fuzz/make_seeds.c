@@ -5,9 +5,10 @@
  *                     must exist)
  *
  * attach: real file-backed stores made with the kv API, small enough (16-64
- * slots, keys of at most 16 bytes, values of at most 32) that each is a few
+ * slots, keys of at most 16 bytes, values of at most 300) that each is a few
  * KB: empty, with tombstones, with expired and live TTLs, a cache that has
- * evicted, one slot, a full table, numeric values; and, patched through
+ * evicted, entries out of line in blocks with free ones between, one slot,
+ * a full table, numeric values; and, patched through
  * layout.h, a replace, an eviction and a clear caught in flight with the
  * holder dead, wrong counters, and damaged slots, so the fuzzer starts from
  * every recovery path.
@@ -136,7 +137,7 @@ static kv_header_t *header(image_t *im)
 static kv_slot_t *slot(image_t *im, uint64_t i)
 {
     kv_header_t *h = header(im);
-    return (kv_slot_t *)(im->bytes + h->header_size + i * h->slot_size);
+    return (kv_slot_t *)(im->bytes + h->header_size + i * KV_SLOT_SIZE);
 }
 
 static uint32_t slot_state(kv_slot_t *s)
@@ -224,9 +225,9 @@ static void seeds_attach(void)
     j = find_slot(&im, 1);
     h->journal_state2 = slot_state(slot(&im, j));
     img = (kv_slot_t *)(im.bytes + KV_JOURNAL_IMAGE_OFFSET);
-    memcpy(img, slot(&im, i), h->slot_size);
+    memcpy(img, slot(&im, i), KV_SLOT_SIZE);
     atomic_store(&slot(&im, i)->key_len, KV_SLOT_TOMB);
-    memcpy(slot(&im, j), img, h->slot_size);
+    memcpy(slot(&im, j), img, KV_SLOT_SIZE);
     memcpy(slot(&im, j)->data, "zz", 2);
     atomic_store(&slot(&im, j)->key_len, 2);
     h->journal_slot = (uint32_t)i;
@@ -234,6 +235,23 @@ static void seeds_attach(void)
     atomic_store(&h->journal_op, KV_JOURNAL_EVICT);
     atomic_store(&h->holder_pid, 999999);
     emit("cache64-evict-inflight", &im);
+    free(im.bytes);
+
+    /* Entries out of line: blocks of several sizes, some given back (free
+     * blocks between used ones), and one value of the largest size. */
+    kv = store_create("blocks32", 32, 16, 300, 0);
+    for (int k = 0; k < 20; k++) {
+        char v[301];
+        snprintf(key, sizeof key, "b%d", k);
+        memset(v, 'a' + k % 26, sizeof v);
+        kv_put(kv, key, strlen(key), v, k == 19 ? 300 : (size_t)(20 + k * 13), 0);
+    }
+    for (int k = 1; k < 20; k += 3) {
+        snprintf(key, sizeof key, "b%d", k);
+        kv_del(kv, key, strlen(key));
+    }
+    im = store_image(kv, "blocks32");
+    emit("blocks32", &im);
     free(im.bytes);
 
     kv = store_create("tiny1", 1, 1, 0, 0);
@@ -266,8 +284,8 @@ static void seeds_attach(void)
     i = find_slot(&im, 0);
     s = slot(&im, i);
     img = (kv_slot_t *)(im.bytes + KV_JOURNAL_IMAGE_OFFSET);
-    memcpy(img, s, h->slot_size);
-    memcpy(s->data + h->key_max, "half-written", 12);
+    memcpy(img, s, KV_SLOT_SIZE);
+    memcpy(s->data + slot_state(s), "half-written", 12); /* still inline */
     s->val_len = 12;
     h->journal_slot = (uint32_t)i;
     atomic_store(&h->journal_op, KV_JOURNAL_REPLACE);

@@ -68,7 +68,7 @@ enum {
     OPT_JSON = 1u << 6, OPT_TIMEOUT = 1u << 7, OPT_HELP = 1u << 8,
     OPT_CACHE = 1u << 9, OPT_TTL = 1u << 10, OPT_IF_VERSION = 1u << 11,
     OPT_PRINT_VERSION = 1u << 12, OPT_VERSION = 1u << 13, OPT_WATCH_FOR = 1u << 14,
-    OPT_HOLD = 1u << 15, OPT_ANY_OWNER = 1u << 16
+    OPT_HOLD = 1u << 15, OPT_ANY_OWNER = 1u << 16, OPT_MEMORY = 1u << 17
 };
 #define OPT_GLOBAL (OPT_TIMEOUT | OPT_HELP | OPT_ANY_OWNER) /* before and after COMMAND */
 
@@ -176,7 +176,7 @@ int cli_parse_args(cli_t *c, int argc, char **argv);
 
 /* The three geometry fields of a store, shared by --slots/--key-max/
  * --value-max, the dump header and its validation on load. */
-enum { GEO_SLOTS, GEO_KEY_MAX, GEO_VALUE_MAX, GEO_COUNT, GEO_NONE = -1 };
+enum { GEO_MEMORY, GEO_SLOTS, GEO_KEY_MAX, GEO_VALUE_MAX, GEO_COUNT, GEO_NONE = -1 };
 typedef struct cli_geometry_field {
     const char *json;  /* field name in the dump header */
     uint64_t lo, hi;   /* accepted range, from kv.h */

@@ -18,9 +18,10 @@ static int cmd_create(cli_t *c, kv_t *kv)
 
     if ((err = kv_info(kv, &info)) != 0)
         return cli_fail(c, err, NULL);
-    printf("%s: %s (slots %" PRIu64 ", key_max %" PRIu32 ", value_max %" PRIu32 "%s)\n",
-           c->store, kv_created(kv) ? "created" : "already exists", info.slots,
-           info.key_max, info.val_max, kv_created(kv) && c->cache ? ", cache" : "");
+    printf("%s: %s (memory %" PRIu64 ", slots %" PRIu64 ", key_max %" PRIu32
+           ", value_max %" PRIu32 "%s)\n",
+           c->store, kv_created(kv) ? "created" : "already exists", info.total_bytes,
+           info.slots, info.key_max, info.val_max, kv_created(kv) && c->cache ? ", cache" : "");
     return CLI_OK;
 }
 
@@ -28,23 +29,28 @@ const cli_command_t cli_cmd_create = {
     .name = "create",
     .run = cmd_create,
     .open = OPEN_CREATE,
-    .options = OPT_SLOTS | OPT_KEY_MAX | OPT_VALUE_MAX | OPT_MODE | OPT_EXCLUSIVE | OPT_CACHE,
+    .options = OPT_MEMORY | OPT_SLOTS | OPT_KEY_MAX | OPT_VALUE_MAX | OPT_MODE | OPT_EXCLUSIVE | OPT_CACHE,
     .min_args = 0, .max_args = 0,
     .synopsis =
-        "STORE [--slots N] [--key-max N] [--value-max N] [--mode OCTAL] [--exclusive] [--cache]",
+        "STORE [--memory SIZE] [--slots N] [--key-max N] [--value-max N] [--mode OCTAL]\n"
+        "       [--exclusive] [--cache]",
     .summary = "create a store, or attach to an existing one; says which",
     .details =
         "Creates STORE, or attaches to it if it exists, and prints which happened\n"
         "and the store's geometry.  Geometry options and --cache apply only when\n"
         "creating.\n"
-        "  --slots N       slot count, rounded up to a power of two (default 1024)\n"
-        "  --key-max N     largest key in bytes (default 64)\n"
-        "  --value-max N   largest value in bytes (default 1024)\n"
+        "  --memory SIZE   the store's whole size: header, slots (64 bytes each) and\n"
+        "                  the data area that entries of more than 24 bytes live in\n"
+        "                  (default: room for every slot to hold the largest entry)\n"
+        "  --slots N       slot count, rounded up to a power of two (default: one per\n"
+        "                  KiB of --memory, at least 16; 1024 without --memory)\n"
+        "  --key-max N     largest key in bytes (default 64): a limit, not a reservation\n"
+        "  --value-max N   largest value in bytes (default 1024): a limit\n"
         "  --mode OCTAL    permission bits of a new store (default 600)\n"
         "  --exclusive     fail (exit 3) if STORE already exists\n"
-        "  --cache         make a cache: when the table is 7/8 full, inserting a new\n"
-        "                  key evicts an expired or not recently read entry\n"
-        "                  instead of failing ('stats' shows cache: yes)\n"
+        "  --cache         make a cache: when the table is 7/8 full or the data area\n"
+        "                  has no room, a write evicts expired or not recently read\n"
+        "                  entries instead of failing ('stats' shows cache: yes)\n"
         "Sizes take an optional suffix k, m or g (times 1024, 1024^2, 1024^3).\n",
 };
 

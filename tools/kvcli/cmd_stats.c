@@ -15,6 +15,8 @@
 #include "cli.h"
 
 #define CHECK_REPORT_MAX 65536u /* bytes of kv_check report shown */
+#define STAT_NAME_WIDTH  16 /* values start after it; a longer name ("data_largest_free")
+                             * is followed by one blank */
 
 /* The kv_stats_t fields, for printing them as text or JSON in one loop. */
 enum { ST_U32, ST_U64, ST_DBL, ST_BOOL /* a uint32_t: yes/no, true/false */ };
@@ -35,6 +37,10 @@ static const struct stat_field {
     STAT_FIELD(misses, ST_U64, 1),         STAT_FIELD(expirations, ST_U64, 1),
     STAT_FIELD(evictions, ST_U64, 1),      STAT_FIELD(cache, ST_BOOL, 1),
     STAT_FIELD(holder_pid, ST_U32, 0),     STAT_FIELD(holder_since_ms, ST_U64, 0),
+    STAT_FIELD(data_bytes, ST_U64, 0),     STAT_FIELD(data_used, ST_U64, 1),
+    STAT_FIELD(data_free, ST_U64, 1),      STAT_FIELD(data_largest_free, ST_U64, 1),
+    STAT_FIELD(inline_entries, ST_U64, 1), STAT_FIELD(entry_bytes, ST_U64, 1),
+    STAT_FIELD(dropped, ST_U64, 1),
 };
 
 /* Formats one stats field, for JSON if `json` (booleans differ).  Returns
@@ -97,20 +103,32 @@ static void describe_lock(const kv_stats_t *st, char *buf, size_t cap)
              st->holder_pid, iso, now > st->holder_since_ms ? now - st->holder_since_ms : 0);
 }
 
+/* How much of the free data area is in pieces smaller than the largest
+ * one: 0 when it is all one run (or there is none), towards 1 as it
+ * scatters. */
+static double fragmentation(const kv_stats_t *st)
+{
+    return st->data_free ? 1.0 - (double)st->data_largest_free / (double)st->data_free : 0.0;
+}
+
 static void print_stats_text(const cli_t *c, const kv_stats_t *st, int stuck)
 {
     char buf[160];
     size_t i;
 
-    printf("%-17s", "store:");
+    printf("%-*s", STAT_NAME_WIDTH + 1, "store:");
     cli_put_escaped(stdout, c->store, strlen(c->store));
     fputc('\n', stdout);
     for (i = 0; i < sizeof stat_fields / sizeof stat_fields[0]; i++) {
         const struct stat_field *f = &stat_fields[i];
         format_stat(st, f, 0, buf, sizeof buf);
-        printf("%s:%*s%s\n", f->name, (int)(16 - strlen(f->name)), "",
+        printf("%s:%*s%s\n", f->name, (int)(STAT_NAME_WIDTH - strlen(f->name)), "",
                stuck && f->needs_lock ? "unknown (lock not taken)" : buf);
     }
+    if (stuck)
+        printf("%-*s%s\n", STAT_NAME_WIDTH + 1, "fragmentation:", "unknown (lock not taken)");
+    else
+        printf("%-*s%.3f\n", STAT_NAME_WIDTH + 1, "fragmentation:", fragmentation(st));
     describe_lock(st, buf, sizeof buf);
     printf("lock %s%s\n", buf, stuck ? " (stuck)" : "");
 }
@@ -127,6 +145,10 @@ static void print_stats_json(const cli_t *c, const kv_stats_t *st, int stuck)
         int ok = format_stat(st, f, 1, buf, sizeof buf) == 0 && !(stuck && f->needs_lock);
         printf(",\"%s\":%s", f->name, ok ? buf : "null");
     }
+    if (stuck)
+        fputs(",\"fragmentation\":null", stdout);
+    else
+        printf(",\"fragmentation\":%.6g", fragmentation(st));
     printf(",\"lock_stuck\":%s,\"holder_since\":", stuck ? "true" : "false");
     if (st->holder_pid) {
         uint64_t now = cli_now_ms();
@@ -171,7 +193,9 @@ const cli_command_t cli_cmd_stats = {
     .details =
         "Prints every kv_stats field and who holds the lock: geometry, usage, probe\n"
         "lengths, counters (generation, recoveries, lock_timeouts, hits, misses,\n"
-        "expirations, evictions) and whether the store is a cache.  If the lock cannot be\n"
+        "expirations, evictions, dropped), whether the store is a cache, and its data\n"
+        "area: bytes in use, free, the largest free run, and fragmentation (1 - largest\n"
+        "free run / free bytes).  If the lock cannot be\n"
         "taken within the timeout, prints what can be read without it (fields that\n"
         "need the lock show as unknown, or null in JSON), reports the lock as stuck\n"
         "and exits 3.\n"

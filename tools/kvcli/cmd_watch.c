@@ -249,7 +249,7 @@ const cli_command_t cli_cmd_hold = {
     .name = "hold",
     .run = cmd_hold,
     .open = OPEN_CREATE,
-    .options = OPT_SLOTS | OPT_KEY_MAX | OPT_VALUE_MAX | OPT_MODE | OPT_EXCLUSIVE | OPT_CACHE |
+    .options = OPT_MEMORY | OPT_SLOTS | OPT_KEY_MAX | OPT_VALUE_MAX | OPT_MODE | OPT_EXCLUSIVE | OPT_CACHE |
                OPT_WATCH_FOR,
     .min_args = 0, .max_args = 0,
     .synopsis = "STORE [create options] [--timeout DURATION]",

@@ -14,6 +14,7 @@
 #define DURATION_MAX ((uint64_t)INT64_MAX) /* longest --ttl or watch --timeout, ms */
 
 const cli_geometry_field_t cli_geometry[GEO_COUNT] = {
+    [GEO_MEMORY]    = {"memory", 1, KV_MEMORY_MAX},
     [GEO_SLOTS]     = {"slots", 1, KV_SLOTS_MAX},
     [GEO_KEY_MAX]   = {"key_max", 1, KV_KEY_MAX_LIMIT},
     [GEO_VALUE_MAX] = {"value_max", 0, KV_VAL_MAX_LIMIT},
@@ -28,6 +29,7 @@ static const struct option_spec {
     int has_arg;
     int geo; /* GEO_* for a geometry option, else GEO_NONE */
 } option_specs[] = {
+    {"--memory", OPT_MEMORY, 1, GEO_MEMORY},
     {"--slots", OPT_SLOTS, 1, GEO_SLOTS},
     {"--key-max", OPT_KEY_MAX, 1, GEO_KEY_MAX},
     {"--value-max", OPT_VALUE_MAX, 1, GEO_VALUE_MAX},
@@ -136,7 +138,9 @@ static int option_number(const cli_t *c, const char *name, const char *val,
 
 void cli_geometry_set(kv_options_t *o, int g, uint64_t v)
 {
-    if (g == GEO_SLOTS)
+    if (g == GEO_MEMORY)
+        o->memory = v;
+    else if (g == GEO_SLOTS)
         o->slots = v;
     else if (g == GEO_KEY_MAX)
         o->key_max = (uint32_t)v;
@@ -146,6 +150,8 @@ void cli_geometry_set(kv_options_t *o, int g, uint64_t v)
 
 uint64_t cli_geometry_get(const kv_info_t *info, int g)
 {
+    if (g == GEO_MEMORY)
+        return info->total_bytes;
     if (g == GEO_SLOTS)
         return info->slots;
     return g == GEO_KEY_MAX ? info->key_max : info->val_max;
