@@ -2,7 +2,8 @@
 # cli_test.sh — end-to-end test of kvcli: runs the real binary against real
 # stores (named memory and a file-backed one) and checks both the output and
 # the exit code of every subcommand, the exact error format, binary-safe
-# put/get, dump | load round trips, malformed input, header damage, usage
+# put/get, dump | load round trips (expiry and the cache flag included),
+# malformed input, header damage, usage
 # errors and --help; and time-to-live, versions (compare-and-swap), incr,
 # purge, cache stores, and watch (in the background, ended by its --timeout
 # or by SIGINT/SIGTERM).
@@ -18,6 +19,8 @@ S2="clitest2-$$"
 S3="clitest3-$$"
 S4="clitest4-$$"    # ttl, versions, incr, purge, watch
 S5="clitest5-$$"    # a cache store
+S6="clitest6-$$"    # dump / load of expiry and of the cache flag
+S7="clitest7-$$"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/kvcli-test.XXXXXX")
 F="$TMP/file.kv"    # a file-backed store (its name contains '/')
 passed=0
@@ -26,7 +29,7 @@ skipped=0
 
 cleanup() {
     local s
-    for s in "$S" "$S2" "$S3" "$S4" "$S5" "$F"; do "$KVCLI" destroy "$s" >/dev/null 2>&1; done
+    for s in "$S" "$S2" "$S3" "$S4" "$S5" "$S6" "$S7" "$F"; do "$KVCLI" destroy "$s" >/dev/null 2>&1; done
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -439,7 +442,7 @@ expect "get a base64-loaded value" 0 get "$S" latin1-é
 check "  bytes right" [ "$(od -An -tx1 "$TMP/out" | tr -d ' ')" = "e9" ]
 expect "dump" 0 dump "$S"
 cp "$TMP/out" "$TMP/dump1"
-check "  header first" [ "$(head -1 "$TMP/dump1")" = '{"kv_dump":1,"memory":274352,"slots":64,"key_max":32,"value_max":4096}' ]
+check "  header first" [ "$(head -1 "$TMP/dump1")" = '{"kv_dump":2,"memory":274352,"slots":64,"key_max":32,"value_max":4096,"cache":false}' ]
 check "  one line per entry" [ "$(wc -l <"$TMP/dump1")" -eq 15 ]
 check "  invalid UTF-8 as base64" grep -qF '{"key_b64":"/251bABrZXk=","value_b64":"AAEC/w=="}' "$TMP/dump1"
 check "  JSON escapes" grep -qF '{"key":"q\"uote\\back","value":"line1\u000aline2\u0000end"}' "$TMP/dump1"
@@ -449,7 +452,8 @@ py "  every dump line is JSON" '
 import json, sys
 [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]'
 expect "load dump from stdin into a new store" 0 load "$S2" - <"$TMP/dump1"
-check "  created with the header geometry" out_has "loaded 14 entries into a new store"
+check "  created with the header geometry" out_is "$S2: loaded 14 entries into a new store
+"
 expect "dump the copy" 0 dump "$S2"
 cp "$TMP/out" "$TMP/dump2"
 check "  same header" [ "$(head -1 "$TMP/dump1")" = "$(head -1 "$TMP/dump2")" ]
@@ -469,7 +473,8 @@ H='{"kv_dump":1,"slots":8,"key_max":16,"value_max":64}'
 malformed "empty input" "" "line 1: malformed dump: empty input"
 malformed "not JSON" "hello" "line 1: malformed dump: expected '{'"
 malformed "no kv_dump" '{"slots":8}' "line 1: malformed dump: not a kv dump header"
-malformed "dump version 2" '{"kv_dump":2}' "unsupported dump version"
+malformed "dump version 3" '{"kv_dump":3}' 'line 1: malformed dump: unsupported dump version (this kvcli reads 1 to 2) (field "kv_dump")'
+malformed "dump version 0" '{"kv_dump":0}' "unsupported dump version"
 malformed "slots overflow" '{"kv_dump":1,"slots":99999999999999999999999}' "number too large"
 malformed "slots out of range" '{"kv_dump":1,"slots":0}' 'value out of range (field "slots")'
 malformed "negative number" '{"kv_dump":-1}' "expected an unsigned integer"
@@ -501,10 +506,114 @@ malformed "trailing text" "$H
 {\"key\":\"a\",\"value\":\"c\"} x" "unexpected text"
 malformed "over-long line" "$H
 {\"key\":\"a\",\"value\":\"$(printf 'x%.0s' {1..1000})\"}" "line too long"
+malformed "cache not a boolean" '{"kv_dump":2,"cache":1}' 'line 1: malformed dump: expected true or false (field "cache")'
+malformed "cache a string" '{"kv_dump":2,"cache":"yes"}' 'expected true or false (field "cache")'
+malformed "unknown header field holding an object" '{"kv_dump":2,"quota":{"mb":1}}' "line 1: malformed dump: an unknown field's value must be a string, a number, true, false or null"
+malformed "unknown header field, then junk" '{"kv_dump":2,"quota":5 6}' "line 1: malformed dump: expected ',' or '}'"
+malformed "memory not a number" '{"kv_dump":2,"memory":"1G"}' 'expected an unsigned integer (field "memory")'
+malformed "bad header after blank lines" "
+
+{\"kv_dump\":2,\"slots\":-4}" 'line 3: malformed dump: expected an unsigned integer (field "slots")'
+malformed "an entry line instead of the header" '{"key":"a","value":"b"}' "line 1: malformed dump: not a kv dump header"
+check "  and no warning about its fields" bash -c "! grep -q warning '$TMP/err'"
+malformed "expires_ms 0" "$H
+{\"key\":\"a\",\"value\":\"b\",\"expires_ms\":0}" 'line 2: malformed dump: value out of range (field "expires_ms")'
+malformed "expires_ms a string" "$H
+{\"key\":\"a\",\"value\":\"b\",\"expires_ms\":\"soon\"}" 'expected an unsigned integer (field "expires_ms")'
+malformed "expires_ms negative" "$H
+{\"key\":\"a\",\"value\":\"b\",\"expires_ms\":-5}" 'expected an unsigned integer (field "expires_ms")'
+malformed "expires_ms beyond kv's longest time to live" "$H
+{\"key\":\"a\",\"value\":\"b\",\"expires_ms\":99999999999999999}" 'line 2: malformed dump: expiry further ahead than kv allows'
+malformed "expires_ms twice" "$H
+{\"key\":\"a\",\"value\":\"b\",\"expires_ms\":5,\"expires_ms\":6}" 'duplicate field (field "expires_ms")'
 expect "load a value too big for the store" 3 load "$S3" - <<<"$H
 {\"key\":\"a\",\"value\":\"$(printf 'x%.0s' {1..65})\"}"
 check "  store error with the line" err_is "kvcli: $S3: key or value larger than the store's limit: line 2 of <stdin>"
 expect "load from a missing file" 2 load "$S3" "$TMP/nonexistent"
+
+# ---- dump / load: expiry, the cache flag, header fields ---------------------
+
+# expiry_of KEY FILE: the expires_ms of KEY's line (a plain value "v") in a dump.
+expiry_of() { sed -n "s/^{\"key\":\"$1\",\"value\":\"v\",\"expires_ms\":\([0-9]*\)}\$/\1/p" "$2"; }
+now_ms() { date +%s%3N; }
+
+expect "create a store for expiry" 0 create "$S6" --slots 16
+"$KVCLI" put "$S6" forever v
+"$KVCLI" put "$S6" hour v --ttl 1h
+"$KVCLI" put "$S6" brief v --ttl 2s
+before=$(now_ms)
+expect "dump entries with and without a time to live" 0 dump "$S6"
+cp "$TMP/out" "$TMP/ttl-dump"
+check "  no expires_ms on the entry without one" grep -qxF '{"key":"forever","value":"v"}' "$TMP/ttl-dump"
+hour_at=$(expiry_of hour "$TMP/ttl-dump")
+brief_at=$(expiry_of brief "$TMP/ttl-dump")
+check "  expires_ms is the absolute deadline, an hour ahead" \
+    test -n "$hour_at" -a "${hour_at:-0}" -gt $((before + 3590000)) -a "${hour_at:-0}" -le $((before + 3600000))
+check "  the 2 s entry is in the dump" test -n "$brief_at"
+while [ "$(now_ms)" -le "${brief_at:-0}" ]; do sleep 0.1; done
+expect "load the dump after one of its entries expired" 0 load "$S7" "$TMP/ttl-dump"
+check "  the summary counts the expired entry" out_is "$S7: loaded 2 entries into a new store, skipped 1 that had expired
+"
+expect "  the expired entry is not loaded" 1 get "$S7" brief
+expect "ttl of the loaded entry" 0 ttl "$S7" hour
+drift=$(( $(now_ms) + $(cat "$TMP/out") - ${hour_at:-0} ))
+check "  keeps the deadline (within 1 s): drift $drift ms" test "$drift" -ge -1000 -a "$drift" -le 1000
+expect "ttl of the entry without one" 0 ttl "$S7" forever
+check "  still never expires" out_is "-1
+"
+expect "dump the loaded copy" 0 dump "$S7"
+again=$(expiry_of hour "$TMP/out")
+check "  expires_ms again, the same to within 1 s" \
+    test -n "$again" -a "${again:-0}" -ge "${hour_at:-0}" -a "${again:-0}" -le $((${hour_at:-0} + 1000))
+check "  still no expires_ms without a time to live" grep -qxF '{"key":"forever","value":"v"}' "$TMP/out"
+printf '%s\n' "$H" '{"key":"past","value":"v","expires_ms":1}' '{"key":"live","value":"v"}' \
+    '{"key":"also past","value_b64":"/w==","expires_ms":1000}' >"$TMP/expired"
+expect "load a dump whose entries expired long ago" 0 load "$S7" "$TMP/expired"
+check "  loads the rest and counts them" out_is "$S7: loaded 1 entries into the existing store, skipped 2 that had expired
+"
+expect "  an expired entry is absent" 1 get "$S7" past
+
+"$KVCLI" destroy "$S6" >/dev/null
+expect "create a cache store" 0 create "$S6" --cache --slots 32 --key-max 16 --value-max 100
+"$KVCLI" put "$S6" k v
+expect "dump a cache store" 0 dump "$S6"
+cp "$TMP/out" "$TMP/cache-dump"
+check "  the header says cache" [ "$(head -1 "$TMP/cache-dump")" = '{"kv_dump":2,"memory":7696,"slots":32,"key_max":16,"value_max":100,"cache":true}' ]
+"$KVCLI" destroy "$S6" >/dev/null
+expect "load it where the store is gone" 0 load "$S6" "$TMP/cache-dump"
+check "  into a new store" out_is "$S6: loaded 1 entries into a new store
+"
+expect "stats of the new store" 0 stats "$S6"
+check "  a cache again" grep -qE '^cache: +yes$' "$TMP/out"
+check "  with the dump's geometry" bash -c "grep -qE '^slots: +32$' '$TMP/out' && grep -qE '^key_max: +16$' '$TMP/out' && grep -qE '^val_max: +100$' '$TMP/out'"
+expect "load a cache store's dump into a plain store" 0 load "$S7" "$TMP/cache-dump"
+check "  warns that the store stays plain" err_is "kvcli: $S7: warning: the dump is of a cache store, this one is a plain store and stays one (a store is made a cache or not when it is created)"
+expect "  the entry is loaded" 0 get "$S7" k
+run stats "$S7"
+check "  the store is still plain" grep -qE '^cache: +no$' "$TMP/out"
+expect "load a plain store's dump into a cache store" 0 load "$S6" "$TMP/ttl-dump"
+check "  warns the other way" err_has "warning: the dump is of a plain store, this one is a cache store and stays one"
+
+printf '%s\n' '{"kv_dump":1,"slots":16,"key_max":8,"value_max":8}' '{"key":"old","value":"v1"}' >"$TMP/v1-dump"
+"$KVCLI" destroy "$S7" >/dev/null
+expect "load a version 1 dump (no cache flag, no expiry) into a new store" 0 load "$S7" "$TMP/v1-dump"
+check "  loaded, no warning" bash -c "grep -qxF '$S7: loaded 1 entries into a new store' '$TMP/out' && [ ! -s '$TMP/err' ]"
+run get "$S7" old
+check "  the entry is there" out_is "v1"
+run stats "$S7"
+check "  a plain store with the dump's geometry" bash -c "grep -qE '^cache: +no$' '$TMP/out' && grep -qE '^slots: +16$' '$TMP/out'"
+expect "load a version 1 dump into a cache store" 0 load "$S6" "$TMP/v1-dump"
+check "  no warning: a version 1 dump does not say" [ ! -s "$TMP/err" ]
+
+printf '%s\n' '{"kv_dump":2,"memory":1073741824,"slots":16,"shard":"a\u00e9","ok":true,"n":null,"x":-1.5e3}' \
+    '{"key":"new","value":"v"}' >"$TMP/newer-dump"
+expect "load a dump with header fields this kvcli does not know" 0 load "$S7" "$TMP/newer-dump"
+check "  loads it" out_is "$S7: loaded 1 entries into the existing store
+"
+check "  warns about each, with the line" err_is "kvcli: $TMP/newer-dump: line 1: warning: unknown header field \"shard\" ignored (a newer kvcli's dump?)
+kvcli: $TMP/newer-dump: line 1: warning: unknown header field \"ok\" ignored (a newer kvcli's dump?)
+kvcli: $TMP/newer-dump: line 1: warning: unknown header field \"n\" ignored (a newer kvcli's dump?)
+kvcli: $TMP/newer-dump: line 1: warning: unknown header field \"x\" ignored (a newer kvcli's dump?)"
 
 # ---- check -----------------------------------------------------------------
 

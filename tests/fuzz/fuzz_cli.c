@@ -16,7 +16,8 @@
  *      load, watch, hold, or put reading stdin);
  *   2  dump input: the rest as the text `kvcli load` reads, loaded into the
  *      scratch store; after a successful load, dump | load | dump must
- *      give the same lines;
+ *      give the same lines, but for expires_ms, which load keeps only to
+ *      within the time it took (and an entry may expire meanwhile);
  *   3  encodings: the rest split into a key and a value, written as a dump
  *      line (JSON strings or base64) and as `list` escapes, then parsed
  *      back: every byte string must round-trip.
@@ -264,7 +265,7 @@ static int fz_load(const char *text, size_t len)
 {
     cli_t c;
     kv_t *kv;
-    uint64_t loaded;
+    cli_load_counts_t counts;
     FILE *in;
     fz_streams_t saved;
     int rc;
@@ -276,7 +277,7 @@ static int fz_load(const char *text, size_t len)
     in = len ? fmemopen((void *)text, len, "r") : fmemopen("\n", 1, "r");
     FZ_CHECK(in != NULL, "fmemopen: %s", strerror(errno));
     saved = fz_silence();
-    rc = cli_load(&c, in, "fuzz-input", &kv, &loaded);
+    rc = cli_load(&c, in, "fuzz-input", &kv, &counts);
     fz_restore(saved);
     kv_close(kv);
     fclose(in);
@@ -305,36 +306,85 @@ static char *fz_dump(size_t *len)
     return buf;
 }
 
+/* A dump line as mode 2 compares it: the text without its expiry, and
+ * the expiry (0: none). */
+typedef struct fz_line {
+    char *text;
+    uint64_t expires_ms;
+} fz_line_t;
+
 static int fz_cmp_lines(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return strcmp(((const fz_line_t *)a)->text, ((const fz_line_t *)b)->text);
 }
 
-/* Splits a dump into lines and sorts them (slot order may differ between
- * two stores holding the same entries). */
-static size_t fz_sorted_lines(char *buf, char ***out)
+/* Cuts a line's ,"expires_ms":N member (dump writes it last; a '"' inside a
+ * JSON string is always escaped, so the text cannot occur there). */
+static fz_line_t fz_split_expiry(char *line)
+{
+    fz_line_t l = {line, 0};
+    char *at = strstr(line, ",\"expires_ms\":");
+
+    if (at) {
+        l.expires_ms = strtoull(at + strlen(",\"expires_ms\":"), NULL, 10);
+        *at = '\0';
+    }
+    return l;
+}
+
+/* Splits a dump into lines, cuts their expiry and sorts them (slot order
+ * may differ between two stores holding the same entries). */
+static size_t fz_sorted_lines(char *buf, fz_line_t **out)
 {
     size_t n = 0, cap = 16;
-    char **lines = malloc(cap * sizeof *lines), *p, *save = NULL;
+    fz_line_t *lines = malloc(cap * sizeof *lines);
+    char *p, *save = NULL;
 
     FZ_CHECK(lines != NULL, "out of memory");
     for (p = strtok_r(buf, "\n", &save); p; p = strtok_r(NULL, "\n", &save)) {
         if (n == cap) {
-            char **more = realloc(lines, (cap *= 2) * sizeof *lines);
+            fz_line_t *more = realloc(lines, (cap *= 2) * sizeof *lines);
             FZ_CHECK(more != NULL, "out of memory");
             lines = more;
         }
-        lines[n++] = p;
+        lines[n++] = fz_split_expiry(p);
     }
     qsort(lines, n, sizeof *lines, fz_cmp_lines);
     *out = lines;
     return n;
 }
 
+/* Checks the second dump against the first, the second load and dump
+ * having run from t0 to t1 (wall clock, which the check assumes is not set
+ * back).
+ * Every line must come back, with its expiry moved later by at most
+ * t1 - t0 (load's clock reading and kv's both fell in that span); a line
+ * may be missing only if its entry had expired by t1. */
+static void fz_same_lines(fz_line_t *a, size_t na, fz_line_t *b, size_t nb, uint64_t t0,
+                          uint64_t t1)
+{
+    size_t i, k = 0;
+
+    for (i = 0; i < na; i++) {
+        if (k < nb && strcmp(a[i].text, b[k].text) == 0) {
+            uint64_t was = a[i].expires_ms, is = b[k++].expires_ms;
+            FZ_CHECK(was ? is >= was && is - was <= t1 - t0 : is == 0,
+                     "dump | load | dump: expiry %" PRIu64 " came back as %" PRIu64
+                     " (load ran %" PRIu64 " ms):\n%s", was, is, t1 - t0, a[i].text);
+        } else {
+            FZ_CHECK(a[i].expires_ms && a[i].expires_ms <= t1,
+                     "dump | load | dump lost a line:\n%s", a[i].text);
+        }
+    }
+    FZ_CHECK(k == nb, "dump | load | dump: %zu lines, then %zu", na, nb);
+}
+
 static void fz_load_input(const uint8_t *d, size_t n)
 {
-    char *first, *second, **a, **b;
+    char *first, *second;
+    fz_line_t *a, *b;
     size_t alen, blen, na, nb;
+    uint64_t t0, t1;
     int rc;
 
     kv_clear(fz.kv);
@@ -344,14 +394,14 @@ static void fz_load_input(const uint8_t *d, size_t n)
         return;
     first = fz_dump(&alen);
     kv_clear(fz.kv);
+    t0 = cli_now_ms();
     rc = fz_load(first, alen);
     FZ_CHECK(rc == CLI_OK, "loading kvcli's own dump exited %d:\n%s", rc, first);
     second = fz_dump(&blen);
+    t1 = cli_now_ms();
     na = fz_sorted_lines(first, &a);
     nb = fz_sorted_lines(second, &b);
-    FZ_CHECK(na == nb, "dump | load | dump: %zu lines, then %zu", na, nb);
-    for (size_t i = 0; i < na; i++)
-        FZ_CHECK(strcmp(a[i], b[i]) == 0, "dump | load | dump differs:\n%s\n%s", a[i], b[i]);
+    fz_same_lines(a, na, b, nb, t0, t1);
     free(a);
     free(b);
     free(first);
@@ -422,7 +472,8 @@ static void fz_encodings(const uint8_t *d, size_t n)
         FZ_CHECK(line_bytes[i] >= 0x20 && line_bytes[i] != 0x7f,
                  "dump line has control byte 0x%02x", line_bytes[i]);
     FZ_CHECK(cli_utf8_valid(line_bytes, len), "dump line is not UTF-8");
-    FZ_CHECK(cli_jobject(&j, line_bytes, len, f, 4) == 0, "own dump line rejected: %s (%s)",
+    FZ_CHECK(cli_jobject(&j, line_bytes, len, f, 4, NULL, NULL) == 0,
+             "own dump line rejected: %s (%s)",
              j.err, j.field ? j.field : "-");
     FZ_CHECK(cli_get_json_bytes(&f[0], &f[1], &s, &got) == NULL && got == klen &&
              (klen == 0 || memcmp(s, key, klen) == 0), "key does not round-trip");

@@ -212,6 +212,10 @@ int cli_fail(const cli_t *c, int err, const char *fmt, ...);
 /* Like cli_fail(), with the (escaped) key as the context. */
 int cli_fail_key(const cli_t *c, int err, const void *key, size_t n);
 
+/* Prints "kvcli: STORE: warning: <message>" on stderr. */
+PRINTF_LIKE(2, 3)
+void cli_warn(const cli_t *c, const char *fmt, ...);
+
 /* ======================================================================== */
 /* store.c: what the commands share                                         */
 /* ======================================================================== */
@@ -250,9 +254,10 @@ int cli_iter_next(cli_iter_t *it);
 /* Frees the iteration's buffers. */
 void cli_iter_close(cli_iter_t *it);
 
-/* Reads KEY's value into v (growing v->buf, which may start NULL) and its
- * version and expiry into *meta.  Returns 0 or a kv error. */
-int cli_read_value(kv_t *kv, const char *key, cli_bytes_t *v, kv_meta_t *meta);
+/* Reads the value of key[0..klen) into v (growing v->buf, which may start
+ * NULL) and its version and expiry into *meta, all in one kv_get_ex().
+ * Returns 0 or a kv error. */
+int cli_read_value(kv_t *kv, const void *key, size_t klen, cli_bytes_t *v, kv_meta_t *meta);
 
 /* Returns wall-clock milliseconds since the epoch. */
 uint64_t cli_now_ms(void);
@@ -265,10 +270,17 @@ uint64_t cli_now_ms(void);
  * (hold, load --hold).  Returns the exit code. */
 int cli_hold_open(cli_t *c, kv_t *kv);
 
+/* What cli_load() did with the dump's entries. */
+typedef struct cli_load_counts {
+    uint64_t loaded;  /* entries put */
+    uint64_t expired; /* entries skipped: their expiry had passed */
+} cli_load_counts_t;
+
 /* cmd_dump.c: reads a dump from `in` (called `input` in messages) into
- * c->store, creating the store with the dump's geometry if it does not
- * exist.  Returns the exit code; *kv is the handle to close (NULL if the
- * store was not opened), *loaded the number of entries put. */
-int cli_load(cli_t *c, FILE *in, const char *input, kv_t **kv, uint64_t *loaded);
+ * c->store, creating the store with the dump's geometry and cache flag if
+ * it does not exist.  Returns the exit code; *kv is the handle to close
+ * (NULL if the store was not opened), *counts what became of the entries
+ * (also after a failure: those before it). */
+int cli_load(cli_t *c, FILE *in, const char *input, kv_t **kv, cli_load_counts_t *counts);
 
 #endif

@@ -146,7 +146,7 @@ static int cmd_get(cli_t *c, kv_t *kv)
     const char *key = c->arg[0];
     cli_bytes_t v = {NULL, 0, 0};
     kv_meta_t meta;
-    int err = cli_read_value(kv, key, &v, &meta);
+    int err = cli_read_value(kv, key, strlen(key), &v, &meta);
 
     if (err == 0 && c->show_version)
         printf("%" PRIu64 "\n", meta.version);

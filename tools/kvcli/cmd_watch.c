@@ -121,7 +121,7 @@ static int watch_key(cli_t *c, kv_t *kv, uint64_t deadline)
 
     for (;;) {
         if (first || version != seen) { /* the first pass, or kv_watch saw a change */
-            err = cli_read_value(kv, key, &v, &meta);
+            err = cli_read_value(kv, key, klen, &v, &meta);
             if (err != 0 && err != KV_ENOTFOUND)
                 break;
             version = err ? 0 : meta.version;

@@ -2,7 +2,8 @@
  * codec.c — kvcli's byte codecs (see codec.h): the \xNN escapes, UTF-8
  * validation, JSON strings and base64 on the way out; on the way in, a
  * parser for the one-line JSON objects of a dump, decoding strings and
- * base64 in place.
+ * base64 in place, which skips members it does not know when asked to (a
+ * dump header's fields from a newer kvcli).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -263,37 +264,96 @@ static int jnumber(cli_jcur_t *j, uint64_t *out)
     return 0;
 }
 
-/* Parses one "name": value member into the matching field. */
+/* Parses true or false. */
+static int jbool(cli_jcur_t *j, uint64_t *out)
+{
+    size_t left;
+
+    jskip_ws(j);
+    left = (size_t)(j->end - j->p);
+    if (left >= 4 && memcmp(j->p, "true", 4) == 0) {
+        j->p += 4;
+        *out = 1;
+    } else if (left >= 5 && memcmp(j->p, "false", 5) == 0) {
+        j->p += 5;
+        *out = 0;
+    } else {
+        return jfail(j, "expected true or false");
+    }
+    return 0;
+}
+
+/* Skips the value of a member no field names: a string, or a bare scalar,
+ * taken as the run of characters that numbers, true, false and null are
+ * made of and not checked further (the value is ignored; what follows it
+ * must still be ',' or '}'). */
+static int jskip_value(cli_jcur_t *j)
+{
+    static const char scalar[] = "0123456789+-.eEtrufalsn";
+    unsigned char *start, *ignored;
+    size_t len;
+
+    jskip_ws(j);
+    if (j->p < j->end && *j->p == '"')
+        return jstring(j, &ignored, &len);
+    for (start = j->p; j->p < j->end && *j->p && strchr(scalar, *j->p); j->p++)
+        continue;
+    return j->p == start ? jfail(j, "an unknown field's value must be a string, a number, "
+                                    "true, false or null") : 0;
+}
+
+/* Returns the field called name[0..len), or NULL. */
+static cli_jfield_t *jfind(cli_jfield_t *fields, size_t nfields, const unsigned char *name,
+                           size_t len)
+{
+    size_t k;
+
+    for (k = 0; k < nfields; k++)
+        if (strlen(fields[k].name) == len && memcmp(fields[k].name, name, len) == 0)
+            return &fields[k];
+    return NULL;
+}
+
+/* Parses one "name": value member into the matching field, or skips it
+ * when no field matches and the caller takes unknown members. */
 static int jmember(cli_jcur_t *j, cli_jfield_t *fields, size_t nfields)
 {
     unsigned char *name;
-    size_t len, k;
-    cli_jfield_t *f = NULL;
+    size_t len;
+    cli_jfield_t *f;
 
     if (jstring(j, &name, &len))
         return -1;
-    for (k = 0; k < nfields && !f; k++)
-        if (strlen(fields[k].name) == len && memcmp(fields[k].name, name, len) == 0)
-            f = &fields[k];
-    if (!f)
+    if ((f = jfind(fields, nfields, name, len)) == NULL && !j->unknown)
         return jfail(j, "unknown field");
-    j->field = f->name;
-    if (f->seen)
-        return jfail(j, "duplicate field");
-    f->seen = 1;
+    if (f) {
+        j->field = f->name;
+        if (f->seen)
+            return jfail(j, "duplicate field");
+        f->seen = 1;
+    }
     if (jexpect(j, ':', "expected ':'"))
         return -1;
-    if (f->is_string)
+    if (!f) {
+        if (jskip_value(j))
+            return -1;
+        /* A skipped string was decoded over its own span only: name is intact. */
+        j->unknown(j->ctx, name, len);
+        return 0;
+    }
+    if (f->type == CLI_JSTRING)
         return jstring(j, &f->str, &f->len);
-    return jnumber(j, &f->num);
+    return f->type == CLI_JBOOL ? jbool(j, &f->num) : jnumber(j, &f->num);
 }
 
 int cli_jobject(cli_jcur_t *j, unsigned char *s, size_t n, cli_jfield_t *fields,
-                size_t nfields)
+                size_t nfields, cli_junknown_fn unknown, void *ctx)
 {
     j->p = s;
     j->end = s + n;
     j->err = j->field = NULL;
+    j->unknown = unknown;
+    j->ctx = ctx;
     if (jexpect(j, '{', "expected '{'"))
         return -1;
     jskip_ws(j);

@@ -5,8 +5,8 @@
  * escapes for people (list, error messages), JSON strings for programs
  * (list --json, stats --json, dump), and base64 for dump fields that are
  * not valid UTF-8.  The reading side is a small parser for the one-line
- * JSON objects of a dump.  Pure functions of bytes and a FILE: nothing
- * here knows kv.h.
+ * JSON objects of a dump (unsigned integers, strings and booleans).  Pure
+ * functions of bytes and a FILE: nothing here knows kv.h.
  */
 #ifndef KVCLI_CODEC_H
 #define KVCLI_CODEC_H
@@ -31,29 +31,46 @@ void cli_put_json_string(FILE *f, const unsigned char *s, size_t n);
  * bytes are valid UTF-8, else "name_b64":"<base64>". */
 void cli_put_json_bytes(FILE *f, const char *name, const void *data, size_t n);
 
-/* One member the JSON object parser accepts: a string or an unsigned
- * integer.  Strings are decoded in place inside the parsed line, which
- * works because a JSON string never decodes to more bytes than it spans. */
+/* The kinds of value a member the JSON object parser accepts may hold. */
+enum cli_jtype {
+    CLI_JNUMBER, /* an unsigned decimal integer, in num */
+    CLI_JSTRING, /* a string, in str and len */
+    CLI_JBOOL    /* true or false, in num as 1 or 0 */
+};
+
+/* One member the JSON object parser accepts.  Strings are decoded in place
+ * inside the parsed line, which works because a JSON string never decodes
+ * to more bytes than it spans. */
 typedef struct cli_jfield {
     const char *name;
-    int is_string;
+    int type;                /* enum cli_jtype */
     int seen;
     unsigned char *str;
     size_t len;
     uint64_t num;
 } cli_jfield_t;
 
+/* Called for a member whose name is none of the fields' (the name decoded,
+ * not NUL-terminated), after its value was skipped. */
+typedef void (*cli_junknown_fn)(void *ctx, const unsigned char *name, size_t len);
+
 /* Parser state: a cursor over one line and the first error met. */
 typedef struct cli_jcur {
     unsigned char *p, *end;
     const char *err;         /* what went wrong, or NULL */
     const char *field;       /* the member being parsed when it did */
+    cli_junknown_fn unknown; /* set by cli_jobject() */
+    void *ctx;
 } cli_jcur_t;
 
 /* Parses s[0..n) as one JSON object whose members are among `fields`; the
- * line must hold nothing else.  Returns 0, or -1 with j->err set. */
+ * line must hold nothing else.  A member of another name is an error when
+ * `unknown` is NULL; otherwise its value, which must be a string or a bare
+ * scalar (a number, true, false or null; not an object or an array), is
+ * skipped and unknown(ctx, name, len) called.  Returns 0, or -1 with
+ * j->err set. */
 int cli_jobject(cli_jcur_t *j, unsigned char *s, size_t n, cli_jfield_t *fields,
-                size_t nfields);
+                size_t nfields, cli_junknown_fn unknown, void *ctx);
 
 /* Gets a byte string's bytes from exactly one of its plain or _b64 fields
  * (what cli_put_json_bytes wrote), decoding base64 in place.  Returns NULL,

@@ -1,8 +1,8 @@
 /*
  * report.c — how kvcli reports: the exit codes and their help text, usage
- * errors ("kvcli: <message>" plus a hint), and kv errors, which go to
- * stderr as "kvcli: STORE: message[: context]" with STORE and keys escaped
- * as `list` escapes them.
+ * errors ("kvcli: <message>" plus a hint), kv errors and warnings, which
+ * go to stderr as "kvcli: STORE: message[: context]" and "kvcli: STORE:
+ * warning: message" with STORE and keys escaped as `list` escapes them.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -45,12 +45,19 @@ int cli_exit_for(int err)
     }
 }
 
-/* Prints "kvcli: STORE: <kv_strerror(err)>", without the newline. */
-static void fail_begin(const cli_t *c, int err)
+/* Prints "kvcli: STORE: ", STORE escaped. */
+static void store_begin(const cli_t *c)
 {
     fputs("kvcli: ", stderr);
     cli_put_escaped(stderr, c->store, strlen(c->store));
-    fprintf(stderr, ": %s", kv_strerror(err));
+    fputs(": ", stderr);
+}
+
+/* Prints "kvcli: STORE: <kv_strerror(err)>", without the newline. */
+static void fail_begin(const cli_t *c, int err)
+{
+    store_begin(c);
+    fputs(kv_strerror(err), stderr);
 }
 
 int cli_fail(const cli_t *c, int err, const char *fmt, ...)
@@ -75,4 +82,16 @@ int cli_fail_key(const cli_t *c, int err, const void *key, size_t n)
     cli_put_escaped(stderr, key, n);
     fputc('\n', stderr);
     return cli_exit_for(err);
+}
+
+void cli_warn(const cli_t *c, const char *fmt, ...)
+{
+    va_list ap;
+
+    store_begin(c);
+    fputs("warning: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
 }

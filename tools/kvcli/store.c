@@ -94,9 +94,8 @@ int cli_iter_next(cli_iter_t *it)
     return k && v ? kv_next(it->kv, &it->cursor, &it->e) : KV_ENOMEM;
 }
 
-int cli_read_value(kv_t *kv, const char *key, cli_bytes_t *v, kv_meta_t *meta)
+int cli_read_value(kv_t *kv, const void *key, size_t klen, cli_bytes_t *v, kv_meta_t *meta)
 {
-    size_t klen = strlen(key);
     unsigned char *p;
     int err;
 
