@@ -258,9 +258,23 @@ KV_API int kv_flush(kv_t *kv);
 /* Stores `val` under `key`, replacing any value it had (unless
  * KV_NOREPLACE) and clearing any time-to-live it had.  Once it returns 0 the
  * write survives the death of any process, this one included.
+ *
+ * Room: an entry of at most 24 key + value bytes lives in its slot; a larger
+ * one takes a block of the data area of 16 + key + value bytes rounded up to
+ * 16.  A replace writes the new block before it lets go of the old one, so
+ * it needs room for both for a moment.  The data area's free space is kept
+ * in as few runs as merging neighbours allows, but it can be scattered, so
+ * a plain store refuses a write with KV_ENOROOM when no single free run
+ * holds its block (kv_stats' data_largest_free says how big the largest is;
+ * kv_clear or deletions make room).  A store created without a memory
+ * budget has room for every slot's largest entry and one more.
+ *
  * Errors: KV_EINVAL (empty key, NULL pointer with nonzero length, unknown
- * flag), KV_ETOOBIG, KV_EFULL, KV_EEXIST, KV_ERDONLY, KV_ETIMEDOUT,
- * KV_ECORRUPT, KV_EFORKED.  On any error the store is unchanged. */
+ * flag), KV_ETOOBIG, KV_EFULL (no free slot), KV_ENOROOM (no room in the
+ * data area, or a block larger than the whole data area), KV_EEXIST,
+ * KV_ERDONLY, KV_ETIMEDOUT, KV_ECORRUPT, KV_EFORKED.  On any error the
+ * store is unchanged (a cache may have evicted entries trying to make room,
+ * see below). */
 KV_API int kv_put(kv_t *kv, const void *key, size_t key_len,
                   const void *val, size_t val_len, unsigned flags);
 
@@ -373,7 +387,10 @@ KV_API int kv_clear(kv_t *kv);
 
 /* A store created with KV_CACHE never answers an insert with KV_EFULL:
  * once 7/8 of its slots are used, an insert of a new key evicts an entry,
- * in the same crash-safe step.  Expired entries go first: one in the new
+ * in the same crash-safe step.  When its data area has no room for a write,
+ * it evicts entries by the same CLOCK, one crash-safe step each, until the
+ * block fits (KV_ENOROOM only once nothing but the written key is left,
+ * and at once for a block larger than the whole data area).  Expired entries go first: one in the new
  * key's probe window (the 16 slots from its home) is simply overwritten.
  * Otherwise CLOCK chooses over the whole table: a get sets the entry's
  * reference bit (in the slot line it already reads, so gets stay one line);
@@ -468,7 +485,12 @@ typedef struct kv_stats {
     uint64_t recoveries;     /* repairs after a process died holding the lock */
     uint64_t lock_timeouts;  /* lock waits that hit their timeout, all processes */
     uint64_t hits;           /* gets that found their key */
-    uint64_t misses;         /* gets that did not (expired entries included) */
+    uint64_t misses;         /* gets that did not (expired entries included).
+                              * A get writes no counter of the store: each
+                              * handle counts its own and adds them when it
+                              * writes, reads stats or closes, so these include
+                              * this handle's gets and every other handle's up
+                              * to its last write, stats call or close */
     uint64_t expirations;    /* expired entries reclaimed */
     uint64_t evictions;      /* entries evicted to make room (cache stores) */
     uint32_t cache;          /* 1 if the store was created with KV_CACHE */

@@ -358,10 +358,10 @@ static int get_locked(kv_t *kv, uint64_t hash, const void *key, size_t key_len, 
     found_t f;
     int rc = find_live(kv, hash, key, key_len, &f, &clk);
     if (rc) {
-        kv->hdr->misses += rc == KV_ENOTFOUND;
+        kv->misses += rc == KV_ENOTFOUND;
         return rc;
     }
-    kv->hdr->hits++;
+    kv->hits++;
     if (kv->cache && !(f.slot->val_len & KV_VAL_REF))
         f.slot->val_len |= KV_VAL_REF; /* CLOCK's reference bit, on a line already read */
     *len = f.val_len;

@@ -121,6 +121,7 @@ static int stats_read(kv_t *kv, kv_stats_t *st)
         stats_unlocked(kv, st); /* again: our own wait stamped the holder's time */
         return rc;
     }
+    kv__store_fold(kv);
     kv__table_census(&kv->table, &c);
     (void)kv__alloc_census(&kv->table, &data); /* kv_check reports damage */
     st->dropped = h->dropped;

@@ -40,10 +40,20 @@ static void holder_set(kv_t *kv)
     atomic_signal_fence(memory_order_seq_cst);
 }
 
+void kv__store_fold(kv_t *kv)
+{
+    kv->hdr->hits += kv->hits;
+    kv->hdr->misses += kv->misses;
+    kv->hits = kv->misses = 0;
+}
+
 /* Drops the mutex; see store.h. */
 void kv__store_unlock(kv_t *kv, const store_hold_t *hold)
 {
     kv_header_t *h = kv->hdr;
+    int changed = atomic_load_explicit(&h->generation, memory_order_relaxed) != hold->generation;
+    if (changed) /* the counters' line is written by this hold anyway */
+        kv__store_fold(kv);
     /* Only a waiter stamps the time (store_wait), so the uncontended path
      * reads no clock; a stamp that lands after this clear is cleared by the
      * next unlock. */
@@ -57,8 +67,7 @@ void kv__store_unlock(kv_t *kv, const store_hold_t *hold)
      * with kv_wait's seq_cst increment of `waiters`: either this sees the
      * waiter, or the waiter's futex sleep sees the new change_seq and does
      * not sleep (see notify.c). */
-    if (atomic_load_explicit(&h->generation, memory_order_relaxed) != hold->generation &&
-        atomic_load_explicit(&h->waiters, memory_order_seq_cst) != 0)
+    if (changed && atomic_load_explicit(&h->waiters, memory_order_seq_cst) != 0)
         kv__os_wake_all(kv->obj, &h->change_seq);
 }
 
@@ -425,9 +434,25 @@ int kv_created(const kv_t *kv)
     return kv ? kv->created : 0;
 }
 
+/* A closing handle's counted gets go into the store, if the lock comes
+ * soon: a close must not hang on a stuck lock for statistics. */
+#define CLOSE_FOLD_WAIT_MS 100u
+
+static void fold_at_close(kv_t *kv)
+{
+    store_hold_t hold;
+    uint32_t wait = kv__store_timeout(kv);
+    if (!kv->hdr || (!kv->hits && !kv->misses) || !kv__store_intact(kv) ||
+        kv__store_lock_within(kv, &hold, wait < CLOSE_FOLD_WAIT_MS ? wait : CLOSE_FOLD_WAIT_MS))
+        return;
+    kv__store_fold(kv);
+    kv__store_unlock(kv, &hold);
+}
+
 int kv_close(kv_t *kv)
 {
     if (kv) {
+        fold_at_close(kv);
         kv__os_object_close(kv->obj);
         free(kv);
     }

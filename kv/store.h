@@ -22,7 +22,15 @@ struct kv {
     int created;
     int writable;
     int cache;                   /* the store evicts instead of failing when full */
+    /* Gets' hits and misses not yet added to the header's: a get writes no
+     * counter line of the store (only this handle's memory, under the store
+     * mutex, which also serialises threads sharing the handle); a hold that
+     * changes the store, stats and close fold them in (kv__store_fold). */
+    uint64_t hits, misses;
 };
+
+/* Adds the handle's counted gets to the header's counters.  Under the lock. */
+void kv__store_fold(kv_t *kv);
 
 /* What kv__store_lock() saw, for kv__store_unlock() to tell whether the hold
  * changed the store (and kv_wait sleepers must be woken). */
