@@ -241,8 +241,23 @@ KV_API int kv_info_size(const kv_t *kv, kv_info_t *info, size_t size);
 KV_API int kv_set_timeout(kv_t *kv, uint32_t ms);
 
 /* Writes a file-backed store's pages to disk (msync) and waits for it.  For
- * named memory it returns 0 at once.  Errors: KV_EINVAL (NULL handle),
- * KV_EFORKED, KV_ENOMEM, KV_EIO.  Thread-safe. */
+ * named memory it returns 0 at once.
+ *
+ * What it promises: once it returns 0, a power loss (or an OS crash) can no
+ * longer take back any write acknowledged before it was called.  After a
+ * power loss every entry reads as it was at the last kv_flush(), or as a
+ * later acknowledged write left it, or is gone — deleted by the scan that
+ * the next opener runs on a file store that was not closed cleanly, and
+ * counted in kv_stats' `dropped` — but never as bytes it did not hold: every
+ * entry of a file store carries a check over its head and bytes, and the
+ * scan deletes each entry whose check fails (a write after the flush whose
+ * pages reached the disk only in part), mends probe paths and keeps the
+ * later of a key found twice.  The last process to close a file store
+ * flushes it and marks it clean, so the next opener need not scan.  Named
+ * memory does not survive a reboot and carries no checks.
+ *
+ * Errors: KV_EINVAL (NULL handle), KV_EFORKED, KV_ENOMEM, KV_EIO.
+ * Thread-safe. */
 KV_API int kv_flush(kv_t *kv);
 
 /* ------------------------------------------------------------------------ */

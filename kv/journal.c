@@ -59,7 +59,11 @@
  *
  * Recovery runs when the mutex reports a dead owner (EOWNERDEAD /
  * WAIT_ABANDONED), or when a process attaches alone and finds the holder
- * mark set (store.c).  It never needs the dead process: only the header.
+ * mark set, or finds a checked (file) store not closed cleanly (store.c):
+ * after a power loss the disk may hold each page as it was at any time since
+ * the last flush, so every entry is verified against its check and a torn
+ * one deleted and counted (h->dropped), and the undo image is used only if
+ * its own check holds.  It never needs the dead process: only the header.
  * KV_CRASH_POINT() (fault.h) marks the places the crash tests kill at.
  */
 #include "journal.h"
@@ -131,10 +135,11 @@ int kv__journal_place(const kv_table_t *t, kv_header_t *h, uint64_t i, const voi
 }
 
 /* Writes an entry's head fields and bytes (or its block's index) into slot
- * s, all but its commit word key_len. */
-static void write_entry(kv_slot_t *s, const void *key, uint32_t key_len,
+ * s, all but its commit word key_len; in a checked store, its check last. */
+static void write_entry(const kv_table_t *t, kv_slot_t *s, const void *key, uint32_t key_len,
                         const journal_entry_t *e, uint64_t version)
 {
+    const unsigned char *bytes = s->data;
     s->hash = e->hash;
     s->val_len = e->val_len;
     s->version = version;
@@ -142,10 +147,13 @@ static void write_entry(kv_slot_t *s, const void *key, uint32_t key_len,
     KV_CRASH_POINT();
     if (e->block != ALLOC_NONE) {
         memcpy(s->data, &e->block, sizeof e->block);
+        bytes = (const unsigned char *)(kv__table_block(t, e->block) + 1);
     } else {
         memcpy(s->data, key, key_len);
         copy_bytes(s->data + key_len, e->val, e->val_len);
     }
+    if (t->checked)
+        s->check = kv__table_check_of(s, key_len, e->val_len, bytes);
 }
 
 /* The block slot s (or its image) names, or ALLOC_NONE for an inline or
@@ -178,7 +186,7 @@ uint64_t kv__journal_insert(const kv_table_t *t, kv_header_t *h, uint64_t i,
     uint64_t was_tomb = kv__table_state(s) == KV_SLOT_TOMB;
     uint64_t version = atomic_load_explicit(&h->generation, memory_order_relaxed) + 1;
 
-    write_entry(s, key, key_len, e, version);
+    write_entry(t, s, key, key_len, e, version);
     KV_CRASH_POINT();
     commit_u32(&s->key_len, key_len);
     KV_CRASH_POINT();
@@ -208,7 +216,7 @@ uint64_t kv__journal_replace(const kv_table_t *t, kv_header_t *h, uint64_t i,
     KV_CRASH_POINT();
     commit_u32(&h->journal_op, KV_JOURNAL_REPLACE);
     KV_CRASH_POINT();
-    write_entry(s, key, key_len, e, version);
+    write_entry(t, s, key, key_len, e, version);
     atomic_store_explicit(&s->key_len, key_len, memory_order_relaxed);
     KV_CRASH_POINT();
     publish(h, version);
@@ -235,7 +243,7 @@ uint64_t kv__journal_evict_insert(const kv_table_t *t, kv_header_t *h, uint64_t 
     commit_u32(&h->journal_op, KV_JOURNAL_EVICT);
     KV_CRASH_POINT();
     commit_u32(&victim->key_len, KV_SLOT_TOMB);
-    write_entry(s, key, key_len, e, version);
+    write_entry(t, s, key, key_len, e, version);
     KV_CRASH_POINT();
     commit_u32(&s->key_len, key_len);
     h->tombstones += 1 - (uint64_t)(prev == KV_SLOT_TOMB);
@@ -329,11 +337,80 @@ static int undo_replace(const kv_table_t *t, kv_header_t *h)
     uint64_t i = h->journal_slot;
     kv_slot_t *img = undo_image(h);
     uint32_t key_len = kv__table_state(img), val_len = kv__table_val_len(img);
+    const unsigned char *bytes;
     if (i > t->mask || key_len == KV_SLOT_EMPTY || key_len > t->geo.key_max ||
         !kv__validate_val_len(val_len, &t->geo))
         return KV_ECORRUPT;
+    /* A power loss may have kept the image from before it was written:
+     * then the slot is left as it is, for drop_torn to judge. */
+    if (t->checked && (!(bytes = kv__table_bytes(t, img, key_len, val_len)) ||
+                       kv__table_check_of(img, key_len, val_len, bytes) != img->check))
+        return 0;
     memcpy(kv__table_slot(t, i), img, KV_SLOT_SIZE);
     return 0;
+}
+
+/* After a power loss a probe path may mix slots from different moments: an
+ * empty slot (from after a run of tombstones was reclaimed) in front of an
+ * entry placed when it was a tombstone.  Turning such empty slots on an
+ * entry's path into tombstones makes it reachable again; a tombstone costs
+ * only a probe. */
+static void mend_paths(const kv_table_t *t)
+{
+    for (uint64_t i = 0; i <= t->mask; i++) {
+        uint32_t kl = kv__table_state(kv__table_slot(t, i));
+        if (kl == KV_SLOT_EMPTY || kl == KV_SLOT_TOMB)
+            continue;
+        for (uint64_t j = kv__table_slot(t, i)->hash & t->mask; j != i; j = (j + 1) & t->mask)
+            if (kv__table_state(kv__table_slot(t, j)) == KV_SLOT_EMPTY)
+                atomic_store_explicit(&kv__table_slot(t, j)->key_len, KV_SLOT_TOMB,
+                                      memory_order_relaxed);
+    }
+}
+
+/* A key in two slots (deleted in one, inserted in another, the pages of
+ * both kept from different moments): the later version stays.  Returns
+ * how many copies were deleted.  Run on sound entries with mended paths. */
+static uint64_t drop_duplicates(const kv_table_t *t)
+{
+    uint64_t dropped = 0;
+    for (uint64_t i = 0; i <= t->mask; i++) {
+        kv_slot_t *s = kv__table_slot(t, i);
+        uint32_t kl = kv__table_state(s);
+        const unsigned char *bytes;
+        table_pos_t pos;
+        if (kl == KV_SLOT_EMPTY || kl == KV_SLOT_TOMB ||
+            !(bytes = kv__table_bytes(t, s, kl, kv__table_val_len(s))) ||
+            kv__table_lookup(t, s->hash, bytes, kl, &pos) != 0 || pos.found == i)
+            continue;
+        kv_slot_t *first = kv__table_slot(t, pos.found);
+        kv_slot_t *older = first->version < s->version ? first : s;
+        atomic_store_explicit(&older->key_len, KV_SLOT_TOMB, memory_order_relaxed);
+        dropped++;
+    }
+    return dropped;
+}
+
+/* Deletes every entry of a checked store whose check does not match its
+ * bytes (pages from before and after a write, kept by a power loss).
+ * Returns how many. */
+static uint64_t drop_torn(const kv_table_t *t)
+{
+    uint64_t dropped = 0;
+    for (uint64_t i = 0; i <= t->mask; i++) {
+        kv_slot_t *s = kv__table_slot(t, i);
+        uint32_t kl = kv__table_state(s), vl = kv__table_val_len(s);
+        const unsigned char *bytes;
+        if (kl == KV_SLOT_EMPTY || kl == KV_SLOT_TOMB)
+            continue;
+        if (kv__validate_key_len(kl, &t->geo) && kv__validate_val_len(vl, &t->geo) &&
+            (bytes = kv__table_bytes(t, s, kl, vl)) != NULL &&
+            kv__table_check_of(s, kl, vl, bytes) == s->check)
+            continue;
+        atomic_store_explicit(&s->key_len, KV_SLOT_TOMB, memory_order_relaxed);
+        dropped++;
+    }
+    return dropped;
 }
 
 /* Undoes an eviction: the victim back from the image, the new entry's slot
@@ -374,6 +451,11 @@ int kv__journal_recover(const kv_table_t *t, kv_header_t *h)
         break;
     }
     commit_u32(&h->journal_op, KV_JOURNAL_IDLE);
+    if (t->checked) { /* what a power loss can leave, and a crash cannot */
+        h->dropped += drop_torn(t);
+        mend_paths(t);
+        h->dropped += drop_duplicates(t);
+    }
     h->dropped += kv__alloc_rebuild(t, ++h->alloc_epoch);
     kv__table_census(t, &census);
     h->used = census.used;

@@ -61,7 +61,10 @@
 
 /* Store flags (kv_header_t.flags), fixed at creation. */
 #define KV_STORE_CACHE    0x1u /* evict instead of failing when full */
-#define KV_STORE_FLAGS    KV_STORE_CACHE
+#define KV_STORE_CHECKED  0x2u /* a file store: every entry carries a check
+                                * (kv_slot_t.check) that the power-loss scan
+                                * verifies (journal.c) */
+#define KV_STORE_FLAGS    (KV_STORE_CACHE | KV_STORE_CHECKED)
 
 /* Slot states live in key_len: keys are never empty, so 0 can mean "never
  * used" and the all-ones value "deleted". */
@@ -138,7 +141,11 @@ typedef struct kv_header {
     uint64_t clock_hand;     /* cache stores: where the next global CLOCK scan starts */
     uint64_t dropped;        /* damaged entries that recovery removed */
     uint32_t alloc_epoch;    /* bumped by every rebuild of the free lists */
-    uint32_t reserved3;
+    uint32_t clean;          /* checked stores: 1 when the last process to close
+                              * it had flushed every page first; 0 while it is
+                              * in use (made durable before any change), so a
+                              * power loss leaves 0 and the next opener alone
+                              * scans every entry */
     uint64_t reserved4;
 } kv_header_t;
 
@@ -150,7 +157,8 @@ typedef struct kv_slot {
     uint64_t version;        /* the store's generation when last written */
     uint64_t expires_ms;     /* wall-clock ms since the epoch; 0 = never */
     _Atomic uint32_t seq;    /* reserved for optimistic reads: 0 */
-    uint32_t check;          /* reserved for a power-loss check: 0 */
+    uint32_t check;          /* checked stores: kv__table_check_of() of the
+                              * entry, written with it; else 0 */
     uint8_t  data[KV_INLINE_MAX]; /* key_len + val_len <= KV_INLINE_MAX: the
                               * key, then the value; else a uint32_t, the
                               * granule index of the entry's block */

@@ -119,6 +119,12 @@ int kv__os_object_share(os_object_t *obj);
  * memory. */
 int kv__os_object_flush(os_object_t *obj);
 
+/* For a closing handle only: 1 if the attach lock could be taken
+ * exclusively at once, so no other process has the object open and none
+ * can open it before this one closes; else 0.  Either way this handle's
+ * attach lock may be gone (a conversion is not atomic): close it next. */
+int kv__os_object_last_one(os_object_t *obj);
+
 /* Unmaps, releases the attach lock and closes.  NULL is accepted. */
 void kv__os_object_close(os_object_t *obj);
 

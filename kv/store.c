@@ -207,6 +207,7 @@ int kv__store_sized_out(void *dst, size_t dst_size, const void *src, size_t src_
 static void table_from_header(kv_t *kv, const kv_geometry_t *g)
 {
     kv__table_init(&kv->table, kv->hdr, g, kv->hdr->hash_seed);
+    kv->table.checked = (kv->hdr->flags & KV_STORE_CHECKED) != 0;
 }
 
 /* Writes a new store into an empty object this process holds alone.  The
@@ -233,7 +234,9 @@ static int store_format(kv_t *kv, const kv_geometry_t *g)
     h->hash_seed = kv__os_random64();
     h->total_size = g->total_size;
     h->lock_abi = kv__os_mutex_abi();
-    h->flags = kv->cache ? KV_STORE_CACHE : 0;
+    /* Only a file survives a power loss, so only a file store pays for
+     * checks (a hash of every written entry). */
+    h->flags = (kv->cache ? KV_STORE_CACHE : 0) | (kv->file ? KV_STORE_CHECKED : 0);
     h->identity_check = kv__validate_identity(h);
     rc = kv__os_mutex_init(kv->obj);
     if (rc)
@@ -246,6 +249,26 @@ static int store_format(kv_t *kv, const kv_geometry_t *g)
     return 0;
 }
 
+/* A checked store is marked in use, durably, before anything changes it:
+ * a power loss from now on leaves clean 0, and a scan at the next open. */
+static int mark_in_use(kv_t *kv)
+{
+    kv->hdr->clean = 0;
+    return kv__os_object_flush(kv->obj);
+}
+
+/* The last process to close a checked store makes every page durable, then
+ * says so (durably too), so the next opener need not scan it. */
+static void mark_clean_if_last(kv_t *kv)
+{
+    if (!kv->hdr || !kv->table.checked || kv__store_check_fork(kv) != 0 ||
+        !kv__store_intact(kv) || !kv__os_object_last_one(kv->obj) ||
+        kv__os_object_flush(kv->obj) != 0)
+        return;
+    kv->hdr->clean = 1;
+    (void)kv__os_object_flush(kv->obj); /* if this fails, the next open scans */
+}
+
 /* Alone with an existing store: no process is inside the mutex, whatever its
  * bytes say (a holder that died, a file-backed store from before a reboot).
  * Repair if the last holder died mid-operation, then format a fresh mutex,
@@ -254,14 +277,15 @@ static int store_repair_alone(kv_t *kv)
 {
     kv_header_t *h = kv->hdr;
     int rc = 0;
-    if (atomic_load_explicit(&h->holder_pid, memory_order_relaxed) != 0 || kv__journal_busy(h))
+    if (atomic_load_explicit(&h->holder_pid, memory_order_relaxed) != 0 || kv__journal_busy(h) ||
+        (kv->table.checked && !h->clean))
         rc = kv__journal_recover(&kv->table, h);
     atomic_store_explicit(&h->holder_pid, 0, memory_order_relaxed);
     atomic_store_explicit(&h->waiters, 0, memory_order_relaxed); /* nobody else is here */
     if (rc || (rc = kv__os_mutex_init(kv->obj)) != 0)
         return rc;
     h->lock_abi = kv__os_mutex_abi();
-    return 0;
+    return kv->table.checked ? mark_in_use(kv) : 0;
 }
 
 static int store_attach_existing(kv_t *kv, uint64_t size, int alone)
@@ -420,6 +444,7 @@ int kv_open(kv_t **out, const char *name, unsigned flags, const kv_options_t *ca
     kv->pid = kv__os_pid();
     kv->forks = atomic_load_explicit(&kv__os_forks, memory_order_relaxed);
     kv->writable = (flags & KV_RDWR) != 0;
+    kv->file = kv__validate_name_is_path(name);
     kv->cache = (flags & KV_CACHE) != 0; /* for a store this call creates */
     if ((rc = store_attach(kv, name, flags, opts, &want, &why)) != 0) {
         kv_close(kv);
@@ -453,6 +478,7 @@ int kv_close(kv_t *kv)
 {
     if (kv) {
         fold_at_close(kv);
+        mark_clean_if_last(kv);
         kv__os_object_close(kv->obj);
         free(kv);
     }

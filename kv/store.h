@@ -22,6 +22,7 @@ struct kv {
     int created;
     int writable;
     int cache;                   /* the store evicts instead of failing when full */
+    int file;                    /* a file store (a store this call creates is checked) */
     /* Gets' hits and misses not yet added to the header's: a get writes no
      * counter line of the store (only this handle's memory, under the store
      * mutex, which also serialises threads sharing the handle); a hold that

@@ -30,11 +30,22 @@ void kv__table_init(kv_table_t *t, void *base, const kv_geometry_t *g, uint64_t 
     t->geo = *g;
     t->mask = g->slot_count - 1;
     t->seed = seed;
+    t->checked = 0; /* the store's flag, set by its opener */
 }
 
 uint64_t kv__table_hash(const kv_table_t *t, const void *key, size_t len)
 {
     return XXH3_64bits_withSeed(key, len, t->seed);
+}
+
+uint32_t kv__table_check_of(const kv_slot_t *s, uint32_t key_len, uint32_t val_len,
+                            const unsigned char *bytes)
+{
+    uint64_t head[4] = { s->hash, (uint64_t)key_len << 32 | (val_len & KV_VAL_LEN_MASK),
+                         s->version, s->expires_ms };
+    uint64_t seed = XXH3_64bits(head, sizeof head);
+    return (uint32_t)XXH3_64bits_withSeed(bytes, (size_t)key_len + (val_len & KV_VAL_LEN_MASK),
+                                          seed);
 }
 
 /* 1 if slot s (in state `state`, a key length) holds `key`, 0 if not,
@@ -178,21 +189,25 @@ static int reachable(const kv_table_t *t, uint64_t i)
 const char *kv__table_check_slot(const kv_table_t *t, uint64_t i, uint64_t now_ms)
 {
     kv_slot_t *s = kv__table_slot(t, i);
-    uint32_t state = kv__table_state(s);
+    /* Each field read once: a process with write permission may change
+     * them while this runs (the lock binds only those who take it). */
+    uint32_t state = kv__table_state(s), val_len = kv__table_val_len(s);
     table_pos_t pos;
     if (state == KV_SLOT_EMPTY || state == KV_SLOT_TOMB)
         return NULL;
     if (!kv__validate_key_len(state, &t->geo))
         return "key length out of range";
-    if (!kv__validate_val_len(kv__table_val_len(s), &t->geo))
+    if (!kv__validate_val_len(val_len, &t->geo))
         return "value length out of range";
     if (!kv__validate_expiry(s->expires_ms, now_ms))
         return "expiry further ahead than any time to live";
-    const unsigned char *bytes = kv__table_bytes(t, s, state, kv__table_val_len(s));
+    const unsigned char *bytes = kv__table_bytes(t, s, state, val_len);
     if (!bytes)
         return "block outside the data area";
     if (kv__table_hash(t, bytes, state) != s->hash)
         return "stored hash does not match the key";
+    if (t->checked && kv__table_check_of(s, state, val_len, bytes) != s->check)
+        return "entry check does not match its bytes (torn, by a power loss or a stray write)";
     if (!reachable(t, i))
         return "entry unreachable: an empty slot lies between it and its home";
     if (kv__table_lookup(t, s->hash, bytes, state, &pos) != 0 || pos.found != i)

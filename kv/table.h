@@ -20,6 +20,7 @@ typedef struct kv_table {
     kv_geometry_t geo;    /* validated private copy; never re-read from the mapping */
     uint64_t mask;        /* slot_count - 1 */
     uint64_t seed;        /* XXH3 seed of this store */
+    int checked;          /* KV_STORE_CHECKED: entries carry a check */
 } kv_table_t;
 
 /* Where a lookup ended. */
@@ -36,6 +37,14 @@ void kv__table_init(kv_table_t *t, void *base, const kv_geometry_t *g, uint64_t 
 
 /* XXH3-64 of the key with the store's seed. */
 uint64_t kv__table_hash(const kv_table_t *t, const void *key, size_t len);
+
+/* The check of the entry in slot s with these lengths and bytes (its key,
+ * then its value): 32 bits of XXH3 over the head fields (not the CLOCK bit,
+ * which gets set) and the bytes.  A power loss that keeps some of an
+ * entry's pages from before a write and some from after leaves a slot whose
+ * check does not match. */
+uint32_t kv__table_check_of(const kv_slot_t *s, uint32_t key_len, uint32_t val_len,
+                            const unsigned char *bytes);
 
 static inline kv_slot_t *kv__table_slot(const kv_table_t *t, uint64_t i)
 {

@@ -561,6 +561,14 @@ int kv__os_object_share(os_object_t *obj)
     return 0;
 }
 
+int kv__os_object_last_one(os_object_t *obj)
+{
+    /* The OFD lock first: fcntl converts atomically, so a failure keeps the
+     * shared hold.  Then the flock, which no one else can hold shared if
+     * the OFD lock was had (every opener takes both). */
+    return ofd_lock(obj->fd, LOCK_EX, F_OFD_SETLK) == 0 && try_lock(obj->fd, LOCK_EX) == 0;
+}
+
 int kv__os_object_flush(os_object_t *obj)
 {
     if (!obj->is_file || !obj->addr)

@@ -714,6 +714,14 @@ int kv__os_object_share(os_object_t *obj)
     }
 }
 
+int kv__os_object_last_one(os_object_t *obj)
+{
+    if (!obj->is_file)
+        return 0; /* a section has no pages on disk to make durable */
+    attach_unlock(obj); /* LockFileEx cannot convert a lock in place */
+    return attach_lock(obj, ATTACH_EXCLUSIVE, 0) == 0;
+}
+
 int kv__os_object_flush(os_object_t *obj)
 {
     if (!obj->is_file || !obj->addr)
