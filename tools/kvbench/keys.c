@@ -1,16 +1,19 @@
 /*
  * keys.c — the inputs every system gets alike: the key set, the access
- * order, the values, the random generator and YCSB's zipfian sequences.
+ * order, the values, the random generator and the operation sequences (90/10
+ * uniform for the processes, YCSB's zipfian).
  *
  * Everything is a pure function of the sizes and fixed seeds, so each system
  * (and each worker process, which makes its own inputs) sees exactly the
  * same bytes in the same order.  Keys are not stored: key_gen() (bench.h)
- * writes key i into a keys_buffer() slot when an operation needs it.  Key i
+ * writes key i into a keys_buffer() slot when an operation needs it; what
+ * workloads store is key numbers (the order, the sequences).  Key i
  * is 'k', then 2i (stored) or 2i+1 (absent) as 8 lowercase hex digits, then
  * filler bytes up to --key-size, so absent keys sort among the stored ones
  * (an ordered store such as LMDB must not find all its misses in one cached
  * corner of its tree).  Sequences are made before timing starts: the
- * zipfian generator costs two pow() calls per draw, as much as a kv get.
+ * zipfian generator costs two pow() calls per draw, as much as a kv get,
+ * and even a uniform draw is a multiply or two the timed loop need not pay.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -20,7 +23,6 @@
 #include "bench.h"
 
 #define KEY_SEED  UINT64_C(42)
-#define YCSB_SEED UINT64_C(0x5943534221)
 #define ZIPF_THETA 0.99 /* YCSB's default zipfian constant */
 
 uint64_t bench_rand(uint64_t *state)
@@ -31,11 +33,27 @@ uint64_t bench_rand(uint64_t *state)
     return z ^ (z >> 31);
 }
 
-uint64_t bench_now_ns(void)
+double bench_rand_unit(uint64_t *state)
+{
+    return (double)(bench_rand(state) >> 11) * 0x1.0p-53;
+}
+
+/* The clock's time in nanoseconds. */
+static uint64_t clock_ns(clockid_t clock)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t bench_now_ns(void)
+{
+    return clock_ns(CLOCK_MONOTONIC);
+}
+
+uint64_t bench_cpu_ns(void)
+{
+    return clock_ns(CLOCK_THREAD_CPUTIME_ID);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -55,8 +73,7 @@ static void shuffle(uint32_t *order, uint32_t count)
     }
 }
 
-int keys_make(bench_keys_t *k, uint32_t count, uint32_t key_size, uint32_t val_size,
-              int full)
+int keys_make(bench_keys_t *k, uint32_t count, uint32_t key_size, uint32_t val_size)
 {
     memset(k, 0, sizeof *k);
     k->count = count;
@@ -65,14 +82,12 @@ int keys_make(bench_keys_t *k, uint32_t count, uint32_t key_size, uint32_t val_s
     k->val[0] = malloc(val_size + 1u);
     k->val[1] = malloc(val_size + 1u);
     k->buf = malloc(val_size + 1u);
-    if (full)
-        k->order = malloc(sizeof *k->order * count);
+    k->order = malloc(sizeof *k->order * count);
     if (key_size < KEY_SIZE_MIN)
         return bench_error("keys must be at least %d bytes", KEY_SIZE_MIN);
-    if (!k->val[0] || !k->val[1] || !k->buf || (full && !k->order))
+    if (!k->val[0] || !k->val[1] || !k->buf || !k->order)
         return bench_error("out of memory for %u keys", count);
-    if (full)
-        shuffle(k->order, count);
+    shuffle(k->order, count);
     memset(k->val[0], 'v', val_size);
     memset(k->val[1], 'w', val_size);
     return 0;
@@ -101,8 +116,9 @@ unsigned char *keys_buffer(const bench_keys_t *k, uint32_t n)
 }
 
 /* ---------------------------------------------------------------------- */
-/* YCSB: zipfian (Gray et al., "Quickly generating billion-record         */
-/* synthetic databases", 1994), scrambled as YCSB's ScrambledZipfian      */
+/* Operation sequences: uniform, or zipfian (Gray et al., "Quickly        */
+/* generating billion-record synthetic databases", 1994) scrambled as     */
+/* YCSB's ScrambledZipfian                                                */
 /* ---------------------------------------------------------------------- */
 
 typedef struct zipf {
@@ -130,7 +146,7 @@ static void zipf_init(zipf_t *z, uint64_t n, double theta)
 /* A rank in [0, n): rank 0 is the most popular. */
 static uint64_t zipf_next(const zipf_t *z, uint64_t *rng)
 {
-    double u = (double)(bench_rand(rng) >> 11) * 0x1.0p-53;
+    double u = bench_rand_unit(rng);
     double uz = u * z->zetan;
     uint64_t r;
     if (uz < 1.0)
@@ -150,18 +166,21 @@ static uint64_t fnv64(uint64_t v)
     return h;
 }
 
-int ycsb_make(uint32_t **seq, uint64_t ops, uint32_t records, unsigned update_pct)
+int mix_make(uint32_t **seq, uint64_t ops, uint32_t records, unsigned update_pct, int zipfian,
+             uint64_t seed)
 {
-    zipf_t z;
-    uint64_t rng = YCSB_SEED + update_pct;
+    zipf_t z = { 0 };
+    uint64_t rng = seed;
     uint32_t *s = malloc(sizeof *s * ops);
     if (!s)
-        return bench_error("out of memory for %llu YCSB operations", (unsigned long long)ops);
-    zipf_init(&z, records, ZIPF_THETA);
+        return bench_error("out of memory for %llu operations", (unsigned long long)ops);
+    if (zipfian)
+        zipf_init(&z, records, ZIPF_THETA);
     for (uint64_t i = 0; i < ops; i++) {
-        uint32_t rec = (uint32_t)(fnv64(zipf_next(&z, &rng)) % records);
+        uint32_t rec = zipfian ? (uint32_t)(fnv64(zipf_next(&z, &rng)) % records)
+                               : (uint32_t)(((bench_rand(&rng) >> 32) * records) >> 32);
         int update = bench_rand(&rng) % 100 < update_pct;
-        s[i] = rec | (update ? YCSB_UPDATE : 0u);
+        s[i] = rec | (update ? BENCH_IDX_PUT : 0u);
     }
     *seq = s;
     return 0;

@@ -1,13 +1,19 @@
 /*
- * report.c — kvbench's output: the table on stdout, as rows arrive, and on
- * request the same rows as CSV (--csv) and the multi-process figures as a
- * gnuplot data file (--plot-data).
+ * report.c — kvbench's output: the tables on stdout, as rows arrive, the
+ * summaries made from them at the end, and on request the same rows as CSV
+ * (--csv) and the multi-process figures as a gnuplot data file
+ * (--plot-data).
  *
- * The ratio column is this row's ns/op divided by kv's ns/op for the same
- * section, store and base workload, so > 1 means slower than kv.  kv runs
- * first in every section, so its figure is known when a peer's row prints.
- * Errors travel as text: a system function that fails calls bench_error(),
- * and the section puts bench_last_error() in the row's note.
+ * Every row is kept, so that a later row can be compared with an earlier
+ * one and the summaries can put systems side by side: the "vs kv" column
+ * is this row's ns/op divided by kv's for the same section, store and base
+ * workload (> 1: slower than kv); "spread" is (slowest - fastest
+ * repetition) / median, the run's own measure of its noise.  The floor
+ * check puts the harness, the bare loop, the floor and kv next to each
+ * other; the processes summary divides throughput at 2 and 4 processes by
+ * throughput at 1.  Errors travel as text: a system function that fails
+ * calls bench_error(), and the section puts bench_last_error() in the
+ * row's note.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,17 +21,19 @@
 
 #include "bench.h"
 
-#define MAX_KV_ROWS 64
+#define MAX_ROWS 512
 #define MAX_SERIES 8
 #define MAX_POINTS 4
 
 static char last_error[256];
 
-static struct {
-    char key[128];
-    double ns;
-} kv_rows[MAX_KV_ROWS];
-static unsigned kv_count;
+typedef struct row {
+    char section[8], sys[16], store[8], workload[48];
+    bench_fig_t f; /* ns/op; median 0: no figure */
+} row_t;
+
+static row_t rows[MAX_ROWS];
+static unsigned row_count;
 
 static struct {
     char name[32];
@@ -37,6 +45,7 @@ static unsigned series_count;
 
 static FILE *csv;
 static const char *plot_path;
+static int mem_header_done;
 
 int bench_error(const char *fmt, ...)
 {
@@ -52,6 +61,14 @@ const char *bench_last_error(void)
     return last_error[0] ? last_error : "failed";
 }
 
+int bench_unexpected(bench_op_t op, int rc)
+{
+    static const char *const names[] = { "get", "get", "put", "delete", "get or put" };
+    if (rc < 0)
+        return rc;
+    return bench_error("%s: unexpected %s", names[op], rc == BENCH_MISS ? "miss" : "hit");
+}
+
 int report_open(const bench_opts_t *o)
 {
     plot_path = o->plot_path;
@@ -59,67 +76,232 @@ int report_open(const bench_opts_t *o)
         return 0;
     if (!(csv = fopen(o->csv_path, "w")))
         return bench_error("cannot write %s", o->csv_path);
-    fprintf(csv, "section,system,store,workload,ns_per_op,ops_per_s,ratio_vs_kv,note\n");
+    if (o->memory_workload)
+        fprintf(csv, "phase,system,live_over_budget,entries,live_bytes,note\n");
+    else
+        fprintf(csv, "section,system,store,workload,ns_per_op,ops_per_s,ratio_vs_kv,"
+                     "fastest_ns,slowest_ns,note\n");
     return 0;
+}
+
+void report_line(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    fflush(stdout);
 }
 
 void report_section(const char *title)
 {
-    printf("\n%s\n%-6s %-6s %-30s %10s %14s %7s\n", title, "system", "store", "workload",
-           "ns/op", "ops/s", "vs kv");
+    printf("\n%s\n%-8s %-6s %-30s %10s %14s %7s %7s %7s\n", title, "system", "store",
+           "workload", "ns/op", "ops/s", "vs kv", "spread", "on-cpu");
     fflush(stdout);
 }
 
-/* kv's ns/op for the row's key, remembered (kv) or looked up (others). */
-static double kv_ns(const char *sys, const char *key, double ns)
+/* ---------------------------------------------------------------------- */
+/* Rows                                                                    */
+/* ---------------------------------------------------------------------- */
+
+/* A space, then x in `width` columns with `prec` decimals, or "-" when x
+ * is not a figure (0 or less). */
+static void print_num(int width, int prec, double x)
 {
-    for (unsigned i = 0; i < kv_count; i++)
-        if (strcmp(kv_rows[i].key, key) == 0)
-            return kv_rows[i].ns;
-    if (strcmp(sys, "kv") == 0 && kv_count < MAX_KV_ROWS && ns > 0) {
-        snprintf(kv_rows[kv_count].key, sizeof kv_rows[0].key, "%s", key);
-        kv_rows[kv_count++].ns = ns;
-        return ns;
-    }
-    return 0;
+    if (x > 0)
+        printf(" %*.*f", width, prec, x);
+    else
+        printf(" %*s", width, "-");
+}
+
+/* A space, then x (a fraction) as a percentage in 7 columns, or "-". */
+static void print_pct(double x)
+{
+    if (x > 0)
+        printf(" %6.0f%%", 100 * x);
+    else
+        printf(" %7s", "-");
+}
+
+/* The figure of a row already reported; median 0 if there is none. */
+static bench_fig_t find_fig(const char *section, const char *sys, const char *store,
+                            const char *workload)
+{
+    bench_fig_t none = { 0, 0, 0, 0 };
+    for (unsigned i = 0; i < row_count; i++)
+        if (strcmp(rows[i].section, section) == 0 && strcmp(rows[i].sys, sys) == 0 &&
+            strcmp(rows[i].store, store) == 0 && strcmp(rows[i].workload, workload) == 0)
+            return rows[i].f;
+    return none;
+}
+
+static void keep_row(const char *section, const char *sys, const char *store,
+                     const char *workload, bench_fig_t f)
+{
+    row_t *r = &rows[row_count];
+    if (row_count == MAX_ROWS)
+        return;
+    snprintf(r->section, sizeof r->section, "%s", section);
+    snprintf(r->sys, sizeof r->sys, "%s", sys);
+    snprintf(r->store, sizeof r->store, "%s", store);
+    snprintf(r->workload, sizeof r->workload, "%s", workload);
+    r->f = f;
+    row_count++;
+}
+
+/* Writes a CSV field that may hold commas or quotes. */
+static void csv_text(const char *s)
+{
+    fputc('"', csv);
+    for (; *s; s++)
+        fprintf(csv, *s == '"' ? "\"\"" : "%c", *s);
+    fputc('"', csv);
 }
 
 static void csv_row(const char *section, const char *sys, const char *store,
-                    const char *workload, double ns, double ratio, const char *note)
+                    const char *workload, bench_fig_t f, double ratio, const char *note)
 {
-    fprintf(csv, "%s,%s,%s,\"%s\",", section, sys, store, workload);
-    if (ns > 0)
-        fprintf(csv, "%.2f,%.0f,", ns, 1e9 / ns);
+    fprintf(csv, "%s,%s,%s,", section, sys, store);
+    csv_text(workload);
+    if (f.median > 0)
+        fprintf(csv, ",%.2f,%.0f,", f.median, 1e9 / f.median);
     else
-        fprintf(csv, ",,");
+        fprintf(csv, ",,,");
     if (ratio > 0)
         fprintf(csv, "%.3f", ratio);
-    fprintf(csv, ",\"%s\"\n", note ? note : "");
+    if (f.median > 0)
+        fprintf(csv, ",%.2f,%.2f,", f.lo, f.hi);
+    else
+        fprintf(csv, ",,,");
+    csv_text(note ? note : "");
+    fputc('\n', csv);
 }
 
 void report_row(const char *section, const char *sys, const char *store, const char *workload,
-                const char *base, double ns, const char *note)
+                const char *base, bench_fig_t f, const char *note)
 {
-    char key[128];
     double kv, ratio;
-    snprintf(key, sizeof key, "%s|%s|%s", section, store, base);
-    kv = kv_ns(sys, key, ns);
-    ratio = ns > 0 && kv > 0 ? ns / kv : 0;
-    printf("%-6s %-6s %-30s ", sys, store, workload);
-    if (ns > 0) {
-        printf("%10.1f %14.0f ", ns, 1e9 / ns);
-        if (ratio > 0)
-            printf("%7.2f", ratio);
-        else
-            printf("%7s", "-");
-    } else {
-        printf("%10s %14s %7s", "-", "-", "-");
-    }
+    if (f.median > 0)
+        keep_row(section, sys, store, workload, f);
+    kv = find_fig(section, "kv", store, base).median;
+    ratio = f.median > 0 && kv > 0 ? f.median / kv : 0;
+    printf("%-8s %-6s %-30s", sys, store, workload);
+    print_num(10, 1, f.median);
+    print_num(14, 0, f.median > 0 ? 1e9 / f.median : 0);
+    print_num(7, 2, ratio);
+    print_pct(f.median > 0 ? (f.hi - f.lo) / f.median : 0);
+    print_pct(f.oncpu);
     printf("%s%s\n", note ? "  " : "", note ? note : "");
     fflush(stdout);
     if (csv)
-        csv_row(section, sys, store, workload, ns, ratio, note);
+        csv_row(section, sys, store, workload, f, ratio, note);
 }
+
+/* ---------------------------------------------------------------------- */
+/* Summaries                                                               */
+/* ---------------------------------------------------------------------- */
+
+void report_floor_check(void)
+{
+    printf("\n== floor check: ns/op (medians of the rows above); raw = kv / floor, "
+           "net = (kv - harness) / (floor - harness);\n"
+           "   floor/bare = the floor through the harness over the floor in hand-written loops;\n"
+           "   4k: the floor's put copies the value once, so its figure is a put plus one 4 KiB "
+           "memcpy ==\n%-6s %-16s %8s %8s %8s %8s %10s %6s %6s\n",
+           "store", "workload", "harness", "bare", "floor", "kv", "floor/bare", "raw", "net");
+    for (unsigned i = 0; i < row_count; i++) {
+        const row_t *r = &rows[i];
+        double h, bare, fl, kv = r->f.median;
+        if (strcmp(r->section, "single") != 0 || strcmp(r->sys, "kv") != 0)
+            continue;
+        h = find_fig("single", "harness", r->store, r->workload).median;
+        bare = find_fig("single", "bare", r->store, r->workload).median;
+        fl = find_fig("single", "floor", r->store, r->workload).median;
+        printf("%-6s %-16s", r->store, r->workload);
+        print_num(8, 1, h);
+        print_num(8, 1, bare);
+        print_num(8, 1, fl);
+        print_num(8, 1, kv);
+        print_num(10, 2, fl > 0 && bare > 0 ? fl / bare : 0);
+        print_num(6, 2, fl > 0 ? kv / fl : 0);
+        print_num(6, 2, h > 0 && fl > h && kv > h ? (kv - h) / (fl - h) : 0);
+        printf("\n");
+    }
+    fflush(stdout);
+}
+
+/* ns per operation in each of nproc processes (the row holds ns per
+ * operation of all of them together); 0 if there is no such row. */
+static double per_process_ns(const char *sys, const char *store, unsigned nproc)
+{
+    char name[64];
+    snprintf(name, sizeof name, "90%% get/10%% put, %u proc%s", nproc, nproc > 1 ? "s" : "");
+    return find_fig("procs", sys, store, name).median * nproc;
+}
+
+/* Throughput at nproc over throughput at 1; with the harness's per-op time
+ * taken out of both when `net`.  0 if a figure is missing. */
+static double scaling(const char *sys, const char *store, unsigned nproc, int net)
+{
+    double t1 = per_process_ns(sys, store, 1), tn = per_process_ns(sys, store, nproc);
+    if (net) {
+        t1 -= per_process_ns("harness", store, 1);
+        tn -= per_process_ns("harness", store, nproc);
+    }
+    return t1 > 0 && tn > 0 ? nproc * t1 / tn : 0;
+}
+
+void report_procs_scaling(void)
+{
+    static const char *const systems[] = { "harness", "bare", "floor", "kv" };
+    static const char *const stores[] = { "small", "big" };
+    printf("\n== processes: Mops/s of all processes together (medians); n/1 = throughput at n "
+           "over throughput at 1,\n   net: the harness's time per operation in each process "
+           "taken out first ==\n%-6s %-8s %7s %7s %7s %8s %8s %8s %8s\n",
+           "store", "system", "1 proc", "2 procs", "4 procs", "2/1 raw", "2/1 net", "4/1 raw",
+           "4/1 net");
+    for (size_t s = 0; s < sizeof stores / sizeof stores[0]; s++)
+        for (size_t i = 0; i < sizeof systems / sizeof systems[0]; i++) {
+            const char *sys = systems[i], *store = stores[s];
+            int is_harness = i == 0;
+            if (per_process_ns(sys, store, 1) <= 0)
+                continue;
+            printf("%-6s %-8s", store, sys);
+            for (unsigned n = 1; n <= 4; n *= 2) {
+                double t = per_process_ns(sys, store, n);
+                print_num(7, 2, t > 0 ? n * 1e3 / t : 0);
+            }
+            print_num(8, 2, scaling(sys, store, 2, 0));
+            print_num(8, 2, is_harness ? 0 : scaling(sys, store, 2, 1));
+            print_num(8, 2, scaling(sys, store, 4, 0));
+            print_num(8, 2, is_harness ? 0 : scaling(sys, store, 4, 1));
+            printf("\n");
+        }
+    fflush(stdout);
+}
+
+void report_mem_row(const char *phase, const char *sys, double ratio, uint64_t entries,
+                    uint64_t live_bytes, const char *note)
+{
+    if (!mem_header_done++)
+        printf("\n%-5s %-9s %11s %8s %9s  %s\n", "phase", "system", "live/budget", "entries",
+               "live MiB", "how the store was made; notes");
+    printf("%-5s %-9s", phase, sys);
+    print_num(11, 3, ratio);
+    printf(" %8llu %9.1f  %s\n", (unsigned long long)entries, (double)live_bytes / (1 << 20),
+           note);
+    fflush(stdout);
+    if (!csv)
+        return;
+    fprintf(csv, "%s,%s,%.4f,%llu,%llu,", phase, sys, ratio, (unsigned long long)entries,
+            (unsigned long long)live_bytes);
+    csv_text(note);
+    fputc('\n', csv);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Plot                                                                    */
+/* ---------------------------------------------------------------------- */
 
 void report_plot(const char *name, unsigned procs, double ops_per_s)
 {

@@ -1,12 +1,16 @@
 /*
- * sys_kv.c — kv itself behind kvbench's system seam, through the public
+ * sys_kv.c — kv itself behind kvbench's system seams, through the public
  * API in kv.h only (what an application sees).  Stores are named memory,
- * created with key_max = --key-size and val_max = --value-size, so a slot
- * is exactly one key and one value.  Workers attach with kv_open() by name.
- * "kvcache" is the same store created with KV_CACHE (single process only).
+ * created with key_max = --key-size and val_max = the store's value size,
+ * so a slot is exactly one key and one value.  Workers attach with
+ * kv_open() by name.  "kvcache" is the same store created with KV_CACHE
+ * (single process only).  For the memory workload a store is made for a
+ * budget in bytes by kv_bench_create_budget(), the one place that knows how
+ * kv sizes a store.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "bench.h"
 #include "kv.h"
@@ -41,27 +45,31 @@ static int kv_open_handle(void **h, const char *name, unsigned flags, const kv_o
     return 0;
 }
 
-static int create_store(void **h, const char *name, const bench_store_t *s,
-                        const bench_opts_t *o, unsigned flags)
+/* Creates the store `name` of `slots` slots, replacing a leftover of a
+ * killed run. */
+static int create_store(void **h, const char *name, uint64_t slots, uint32_t key_max,
+                        uint32_t val_max, unsigned flags)
 {
     kv_options_t opts;
     kv_options_init(&opts);
-    opts.slots = s->slots;
-    opts.key_max = o->key_size;
-    opts.val_max = o->val_size;
-    kv_unlink(name); /* a leftover of a killed run */
+    opts.slots = slots;
+    opts.key_max = key_max;
+    opts.val_max = val_max;
+    kv_unlink(name);
     return kv_open_handle(h, name, KV_CREATE | KV_EXCL | KV_RDWR | flags, &opts);
 }
 
-static int kvs_create(void **h, const char *name, const bench_store_t *s, const bench_opts_t *o)
+static int kvs_create(void **h, const char *name, const bench_store_t *s, uint32_t val_size,
+                      const bench_opts_t *o)
 {
-    return create_store(h, name, s, o, 0);
+    return create_store(h, name, s->slots, o->key_size, val_size, 0);
 }
 
 /* The same store in cache mode: what a get's reference bit costs. */
-static int kvc_create(void **h, const char *name, const bench_store_t *s, const bench_opts_t *o)
+static int kvc_create(void **h, const char *name, const bench_store_t *s, uint32_t val_size,
+                      const bench_opts_t *o)
 {
-    return create_store(h, name, s, o, KV_CACHE);
+    return create_store(h, name, s->slots, o->key_size, val_size, KV_CACHE);
 }
 
 static int kvs_attach(void **h, const char *name, const bench_opts_t *o)
@@ -91,6 +99,11 @@ static int kvs_clear(void *h)
     return kv_result(kv_clear(((kv_handle_t *)h)->kv), "clear");
 }
 
+static int kvs_run(void *h, const bench_batch_t *b)
+{
+    return bench_run_ops(h, b, kvs_get, kvs_put, kvs_del);
+}
+
 static void kvs_close(void *h, int destroy)
 {
     kv_handle_t *k = h;
@@ -105,9 +118,7 @@ const bench_sys_t bench_sys_kv = {
     .sections = BENCH_SEC_SINGLE | BENCH_SEC_PROCS | BENCH_SEC_YCSB,
     .create = kvs_create,
     .attach = kvs_attach,
-    .get = kvs_get,
-    .put = kvs_put,
-    .del = kvs_del,
+    .run = kvs_run,
     .clear = kvs_clear,
     .close = kvs_close,
 };
@@ -117,9 +128,77 @@ const bench_sys_t bench_sys_kv_cache = {
     .sections = BENCH_SEC_SINGLE,
     .create = kvc_create,
     .attach = kvs_attach,
-    .get = kvs_get,
-    .put = kvs_put,
-    .del = kvs_del,
+    .run = kvs_run,
     .clear = kvs_clear,
     .close = kvs_close,
+};
+
+/* ---------------------------------------------------------------------- */
+/* Memory workload                                                         */
+/* ---------------------------------------------------------------------- */
+
+/* Creates the store `name` (a cache if `cache`) for keys up to key_max and
+ * values up to val_max in at most budget_bytes.  Layout 2 reserves
+ * key_max + val_max in every slot, so this takes the largest power-of-two
+ * slot count whose store fits: budget / (key_max + val_max) slots at most
+ * (each slot takes more than that), halved until kv_info() says it fits. */
+static int kv_bench_create_budget(void **h, const char *name, uint64_t budget_bytes,
+                                  uint32_t key_max, uint32_t val_max, int cache)
+{
+    uint64_t slots = 1;
+    /* Layout 3 (issue 12) will replace this search by kv_options_t.memory = budget_bytes. */
+    while (slots * 2 <= budget_bytes / ((uint64_t)key_max + val_max))
+        slots *= 2;
+    for (; slots >= 1; slots /= 2) {
+        kv_info_t info;
+        int rc = create_store(h, name, slots, key_max, val_max, cache ? KV_CACHE : 0);
+        if (rc != 0)
+            return rc;
+        if (kv_info(((kv_handle_t *)*h)->kv, &info) == 0 && info.total_bytes <= budget_bytes)
+            return 0;
+        kvs_close(*h, 1);
+        *h = NULL;
+    }
+    return bench_error("kv: no store fits in %llu bytes", (unsigned long long)budget_bytes);
+}
+
+static int kvm_open(void **h, uint64_t budget, uint32_t key_max, uint32_t val_max, int evicting,
+                    const bench_opts_t *o, char *about, size_t cap)
+{
+    char name[64];
+    kv_info_t info;
+    int rc;
+    (void)o;
+    snprintf(name, sizeof name, "kvbench-%ld-memory", (long)getpid());
+    if ((rc = kv_bench_create_budget(h, name, budget, key_max, val_max, evicting)) != 0)
+        return rc;
+    kv_info(((kv_handle_t *)*h)->kv, &info);
+    snprintf(about, cap, "%llu slots, key_max %u, val_max %u, store %.1f MiB",
+             (unsigned long long)info.slots, info.key_max, info.val_max,
+             (double)info.total_bytes / (1 << 20));
+    return 0;
+}
+
+static int kvm_put(void *h, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    int rc = kv_put(((kv_handle_t *)h)->kv, key, klen, val, vlen, 0);
+    return rc == KV_EFULL ? BENCH_FULL : kv_result(rc, "put");
+}
+
+static int kvm_get(void *h, const void *key, size_t klen, void *buf, size_t cap, size_t *vlen)
+{
+    return kv_result(kv_get(((kv_handle_t *)h)->kv, key, klen, buf, cap, vlen), "get");
+}
+
+static void kvm_close(void *h)
+{
+    kvs_close(h, 1);
+}
+
+const bench_mem_sys_t bench_mem_kv = {
+    .name = "kv",
+    .open = kvm_open,
+    .put = kvm_put,
+    .get = kvm_get,
+    .close = kvm_close,
 };

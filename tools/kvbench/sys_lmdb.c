@@ -44,9 +44,10 @@ static void lmdb_remove(const char *dir)
 }
 
 /* Opens the environment in l->dir with room for the store s. */
-static int lmdb_env(lmdb_handle_t *l, const bench_store_t *s, const bench_opts_t *o)
+static int lmdb_env(lmdb_handle_t *l, const bench_store_t *s, uint32_t val_size,
+                    const bench_opts_t *o)
 {
-    size_t map = (size_t)s->slots * (64u + o->key_size + o->val_size) * 4u;
+    size_t map = (size_t)s->slots * (64u + o->key_size + val_size) * 4u;
     MDB_txn *txn;
     int rc;
     if ((rc = mdb_env_create(&l->env)) != 0)
@@ -75,7 +76,8 @@ static void lmdb_close(void *h, int destroy)
     free(l);
 }
 
-static int lmdb_create(void **h, const char *name, const bench_store_t *s, const bench_opts_t *o)
+static int lmdb_create(void **h, const char *name, const bench_store_t *s, uint32_t val_size,
+                       const bench_opts_t *o)
 {
     lmdb_handle_t *l = calloc(1, sizeof *l);
     (void)name;
@@ -88,7 +90,7 @@ static int lmdb_create(void **h, const char *name, const bench_store_t *s, const
         free(l);
         return BENCH_ERR;
     }
-    if (lmdb_env(l, s, o) != 0) {
+    if (lmdb_env(l, s, val_size, o) != 0) {
         lmdb_close(l, 1);
         return BENCH_ERR;
     }
@@ -160,6 +162,11 @@ static int lmdb_clear(void *h)
     return lmdb_remove_keys(h, NULL, 0);
 }
 
+static int lmdb_run(void *h, const bench_batch_t *b)
+{
+    return bench_run_ops(h, b, lmdb_get, lmdb_put, lmdb_del);
+}
+
 #define LMDB_UNAVAILABLE NULL
 #else
 static const char *lmdb_unavailable(const bench_opts_t *o)
@@ -179,9 +186,7 @@ const bench_sys_t bench_sys_lmdb = {
     .unavailable = LMDB_UNAVAILABLE,
 #ifdef KVBENCH_HAVE_LMDB
     .create = lmdb_create,
-    .get = lmdb_get,
-    .put = lmdb_put,
-    .del = lmdb_del,
+    .run = lmdb_run,
     .clear = lmdb_clear,
     .put_batch = lmdb_put_batch,
     .close = lmdb_close,

@@ -9,6 +9,11 @@
  * transactional).  Only get hit and put overwrite run, on at most 100k
  * operations per repetition, so the run stays short.  A store is the
  * server's current database, emptied with FLUSHDB.
+ *
+ * For the memory workload the same server is given the budget with CONFIG
+ * SET maxmemory, and maxmemory-policy noeviction (a write past the budget
+ * is refused with an OOM error) or allkeys-lru (it evicts); closing
+ * empties it and sets both back (no limit, noeviction).
  */
 #include <stdio.h>
 
@@ -40,18 +45,25 @@ static int redis_reply(redisContext *c, redisReply *r, void *buf, size_t cap)
     return rc;
 }
 
-static int redis_create(void **h, const char *name, const bench_store_t *s, const bench_opts_t *o)
+/* Connects to the server on 127.0.0.1:port and empties its database. */
+static int redis_connect(void **h, int port)
 {
-    redisContext *c = redisConnect("127.0.0.1", o->redis_port);
-    (void)name, (void)s;
+    redisContext *c = redisConnect("127.0.0.1", port);
     if (!c || c->err) {
-        bench_error("redis: cannot connect to 127.0.0.1:%d: %s", o->redis_port,
+        bench_error("redis: cannot connect to 127.0.0.1:%d: %s", port,
                     c ? c->errstr : "out of memory");
         redisFree(c);
         return BENCH_ERR;
     }
     *h = c;
     return redis_reply(c, redisCommand(c, "FLUSHDB"), NULL, 0);
+}
+
+static int redis_create(void **h, const char *name, const bench_store_t *s, uint32_t val_size,
+                        const bench_opts_t *o)
+{
+    (void)name, (void)s, (void)val_size;
+    return redis_connect(h, o->redis_port);
 }
 
 static int redis_get(void *h, const void *key, size_t klen, void *buf, size_t cap)
@@ -105,10 +117,77 @@ static int redis_get_batch(void *h, const unsigned char *const *keys, size_t n, 
     return redis_replies(h, n, buf, cap);
 }
 
+static int redis_run(void *h, const bench_batch_t *b)
+{
+    return bench_run_ops(h, b, redis_get, redis_put, redis_del);
+}
+
 static void redis_close(void *h, int destroy)
 {
     if (destroy)
         redis_clear(h);
+    redisFree(h);
+}
+
+/* Memory workload: the server's database under a budget. */
+
+/* Writes the server's version ("7.0.15", or "?") into out[0..cap). */
+static void redis_version(redisContext *c, char *out, size_t cap)
+{
+    redisReply *r = redisCommand(c, "INFO server");
+    const char *v = r && r->type == REDIS_REPLY_STRING ? strstr(r->str, "redis_version:") : NULL;
+    snprintf(out, cap, "%.*s", v ? (int)strcspn(v + 14, "\r\n") : 1, v ? v + 14 : "?");
+    if (r)
+        freeReplyObject(r);
+}
+
+static int redism_open(void **h, uint64_t budget, uint32_t key_max, uint32_t val_max,
+                       int evicting, const bench_opts_t *o, char *about, size_t cap)
+{
+    const char *policy = evicting ? "allkeys-lru" : "noeviction";
+    char version[32];
+    int rc;
+    (void)key_max, (void)val_max;
+    if (redis_connect(h, o->redis_port) != 0)
+        return BENCH_ERR;
+    redis_version(*h, version, sizeof version);
+    rc = redis_reply(*h, redisCommand(*h, "CONFIG SET maxmemory %llu", (unsigned long long)budget),
+                     NULL, 0);
+    if (rc == 0)
+        rc = redis_reply(*h, redisCommand(*h, "CONFIG SET maxmemory-policy %s", policy), NULL, 0);
+    snprintf(about, cap, "redis %s, maxmemory %llu, maxmemory-policy %s", version,
+             (unsigned long long)budget, policy);
+    if (rc != 0) {
+        redisFree(*h);
+        *h = NULL;
+    }
+    return rc;
+}
+
+/* SET; an OOM error (noeviction, budget reached) is BENCH_FULL. */
+static int redism_put(void *h, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    redisReply *r = redisCommand(h, "SET %b %b", key, klen, val, vlen);
+    if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "OOM", 3) == 0) {
+        freeReplyObject(r);
+        return BENCH_FULL;
+    }
+    return redis_reply(h, r, NULL, 0);
+}
+
+static int redism_get(void *h, const void *key, size_t klen, void *buf, size_t cap, size_t *vlen)
+{
+    redisReply *r = redisCommand(h, "GET %b", key, klen);
+    if (r && r->type == REDIS_REPLY_STRING)
+        *vlen = (size_t)r->len;
+    return redis_reply(h, r, buf, cap);
+}
+
+static void redism_close(void *h)
+{
+    redis_clear(h);
+    redis_reply(h, redisCommand(h, "CONFIG SET maxmemory 0"), NULL, 0);
+    redis_reply(h, redisCommand(h, "CONFIG SET maxmemory-policy noeviction"), NULL, 0);
     redisFree(h);
 }
 #else
@@ -126,15 +205,25 @@ const bench_sys_t bench_sys_redis = {
     .max_ops = 100000,
     .batch = 16,
     .batch_label = "pipelined 16",
+    .waits = 1,
     .unavailable = redis_unavailable,
 #ifdef KVBENCH_HAVE_REDIS
     .create = redis_create,
-    .get = redis_get,
-    .put = redis_put,
-    .del = redis_del,
+    .run = redis_run,
     .clear = redis_clear,
     .put_batch = redis_put_batch,
     .get_batch = redis_get_batch,
     .close = redis_close,
+#endif
+};
+
+const bench_mem_sys_t bench_mem_redis = {
+    .name = "redis",
+    .unavailable = redis_unavailable,
+#ifdef KVBENCH_HAVE_REDIS
+    .open = redism_open,
+    .put = redism_put,
+    .get = redism_get,
+    .close = redism_close,
 #endif
 };

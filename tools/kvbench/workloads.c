@@ -5,21 +5,25 @@
  * the store state it needs (full, or empty but for the keys it will insert)
  * and whether it goes through the system's batch call.  A repetition is one
  * or more rounds; a round first brings the store to the needed state
- * (untimed), then times `span` operations on keys order[0..span), each key
- * written by key_gen() into the run's own small key buffer as it is needed.
- * span is the key count, or the system's max_ops when that is smaller (a
- * slow peer times a random subset: insert then fills the rest first, so
- * every system inserts into a store of the same size).
+ * (untimed), then times `span` operations on keys order[0..span), handed to
+ * the system as one bench_batch_t (one indirect call per round; the system
+ * writes each key with key_gen() as it needs it).  span is the key count,
+ * or the system's max_ops when that is smaller (a slow peer times a random
+ * subset: insert then fills the rest first, so every system inserts into a
+ * store of the same size).  A peer's own batches (a transaction, a
+ * pipeline) take their keys as an array of pointers, written per call.
  *
  * The systems run side by side: each has its own store of the section's
  * size open throughout, and they take turns.  Each does one warm-up
  * repetition, then in each of --reps rounds each does one timed repetition
- * (who goes first rotates), and each system's median ns/op is reported.
- * The machine's speed drifts between runs; taking turns keeps a system's
- * figure and kv's, which it is compared with, measured close in time.
+ * (who goes first rotates), and each system's median ns/op is reported with
+ * its fastest and slowest repetition.  The machine's speed drifts between
+ * runs; taking turns keeps a system's figure and kv's, which it is compared
+ * with, measured close in time.
  *
  * The YCSB section reuses the same measurement on full stores: a repetition
- * replays a precomputed zipfian sequence of reads and updates (keys.c).
+ * replays a precomputed zipfian sequence of reads and updates (keys.c) as
+ * one BENCH_OP_MIX batch.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,26 +35,25 @@
 #define MAX_REPS 64    /* more than --reps may be */
 #define MAX_BATCH 1024 /* largest bench_sys_t.batch */
 
-enum op { OP_GET, OP_MISS, OP_PUT, OP_DEL };
 enum prep { PREP_FULL, PREP_INSERT };
 
 typedef struct workload {
     const char *name;
     unsigned bit; /* BENCH_W_* */
-    enum op op;
+    bench_op_t op;
     enum prep prep;
     int batched;
 } workload_t;
 
 static const workload_t workloads[] = {
-    { "get hit", BENCH_W_GET_HIT, OP_GET, PREP_FULL, 0 },
-    { "get miss", BENCH_W_GET_MISS, OP_MISS, PREP_FULL, 0 },
-    { "put overwrite", BENCH_W_OVERWRITE, OP_PUT, PREP_FULL, 0 },
-    { "put insert", BENCH_W_INSERT, OP_PUT, PREP_INSERT, 0 },
-    { "delete", BENCH_W_DELETE, OP_DEL, PREP_FULL, 0 },
-    { "get hit", BENCH_W_GET_HIT, OP_GET, PREP_FULL, 1 },
-    { "put overwrite", BENCH_W_OVERWRITE, OP_PUT, PREP_FULL, 1 },
-    { "put insert", BENCH_W_INSERT, OP_PUT, PREP_INSERT, 1 },
+    { "get hit", BENCH_W_GET_HIT, BENCH_OP_GET, PREP_FULL, 0 },
+    { "get miss", BENCH_W_GET_MISS, BENCH_OP_MISS, PREP_FULL, 0 },
+    { "put overwrite", BENCH_W_OVERWRITE, BENCH_OP_PUT, PREP_FULL, 0 },
+    { "put insert", BENCH_W_INSERT, BENCH_OP_PUT, PREP_INSERT, 0 },
+    { "delete", BENCH_W_DELETE, BENCH_OP_DEL, PREP_FULL, 0 },
+    { "get hit", BENCH_W_GET_HIT, BENCH_OP_GET, PREP_FULL, 1 },
+    { "put overwrite", BENCH_W_OVERWRITE, BENCH_OP_PUT, PREP_FULL, 1 },
+    { "put insert", BENCH_W_INSERT, BENCH_OP_PUT, PREP_INSERT, 1 },
 };
 
 /* One system's open store, what the workloads know about its contents, and
@@ -59,28 +62,54 @@ typedef struct run {
     const bench_sys_t *sys;
     void *h;              /* NULL: no store (note says why) */
     const bench_keys_t *k;
-    unsigned char *key;   /* room for one batch of keys (keys_buffer) */
+    unsigned char *key;   /* room for one peer batch of keys (keys_buffer) */
     uint32_t span;        /* keys per round */
     uint32_t rounds;      /* rounds per repetition */
     uint32_t missing;     /* keys order[0..missing) are absent, the rest present */
     unsigned flip;        /* which of the two values the next overwrite writes */
     int on;               /* still measuring the current workload */
-    double t[MAX_REPS];   /* its ns/op, one per timed repetition */
+    double t[MAX_REPS];   /* its ns/op (see spent_t), one per timed repetition */
+    double oncpu[MAX_REPS]; /* CPU time / wall-clock time of each */
     char note[256];       /* why the store or the workload failed */
 } run_t;
 
-/* One repetition of a workload `what` on r; *ns gets its ns/op. */
-typedef int (*rep_fn)(run_t *r, const void *what, double *ns);
+/* Time spent in the timed code: the thread's CPU time and wall-clock time.
+ * The figures are CPU time, so that time this process spent descheduled
+ * while the machine's other load ran is not in them (no operation of an
+ * in-process store sleeps when one process runs alone), but for a system
+ * that waits for a server, which is timed by the wall clock.  CPU / wall
+ * tells how much of the machine the run had. */
+typedef struct spent {
+    uint64_t cpu, wall;
+} spent_t;
 
-int bench_create(const bench_sys_t *sys, const bench_store_t *s, const bench_opts_t *o,
-                 char *name, size_t cap, void **h)
+/* One repetition of a workload `what` on r: r->rounds * r->span timed
+ * operations, their time added to *spent. */
+typedef int (*rep_fn)(run_t *r, const void *what, spent_t *spent);
+
+static spent_t spent_now(void)
+{
+    spent_t now = { bench_cpu_ns(), bench_now_ns() };
+    return now;
+}
+
+/* Adds the time since `start` to *total. */
+static void spent_add(spent_t *total, spent_t start)
+{
+    spent_t now = spent_now();
+    total->cpu += now.cpu - start.cpu;
+    total->wall += now.wall - start.wall;
+}
+
+int bench_create(const bench_sys_t *sys, const bench_store_t *s, const bench_keys_t *k,
+                 const bench_opts_t *o, char *name, size_t cap, void **h)
 {
     const char *why = sys->unavailable ? sys->unavailable(o) : NULL;
     *h = NULL;
     snprintf(name, cap, "kvbench-%ld-%s-%s", (long)getpid(), sys->name, s->label);
     if (why)
         return bench_error("%s", why);
-    return sys->create(h, name, s, o);
+    return sys->create(h, name, s, k->val_size, o);
 }
 
 static uint64_t capped_ops(const bench_sys_t *sys, uint64_t ops)
@@ -94,63 +123,43 @@ static int median_cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-double bench_median(double *v, unsigned n)
+bench_fig_t bench_figure(double *v, unsigned n)
 {
+    bench_fig_t f;
     qsort(v, n, sizeof *v, median_cmp);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    f.median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    f.lo = v[0];
+    f.hi = v[n - 1];
+    f.oncpu = 0;
+    return f;
 }
 
 /* ---------------------------------------------------------------------- */
 /* Operations                                                              */
 /* ---------------------------------------------------------------------- */
 
-/* Checks one result against what the workload expects of it. */
-static int expect(int rc, int want, const char *what)
-{
-    if (rc == want || rc < 0)
-        return rc < 0 ? rc : 0;
-    return bench_error("%s: unexpected %s", what, rc == BENCH_MISS ? "miss" : "hit");
-}
-
-/* One operation on key order[i]. */
-static int do_one(run_t *r, enum op op, uint32_t i)
-{
-    const bench_keys_t *k = r->k;
-    const unsigned char *key = key_gen(r->key, k->order[i], op == OP_MISS);
-    switch (op) {
-    case OP_GET:
-        return expect(r->sys->get(r->h, key, k->key_size, k->buf, k->val_size), BENCH_OK, "get");
-    case OP_MISS:
-        return expect(r->sys->get(r->h, key, k->key_size, k->buf, k->val_size), BENCH_MISS, "get");
-    case OP_PUT:
-        return r->sys->put(r->h, key, k->key_size, k->val[r->flip], k->val_size);
-    case OP_DEL:
-        return expect(r->sys->del(r->h, key, k->key_size), BENCH_OK, "del");
-    }
-    return BENCH_ERR;
-}
-
-/* One batch call on keys order[from..from+n). */
-static int do_batch(run_t *r, enum op op, uint32_t from, uint32_t n)
+/* One batch call of the peer's own on keys order[from..from+n). */
+static int do_batch(run_t *r, bench_op_t op, uint32_t from, uint32_t n)
 {
     const bench_keys_t *k = r->k;
     const unsigned char *keys[MAX_BATCH];
+    int rc;
     for (uint32_t j = 0; j < n; j++)
         keys[j] = key_gen(r->key + (size_t)j * k->key_size, k->order[from + j], 0);
-    if (op == OP_PUT)
+    if (op == BENCH_OP_PUT)
         return r->sys->put_batch(r->h, keys, n, k->key_size, k->val[r->flip], k->val_size);
-    return expect(r->sys->get_batch(r->h, keys, n, k->key_size, k->buf, k->val_size),
-                  BENCH_OK, "batched get");
+    rc = r->sys->get_batch(r->h, keys, n, k->key_size, k->buf, k->val_size);
+    return rc == BENCH_OK ? rc : bench_unexpected(op, rc);
 }
 
-/* Runs op on order[from..to), through the batch call when `batched`. */
-static int do_range(run_t *r, enum op op, int batched, uint32_t from, uint32_t to)
+/* Runs op on order[from..to): one run() call, or the peer's own batches
+ * when `batched`. */
+static int do_range(run_t *r, bench_op_t op, int batched, uint32_t from, uint32_t to)
 {
     int rc = 0;
     if (!batched) {
-        for (uint32_t i = from; i < to && !rc; i++)
-            rc = do_one(r, op, i);
-        return rc;
+        bench_batch_t b = { op, r->k->order + from, to - from, r->k, r->key, r->k->val[r->flip] };
+        return r->sys->run(r->h, &b);
     }
     for (uint32_t i = from; i < to && !rc; i += r->sys->batch) {
         uint32_t n = to - i < r->sys->batch ? to - i : r->sys->batch;
@@ -162,7 +171,7 @@ static int do_range(run_t *r, enum op op, int batched, uint32_t from, uint32_t t
 /* Fills order[from..to) into r's store. */
 static int fill(run_t *r, uint32_t from, uint32_t to)
 {
-    return do_range(r, OP_PUT, r->sys->put_batch != NULL, from, to);
+    return do_range(r, BENCH_OP_PUT, r->sys->put_batch != NULL, from, to);
 }
 
 /* Gives r its key buffer; 0 or BENCH_ERR. */
@@ -204,26 +213,24 @@ static int prepare(run_t *r, const workload_t *w)
     return 0;
 }
 
-/* One repetition of workload w; *ns gets its ns/op. */
-static int repetition(run_t *r, const void *what, double *ns)
+/* One repetition of workload w. */
+static int repetition(run_t *r, const void *what, spent_t *spent)
 {
     const workload_t *w = what;
-    uint64_t total = 0;
     for (uint32_t round = 0; round < r->rounds; round++) {
-        uint64_t t0;
+        spent_t start;
         int rc = prepare(r, w);
         if (rc)
             return rc;
-        t0 = bench_now_ns();
+        start = spent_now();
         rc = do_range(r, w->op, w->batched, 0, r->span);
-        total += bench_now_ns() - t0;
+        spent_add(spent, start);
         if (rc)
             return rc;
-        if (w->op == OP_PUT || w->op == OP_DEL)
-            r->missing = w->op == OP_DEL ? r->span : 0;
+        if (w->op == BENCH_OP_PUT || w->op == BENCH_OP_DEL)
+            r->missing = w->op == BENCH_OP_DEL ? r->span : 0;
         r->flip ^= 1u;
     }
-    *ns = (double)total / ((double)r->rounds * r->span);
     return 0;
 }
 
@@ -237,14 +244,18 @@ static void note_error(run_t *r)
     snprintf(r->note, sizeof r->note, "%s", bench_last_error());
 }
 
-/* One repetition of fn on r; a failure takes r out of the workload, its
- * note saying why. */
-static void turn(run_t *r, rep_fn fn, const void *what, double *ns)
+/* One repetition of fn on r, its figures kept as repetition `rep`; a
+ * failure takes r out of the workload, its note saying why. */
+static void turn(run_t *r, rep_fn fn, const void *what, unsigned rep)
 {
-    if (fn(r, what, ns) != 0) {
+    spent_t spent = { 0, 0 };
+    if (fn(r, what, &spent) != 0) {
         note_error(r);
         r->on = 0;
+        return;
     }
+    r->t[rep] = (double)(r->sys->waits ? spent.wall : spent.cpu) / ((double)r->rounds * r->span);
+    r->oncpu[rep] = spent.wall ? (double)spent.cpu / (double)spent.wall : 0;
 }
 
 /* A warm-up repetition of fn on every run that is on, then reps rounds of
@@ -255,16 +266,20 @@ static void measure(run_t *runs, size_t n, rep_fn fn, const void *what, unsigned
         for (size_t j = 0; j < n; j++) {
             run_t *r = &runs[(j + rep) % n];
             if (r->on)
-                turn(r, fn, what, &r->t[rep ? rep - 1 : 0]);
+                turn(r, fn, what, rep ? rep - 1 : 0);
         }
 }
 
-/* Reports r's row: its median ns/op, or the note saying why there is none. */
+/* Reports r's row: its ns/op, or the note saying why there is none. */
 static void report_run(run_t *r, const char *section, const bench_store_t *s,
                        const char *workload, const char *base, unsigned reps)
 {
-    report_row(section, r->sys->name, s->label, workload, base,
-               r->on ? bench_median(r->t, reps) : 0, r->on ? NULL : r->note);
+    bench_fig_t f = { 0, 0, 0, 0 };
+    if (r->on) {
+        f = bench_figure(r->t, reps);
+        f.oncpu = bench_figure(r->oncpu, reps).median;
+    }
+    report_row(section, r->sys->name, s->label, workload, base, f, r->on ? NULL : r->note);
 }
 
 /* Closes r's store; its note stays for the rows that follow. */
@@ -287,7 +302,7 @@ static void runs_open(run_t *runs, const bench_sys_t *const *sys, size_t n,
         r->sys = sys[i];
         r->k = k;
         r->missing = k->count;
-        if (key_room(r) != 0 || bench_create(r->sys, s, o, name, sizeof name, &r->h) != 0) {
+        if (key_room(r) != 0 || bench_create(r->sys, s, k, o, name, sizeof name, &r->h) != 0) {
             note_error(r);
             drop(r);
         }
@@ -306,14 +321,14 @@ static void runs_close(run_t *runs, size_t n)
 /* Single-process section                                                  */
 /* ---------------------------------------------------------------------- */
 
-/* Whether the system runs workload w at all. */
-static int takes_part(const bench_sys_t *sys, const workload_t *w)
+/* Whether the system runs workload w on store s at all. */
+static int takes_part(const bench_sys_t *sys, const bench_store_t *s, const workload_t *w)
 {
-    if (sys->skip & w->bit)
+    if ((sys->skip & w->bit) || !(s->workloads & w->bit))
         return 0;
     if (!w->batched)
         return 1;
-    return w->op == OP_PUT ? sys->put_batch != NULL : sys->get_batch != NULL;
+    return w->op == BENCH_OP_PUT ? sys->put_batch != NULL : sys->get_batch != NULL;
 }
 
 /* Reports r's figure for w; after a failure empties its store, whose state
@@ -348,10 +363,10 @@ void single_section(const bench_sys_t *const *sys, size_t n, const bench_store_t
     }
     for (size_t w = 0; w < sizeof workloads / sizeof workloads[0]; w++) {
         for (size_t i = 0; i < n; i++)
-            runs[i].on = runs[i].h && takes_part(sys[i], &workloads[w]);
+            runs[i].on = runs[i].h && takes_part(sys[i], s, &workloads[w]);
         measure(runs, n, repetition, &workloads[w], o->reps);
         for (size_t i = 0; i < n; i++)
-            if (takes_part(sys[i], &workloads[w]))
+            if (takes_part(sys[i], s, &workloads[w]))
                 finish_workload(&runs[i], s, &workloads[w], o->reps);
     }
     runs_close(runs, n);
@@ -361,22 +376,14 @@ void single_section(const bench_sys_t *const *sys, size_t n, const bench_store_t
 /* YCSB                                                                    */
 /* ---------------------------------------------------------------------- */
 
-/* One YCSB run over the sequence what[0..r->span); *ns gets its ns/op. */
-static int ycsb_once(run_t *r, const void *what, double *ns)
+/* One YCSB run over the sequence what[0..r->span). */
+static int ycsb_once(run_t *r, const void *what, spent_t *spent)
 {
-    const uint32_t *seq = what;
-    const bench_keys_t *k = r->k;
-    uint64_t t0 = bench_now_ns();
-    int rc = 0;
-    for (uint32_t i = 0; i < r->span && !rc; i++) {
-        const unsigned char *key = key_gen(r->key, seq[i] & ~YCSB_UPDATE, 0);
-        if (seq[i] & YCSB_UPDATE)
-            rc = r->sys->put(r->h, key, k->key_size, k->val[i & 1], k->val_size);
-        else
-            rc = expect(r->sys->get(r->h, key, k->key_size, k->buf, k->val_size), BENCH_OK,
-                        "get");
-    }
-    *ns = (double)(bench_now_ns() - t0) / r->span;
+    bench_batch_t b = { BENCH_OP_MIX, what, r->span, r->k, r->key, r->k->val[r->flip] };
+    spent_t start = spent_now();
+    int rc = r->sys->run(r->h, &b);
+    spent_add(spent, start);
+    r->flip ^= 1u;
     return rc;
 }
 
