@@ -1,12 +1,12 @@
 /*
  * sys_kv.c — kv itself behind kvbench's system seams, through the public
  * API in kv.h only (what an application sees).  Stores are named memory,
- * created with key_max = --key-size and val_max = the store's value size,
- * so a slot is exactly one key and one value.  Workers attach with
- * kv_open() by name.  "kvcache" is the same store created with KV_CACHE
- * (single process only).  For the memory workload a store is made for a
- * budget in bytes by kv_bench_create_budget(), the one place that knows how
- * kv sizes a store.
+ * created with key_max = --key-size and val_max = the store's value size
+ * and no budget, which gives every slot room for one entry of that size.
+ * Workers attach with kv_open() by name.  "kvcache" is the same store
+ * created with KV_CACHE (single process only).  For the memory workload a
+ * store is made for a budget in bytes (kv_options_t.memory) by
+ * kv_bench_create_budget().
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,13 +45,15 @@ static int kv_open_handle(void **h, const char *name, unsigned flags, const kv_o
     return 0;
 }
 
-/* Creates the store `name` of `slots` slots, replacing a leftover of a
- * killed run. */
-static int create_store(void **h, const char *name, uint64_t slots, uint32_t key_max,
-                        uint32_t val_max, unsigned flags)
+/* Creates the store `name` of `slots` slots (0: derived from the budget)
+ * in `memory` bytes (0: kv's default), replacing a leftover of a killed
+ * run. */
+static int create_store(void **h, const char *name, uint64_t memory, uint64_t slots,
+                        uint32_t key_max, uint32_t val_max, unsigned flags)
 {
     kv_options_t opts;
     kv_options_init(&opts);
+    opts.memory = memory;
     opts.slots = slots;
     opts.key_max = key_max;
     opts.val_max = val_max;
@@ -62,14 +64,14 @@ static int create_store(void **h, const char *name, uint64_t slots, uint32_t key
 static int kvs_create(void **h, const char *name, const bench_store_t *s, uint32_t val_size,
                       const bench_opts_t *o)
 {
-    return create_store(h, name, s->slots, o->key_size, val_size, 0);
+    return create_store(h, name, 0, s->slots, o->key_size, val_size, 0);
 }
 
 /* The same store in cache mode: what a get's reference bit costs. */
 static int kvc_create(void **h, const char *name, const bench_store_t *s, uint32_t val_size,
                       const bench_opts_t *o)
 {
-    return create_store(h, name, s->slots, o->key_size, val_size, KV_CACHE);
+    return create_store(h, name, 0, s->slots, o->key_size, val_size, KV_CACHE);
 }
 
 static int kvs_attach(void **h, const char *name, const bench_opts_t *o)
@@ -138,28 +140,12 @@ const bench_sys_t bench_sys_kv_cache = {
 /* ---------------------------------------------------------------------- */
 
 /* Creates the store `name` (a cache if `cache`) for keys up to key_max and
- * values up to val_max in at most budget_bytes.  Layout 2 reserves
- * key_max + val_max in every slot, so this takes the largest power-of-two
- * slot count whose store fits: budget / (key_max + val_max) slots at most
- * (each slot takes more than that), halved until kv_info() says it fits. */
+ * values up to val_max in budget_bytes: the budget is the store's size
+ * (kv_options_t.memory), the slot count kv's default for it. */
 static int kv_bench_create_budget(void **h, const char *name, uint64_t budget_bytes,
                                   uint32_t key_max, uint32_t val_max, int cache)
 {
-    uint64_t slots = 1;
-    /* Layout 3 (issue 12) will replace this search by kv_options_t.memory = budget_bytes. */
-    while (slots * 2 <= budget_bytes / ((uint64_t)key_max + val_max))
-        slots *= 2;
-    for (; slots >= 1; slots /= 2) {
-        kv_info_t info;
-        int rc = create_store(h, name, slots, key_max, val_max, cache ? KV_CACHE : 0);
-        if (rc != 0)
-            return rc;
-        if (kv_info(((kv_handle_t *)*h)->kv, &info) == 0 && info.total_bytes <= budget_bytes)
-            return 0;
-        kvs_close(*h, 1);
-        *h = NULL;
-    }
-    return bench_error("kv: no store fits in %llu bytes", (unsigned long long)budget_bytes);
+    return create_store(h, name, budget_bytes, 0, key_max, val_max, cache ? KV_CACHE : 0);
 }
 
 static int kvm_open(void **h, uint64_t budget, uint32_t key_max, uint32_t val_max, int evicting,
