@@ -294,6 +294,30 @@ static uint64_t owner_of(const kv_table_t *t, uint64_t at)
     return b->link1;
 }
 
+#define ALLOC_ROOM_LOOKS 16 /* free blocks of the top class looked at */
+
+uint64_t kv__alloc_room_victim(const kv_table_t *t, uint64_t keep)
+{
+    int bad = 0;
+    unsigned top = KV_ALLOC_CLASSES;
+    for (unsigned c = KV_ALLOC_CLASSES; c-- > 0;)
+        if ((t->alloc->nonempty[c / 64] >> (c % 64)) & 1) {
+            top = c;
+            break;
+        }
+    if (top == KV_ALLOC_CLASSES)
+        return TABLE_NONE;
+    uint64_t f = follow(t, t->alloc->heads[top], &bad);
+    for (int looks = 0; f != ALLOC_NONE && looks < ALLOC_ROOM_LOOKS; looks++) {
+        uint64_t next = f + kv__table_block(t, f)->granules, owner;
+        if (next < t->geo.data_granules && (owner = owner_of(t, next)) != ALLOC_NONE &&
+            owner != keep)
+            return owner;
+        f = follow(t, kv__table_block(t, f)->link1, &bad);
+    }
+    return TABLE_NONE;
+}
+
 /* Deletes every used out-of-line slot whose block does not carry `epoch`
  * (the rebuild did not recognise it).  Returns how many. */
 static uint64_t drop_unrecognised(const kv_table_t *t, uint32_t epoch)

@@ -32,6 +32,12 @@ int kv__alloc_take(const kv_table_t *t, uint64_t granules, uint32_t owner, uint3
  * block is then left out of the lists until the next rebuild). */
 int kv__alloc_give(const kv_table_t *t, uint32_t at);
 
+/* For a cache that must make a free run big enough: the slot whose block
+ * lies right after one of the largest free blocks (not slot `keep`), so
+ * that evicting it merges its room into that run.  TABLE_NONE if no such
+ * block is found among the few it looks at. */
+uint64_t kv__alloc_room_victim(const kv_table_t *t, uint64_t keep);
+
 /* Rebuilds every free list from the slots: blocks that used slots name (and
  * that name them) stay, with the new `epoch`; everything between them
  * becomes free.  A used slot whose block is not recognised (damage) is

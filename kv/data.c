@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "store.h"
 
 /* ---------------------------------------------------------------------- */
@@ -232,11 +233,18 @@ static int check_condition(const found_t *f, const write_req_t *w)
 }
 
 /* Makes room in a cache store's data area: evicts one entry, never the
- * key's own.  Returns 0, or KV_ENOROOM when nothing is left to evict. */
-static int evict_for_room(kv_t *kv, const found_t *f, lazy_clock_t *clk)
+ * key's own.  The first eviction of a write is CLOCK's choice, which is
+ * all most writes need; if room is still short, free space is scattered,
+ * so later ones take the entry right after one of the largest free runs,
+ * which merges with it (CLOCK again when there is none): a write then
+ * evicts about what it needs, not a scatter of entries whose room does not
+ * join up.  Returns 0, or KV_ENOROOM when nothing is left to evict. */
+static int evict_for_room(kv_t *kv, const found_t *f, lazy_clock_t *clk, int evicted)
 {
     uint64_t keep = f->slot ? f->pos.found : TABLE_NONE;
-    uint64_t victim = clock_victim(kv, keep, clock_now(clk));
+    uint64_t victim = evicted ? kv__alloc_room_victim(&kv->table, keep) : TABLE_NONE;
+    if (victim == TABLE_NONE)
+        victim = clock_victim(kv, keep, clock_now(clk));
     if (victim == TABLE_NONE)
         return KV_ENOROOM;
     count_victim(kv, victim, clock_now(clk));
@@ -259,7 +267,7 @@ static int write_locked(kv_t *kv, const write_req_t *w, uint64_t *version)
             rc = check_condition(&f, w);
         if (!rc)
             rc = store_entry(kv, &f, w, &clk, version);
-        if (rc == KV_ENOROOM && kv->cache && evict_for_room(kv, &f, &clk) == 0) {
+        if (rc == KV_ENOROOM && kv->cache && evict_for_room(kv, &f, &clk, evicted) == 0) {
             evicted = 1;
             continue;
         }

@@ -168,7 +168,7 @@ static int kvm_open(void **h, uint64_t budget, uint32_t key_max, uint32_t val_ma
 static int kvm_put(void *h, const void *key, size_t klen, const void *val, size_t vlen)
 {
     int rc = kv_put(((kv_handle_t *)h)->kv, key, klen, val, vlen, 0);
-    return rc == KV_EFULL ? BENCH_FULL : kv_result(rc, "put");
+    return rc == KV_EFULL || rc == KV_ENOROOM ? BENCH_FULL : kv_result(rc, "put");
 }
 
 static int kvm_get(void *h, const void *key, size_t klen, void *buf, size_t cap, size_t *vlen)
