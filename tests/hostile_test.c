@@ -346,15 +346,16 @@ enum {
     SCR_HANG_MS = 30000,         /* a worker not done this long after SCR_MS hangs */
 };
 
-/* Whether rc is 0 or one of kv.h's error codes. */
+/* Whether rc is 0 or one of kv.h's error codes that data calls give (a
+ * scribbled data area may leave no room: KV_ENOROOM). */
 static int known_result(int rc)
 {
-    return rc <= 0 && rc >= KV_EOVERFLOW;
+    return (rc <= 0 && rc >= KV_EOVERFLOW) || rc == KV_ENOROOM;
 }
 
 /* A worker's tally of results: [0] = 0, [i] = -i. */
 typedef struct tally {
-    unsigned long long by_rc[1 - KV_EOVERFLOW];
+    unsigned long long by_rc[1 - KV_ENOROOM];
     unsigned long long unknown, ops;
 } tally_t;
 
