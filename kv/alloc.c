@@ -281,10 +281,7 @@ static uint64_t owner_of(const kv_table_t *t, uint64_t at)
     if (!(b->flags & KV_BLOCK_USED) || b->link1 > t->mask)
         return ALLOC_NONE;
     s = kv__table_slot(t, b->link1);
-    kl = kv__table_state(s);
-    vl = kv__table_val_len(s);
-    if (kl == KV_SLOT_EMPTY || kl == KV_SLOT_TOMB || !kv__validate_key_len(kl, &t->geo) ||
-        !kv__validate_val_len(vl, &t->geo) || kv__validate_is_inline(kl, vl) ||
+    if (kv__table_read(t, s, &kl, &vl) != TABLE_ENTRY || kv__validate_is_inline(kl, vl) ||
         kv__table_block_of(s) != at)
         return ALLOC_NONE;
     need = kv__validate_block_granules((uint64_t)kl + vl);
@@ -325,12 +322,10 @@ static uint64_t drop_unrecognised(const kv_table_t *t, uint32_t epoch)
     uint64_t dropped = 0;
     for (uint64_t i = 0; i <= t->mask; i++) {
         kv_slot_t *s = kv__table_slot(t, i);
-        uint32_t kl = kv__table_state(s), vl = kv__table_val_len(s);
+        uint32_t kl, vl;
         uint64_t at;
-        if (kl == KV_SLOT_EMPTY || kl == KV_SLOT_TOMB)
-            continue;
-        if (kv__validate_key_len(kl, &t->geo) && kv__validate_val_len(vl, &t->geo) &&
-            kv__validate_is_inline(kl, vl))
+        int kind = kv__table_read(t, s, &kl, &vl);
+        if (kind == TABLE_FREE || (kind == TABLE_ENTRY && kv__validate_is_inline(kl, vl)))
             continue;
         at = kv__table_block_of(s);
         if (at < t->geo.data_granules && kv__table_block(t, at)->link1 == i &&

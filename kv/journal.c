@@ -160,9 +160,8 @@ static void write_entry(const kv_table_t *t, kv_slot_t *s, const void *key, uint
  * unused one. */
 static uint32_t block_named(const kv_table_t *t, const kv_slot_t *s)
 {
-    uint32_t kl = kv__table_state(s), vl = kv__table_val_len(s);
-    if (kl == KV_SLOT_EMPTY || kl == KV_SLOT_TOMB || !kv__validate_key_len(kl, &t->geo) ||
-        kv__validate_is_inline(kl, vl))
+    uint32_t kl, vl;
+    if (kv__table_read(t, s, &kl, &vl) != TABLE_ENTRY || kv__validate_is_inline(kl, vl))
         return ALLOC_NONE;
     return kv__table_block_of(s);
 }
@@ -376,11 +375,11 @@ static uint64_t drop_duplicates(const kv_table_t *t)
     uint64_t dropped = 0;
     for (uint64_t i = 0; i <= t->mask; i++) {
         kv_slot_t *s = kv__table_slot(t, i);
-        uint32_t kl = kv__table_state(s);
+        uint32_t kl, vl;
         const unsigned char *bytes;
         table_pos_t pos;
-        if (kl == KV_SLOT_EMPTY || kl == KV_SLOT_TOMB ||
-            !(bytes = kv__table_bytes(t, s, kl, kv__table_val_len(s))) ||
+        if (kv__table_read(t, s, &kl, &vl) != TABLE_ENTRY ||
+            !(bytes = kv__table_bytes(t, s, kl, vl)) ||
             kv__table_lookup(t, s->hash, bytes, kl, &pos) != 0 || pos.found == i)
             continue;
         kv_slot_t *first = kv__table_slot(t, pos.found);
@@ -399,13 +398,12 @@ static uint64_t drop_torn(const kv_table_t *t)
     uint64_t dropped = 0;
     for (uint64_t i = 0; i <= t->mask; i++) {
         kv_slot_t *s = kv__table_slot(t, i);
-        uint32_t kl = kv__table_state(s), vl = kv__table_val_len(s);
+        uint32_t kl, vl;
         const unsigned char *bytes;
-        if (kl == KV_SLOT_EMPTY || kl == KV_SLOT_TOMB)
-            continue;
-        if (kv__validate_key_len(kl, &t->geo) && kv__validate_val_len(vl, &t->geo) &&
-            (bytes = kv__table_bytes(t, s, kl, vl)) != NULL &&
-            kv__table_check_of(s, kl, vl, bytes) == s->check)
+        int kind = kv__table_read(t, s, &kl, &vl);
+        if (kind == TABLE_FREE ||
+            (kind == TABLE_ENTRY && (bytes = kv__table_bytes(t, s, kl, vl)) != NULL &&
+             kv__table_check_of(s, kl, vl, bytes) == s->check))
             continue;
         atomic_store_explicit(&s->key_len, KV_SLOT_TOMB, memory_order_relaxed);
         dropped++;

@@ -261,8 +261,7 @@ static int mark_in_use(kv_t *kv)
  * says so (durably too), so the next opener need not scan it. */
 static void mark_clean_if_last(kv_t *kv)
 {
-    if (!kv->hdr || !kv->table.checked || kv__store_check_fork(kv) != 0 ||
-        !kv__store_intact(kv) || !kv__os_object_last_one(kv->obj) ||
+    if (!kv->table.checked || !kv__os_object_last_one(kv->obj) ||
         kv__os_object_flush(kv->obj) != 0)
         return;
     kv->hdr->clean = 1;
@@ -467,7 +466,7 @@ static void fold_at_close(kv_t *kv)
 {
     store_hold_t hold;
     uint32_t wait = kv__store_timeout(kv);
-    if (!kv->hdr || (!kv->hits && !kv->misses) || !kv__store_intact(kv) ||
+    if ((!kv->hits && !kv->misses) ||
         kv__store_lock_within(kv, &hold, wait < CLOSE_FOLD_WAIT_MS ? wait : CLOSE_FOLD_WAIT_MS))
         return;
     kv__store_fold(kv);
@@ -476,9 +475,13 @@ static void fold_at_close(kv_t *kv)
 
 int kv_close(kv_t *kv)
 {
-    if (kv) {
+    /* Both touch the mapping: not in a child after fork() (it is the
+     * parent's handle), nor past the end of a store someone truncated. */
+    if (kv && kv->obj && kv->hdr && kv__store_check_fork(kv) == 0 && kv__store_intact(kv)) {
         fold_at_close(kv);
         mark_clean_if_last(kv);
+    }
+    if (kv) {
         kv__os_object_close(kv->obj);
         free(kv);
     }

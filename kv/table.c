@@ -152,21 +152,19 @@ void kv__table_census(const kv_table_t *t, table_census_t *c)
 {
     memset(c, 0, sizeof *c);
     for (uint64_t i = 0; i <= t->mask; i++) {
-        uint32_t state = kv__table_state(kv__table_slot(t, i));
-        if (state == KV_SLOT_EMPTY)
-            continue;
-        if (state == KV_SLOT_TOMB) {
-            c->tombstones++;
-        } else if (!kv__validate_key_len(state, &t->geo) ||
-                   !kv__validate_val_len(kv__table_val_len(kv__table_slot(t, i)), &t->geo)) {
+        const kv_slot_t *s = kv__table_slot(t, i);
+        uint32_t key_len, val_len;
+        int kind = kv__table_read(t, s, &key_len, &val_len);
+        if (kind == TABLE_FREE) {
+            c->tombstones += key_len == KV_SLOT_TOMB;
+        } else if (kind == TABLE_DAMAGED) {
             c->damaged++;
         } else {
             uint64_t probe = kv__table_probe_length(t, i);
-            uint32_t val_len = kv__table_val_len(kv__table_slot(t, i));
-            c->inline_used += kv__validate_is_inline(state, val_len);
-            c->entry_bytes += (uint64_t)state + val_len;
-            if (kv__table_slot(t, i)->version > c->version_max)
-                c->version_max = kv__table_slot(t, i)->version;
+            c->inline_used += kv__validate_is_inline(key_len, val_len);
+            c->entry_bytes += (uint64_t)key_len + val_len;
+            if (s->version > c->version_max)
+                c->version_max = s->version;
             c->used++;
             c->probe_sum += probe;
             if (probe > c->probe_max)

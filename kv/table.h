@@ -101,6 +101,24 @@ static inline uint32_t kv__table_state(const kv_slot_t *s)
     return atomic_load_explicit(&s->key_len, memory_order_relaxed);
 }
 
+/* What slot s holds, as kv__table_read() tells it. */
+enum { TABLE_FREE, TABLE_ENTRY, TABLE_DAMAGED };
+
+/* Reads slot s's key and value lengths, each once (a process with write
+ * permission may change them meanwhile), into *key_len and *val_len.
+ * Returns TABLE_FREE (empty or tombstone), TABLE_ENTRY (both lengths within
+ * the store's limits) or TABLE_DAMAGED. */
+static inline int kv__table_read(const kv_table_t *t, const kv_slot_t *s, uint32_t *key_len,
+                                 uint32_t *val_len)
+{
+    *key_len = kv__table_state(s);
+    *val_len = kv__table_val_len(s);
+    if (*key_len == KV_SLOT_EMPTY || *key_len == KV_SLOT_TOMB)
+        return TABLE_FREE;
+    return kv__validate_key_len(*key_len, &t->geo) && kv__validate_val_len(*val_len, &t->geo)
+               ? TABLE_ENTRY : TABLE_DAMAGED;
+}
+
 /* Probes for `key`.  Returns 0 with pos->found set, KV_ENOTFOUND with
  * pos->free set, or KV_ECORRUPT if a slot on the path is damaged. */
 int kv__table_lookup(const kv_table_t *t, uint64_t hash, const void *key, uint32_t key_len,

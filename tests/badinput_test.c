@@ -147,29 +147,18 @@ TEST(too_big)
 
 /* Returns kv_open()'s result for creating `name` with one option changed
  * (closing the handle if it unexpectedly opened). */
-static int open_with(const char *name, uint64_t slots, uint32_t key_max, uint32_t val_max)
-{
-    kv_options_t o;
-    kv_t *kv = NULL;
-    kv_options_init(&o);
-    o.slots = slots;
-    o.key_max = key_max;
-    o.val_max = val_max;
-    int rc = kv_open(&kv, name, KV_RDWR | KV_CREATE, &o);
-    if (rc == 0) {
-        kv_close(kv);
-        kv_unlink(name);
-    }
-    return rc;
-}
-
-static int open_with_memory(const char *name, uint64_t memory, uint64_t slots)
+/* Creates `name` with this geometry (memory and slots 0: derived) and
+ * removes it again if that worked; returns kv_open's answer. */
+static int open_with(const char *name, uint64_t memory, uint64_t slots, uint32_t key_max,
+                     uint32_t val_max)
 {
     kv_options_t o;
     kv_t *kv = NULL;
     kv_options_init(&o);
     o.memory = memory;
     o.slots = slots;
+    o.key_max = key_max;
+    o.val_max = val_max;
     int rc = kv_open(&kv, name, KV_RDWR | KV_CREATE, &o);
     if (rc == 0) {
         kv_close(kv);
@@ -182,23 +171,23 @@ TEST(bad_geometry)
 {
     kv_t *kv = NULL;
     const char *name = test_name("geom");
-    CHECK_EQ(open_with(name, KV_SLOTS_MAX + 1, 16, 16), KV_EINVAL);
-    CHECK_EQ(open_with(name, UINT64_MAX, 16, 16), KV_EINVAL);
-    CHECK_EQ(open_with(name, 64, 0, 16), KV_EINVAL);
-    CHECK_EQ(open_with(name, 64, KV_KEY_MAX_LIMIT + 1, 16), KV_EINVAL);
-    CHECK_EQ(open_with(name, 64, UINT32_MAX, 16), KV_EINVAL);
-    CHECK_EQ(open_with(name, 64, 16, KV_VAL_MAX_LIMIT + 1), KV_EINVAL);
-    CHECK_EQ(open_with(name, 64, 16, UINT32_MAX), KV_EINVAL);
+    CHECK_EQ(open_with(name, 0, KV_SLOTS_MAX + 1, 16, 16), KV_EINVAL);
+    CHECK_EQ(open_with(name, 0, UINT64_MAX, 16, 16), KV_EINVAL);
+    CHECK_EQ(open_with(name, 0, 64, 0, 16), KV_EINVAL);
+    CHECK_EQ(open_with(name, 0, 64, KV_KEY_MAX_LIMIT + 1, 16), KV_EINVAL);
+    CHECK_EQ(open_with(name, 0, 64, UINT32_MAX, 16), KV_EINVAL);
+    CHECK_EQ(open_with(name, 0, 64, 16, KV_VAL_MAX_LIMIT + 1), KV_EINVAL);
+    CHECK_EQ(open_with(name, 0, 64, 16, UINT32_MAX), KV_EINVAL);
     /* Budgets: smaller than the header and the slots, or past the limit. */
-    CHECK_EQ(open_with_memory(name, KV_HEADER_SIZE + 64 * KV_SLOT_SIZE - 1, 64), KV_EINVAL);
-    CHECK_EQ(open_with_memory(name, KV_MEMORY_MAX + 1, 0), KV_EINVAL);
-    CHECK_EQ(open_with_memory(name, UINT64_MAX, 0), KV_EINVAL);
+    CHECK_EQ(open_with(name, KV_HEADER_SIZE + 64 * KV_SLOT_SIZE - 1, 64, 64, 1024), KV_EINVAL);
+    CHECK_EQ(open_with(name, KV_MEMORY_MAX + 1, 0, 64, 1024), KV_EINVAL);
+    CHECK_EQ(open_with(name, UINT64_MAX, 0, 64, 1024), KV_EINVAL);
     /* A budget-less store whose largest entries would overflow the data area. */
-    CHECK_EQ(open_with(name, KV_SLOTS_MAX, 16, KV_VAL_MAX_LIMIT), KV_EINVAL);
+    CHECK_EQ(open_with(name, 0, KV_SLOTS_MAX, 16, KV_VAL_MAX_LIMIT), KV_EINVAL);
     CHECK_EQ(kv_open(&kv, name, 0, NULL), KV_ENOENT); /* nothing was left behind */
-    CHECK_EQ(open_with(name, 64, 16, 0), 0);          /* val_max 0 is allowed */
-    CHECK_EQ(open_with(name, 0, 16, 16), 0);          /* slots 0: derived */
-    CHECK_EQ(open_with_memory(name, KV_HEADER_SIZE + 64 * KV_SLOT_SIZE, 64), 0); /* no data area */
+    CHECK_EQ(open_with(name, 0, 64, 16, 0), 0);          /* val_max 0 is allowed */
+    CHECK_EQ(open_with(name, 0, 0, 16, 16), 0);          /* slots 0: derived */
+    CHECK_EQ(open_with(name, KV_HEADER_SIZE + 64 * KV_SLOT_SIZE, 64, 64, 1024), 0); /* no data area */
     TEST_DONE();
 }
 
