@@ -269,6 +269,7 @@ static void accept_no_room(const char *op, const fkey_t *k, size_t len)
     FZ_CHECK(kv_stats(fx.h[0], &st) == 0 && st.data_largest_free < need,
              "%s refused for room, yet a free run of %" PRIu64 " bytes holds its %" PRIu64, op,
              st.data_largest_free, need);
+    fold_gets(fx.h[0]); /* kv_stats added that handle's gets to the store's */
     collect(fx.h[0], 1, 0, seen);
     for (int i = 0; i < NKEYS; i++) {
         if (!m.e[i].present || seen[i])
