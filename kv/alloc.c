@@ -214,31 +214,9 @@ static int find_fit(const kv_table_t *t, uint64_t n, uint64_t *at)
     return 0;
 }
 
-int kv__alloc_take(const kv_table_t *t, uint64_t granules, uint32_t owner, uint32_t epoch,
-                   uint32_t *at)
-{
-    uint64_t b, have;
-    int rc = find_fit(t, granules, &b);
-    if (rc || (rc = unmake_free(t, b)) != 0)
-        return rc;
-    have = kv__table_block(t, b)->granules;
-    KV_CRASH_POINT();
-    if (have - granules >= KV_BLOCK_MIN) {
-        make_free(t, b + granules, have - granules); /* the rest, PREV_FREE of its next kept */
-        have = granules;
-    } else {
-        mark_next(t, b, have, 0);
-    }
-    kv_block_t *blk = kv__table_block(t, b);
-    blk->granules = (uint32_t)have;
-    blk->flags = KV_BLOCK_USED; /* the block before a free block is never free */
-    blk->link1 = owner;
-    blk->link2 = epoch;
-    *at = (uint32_t)b;
-    return 0;
-}
-
-int kv__alloc_give(const kv_table_t *t, uint32_t at)
+/* Gives the used block at `at` back to the lists, merging it with free
+ * neighbours. */
+static int give_to_lists(const kv_table_t *t, uint64_t at)
 {
     kv_block_t *b = kv__table_block(t, at);
     uint64_t start = at, n = b->granules;
@@ -262,6 +240,120 @@ int kv__alloc_give(const kv_table_t *t, uint32_t at)
     }
     make_free(t, start, n);
     return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The spare block                                                         */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * A replace takes a block for the new entry, then gives the old one back.
+ * When the two are the same size (a value rewritten at its size, the common
+ * case), listing the old block and unlisting another for the next replace
+ * is wasted work on list neighbours and boundary tags.  So give puts the
+ * block it frees aside as the spare, its head still marked used and owned
+ * by KV_BLOCK_SPARE (so a neighbour's merge never reaches into it), its
+ * granules counted free; take reuses the spare when it is the size wanted.
+ * Giving a second block lists the first, so at most one is held aside, and
+ * a take that finds no room lists it and looks again, so the spare never
+ * causes KV_ENOROOM.  Like the lists it is a cache of what the slots say:
+ * no slot names it, so a rebuild turns it into free space.
+ */
+
+/* The spare block, or ALLOC_NONE: none, or a spare field that names no
+ * spare block (damage: the census reports it; its room is lost until the
+ * next rebuild, and the next give replaces the field). */
+static uint64_t spare_block(const kv_table_t *t)
+{
+    uint64_t at = (uint64_t)t->alloc->spare - 1;
+    const kv_block_t *b;
+    if (t->alloc->spare == 0 || at >= t->geo.data_granules)
+        return ALLOC_NONE;
+    b = kv__table_block(t, at);
+    if (!(b->flags & KV_BLOCK_USED) || b->link1 != KV_BLOCK_SPARE ||
+        !kv__validate_block(at, b->granules, &t->geo))
+        return ALLOC_NONE;
+    return at;
+}
+
+/* Whether a spare of `have` granules serves a take of n: what take_listed
+ * would leave of a bigger block, no more. */
+static int spare_fits(uint64_t have, uint64_t n)
+{
+    return have >= n && have - n < KV_BLOCK_MIN;
+}
+
+/* Moves the spare block at `at` onto the lists. */
+static int list_spare(const kv_table_t *t, uint64_t at)
+{
+    t->alloc->free_granules -= kv__table_block(t, at)->granules;
+    if (t->alloc->spare == at + 1)
+        t->alloc->spare = 0;
+    return give_to_lists(t, at);
+}
+
+/* Marks the block at `at` as slot owner's, stamped with epoch. */
+static void claim(kv_block_t *b, uint32_t owner, uint32_t epoch)
+{
+    b->link1 = owner;
+    b->link2 = epoch;
+}
+
+/* Takes a block of at least n granules off the lists (KV_ENOROOM: none). */
+static int take_listed(const kv_table_t *t, uint64_t granules, uint64_t *at)
+{
+    uint64_t b, have;
+    int rc = find_fit(t, granules, &b);
+    if (rc || (rc = unmake_free(t, b)) != 0)
+        return rc;
+    have = kv__table_block(t, b)->granules;
+    KV_CRASH_POINT();
+    if (have - granules >= KV_BLOCK_MIN) {
+        make_free(t, b + granules, have - granules); /* the rest, PREV_FREE of its next kept */
+        have = granules;
+    } else {
+        mark_next(t, b, have, 0);
+    }
+    kv_block_t *blk = kv__table_block(t, b);
+    blk->granules = (uint32_t)have;
+    blk->flags = KV_BLOCK_USED; /* the block before a free block is never free */
+    *at = b;
+    return 0;
+}
+
+int kv__alloc_take(const kv_table_t *t, uint64_t granules, uint32_t owner, uint32_t epoch,
+                   uint32_t *at)
+{
+    uint64_t spare = spare_block(t), b;
+    int rc;
+    if (spare != ALLOC_NONE && spare_fits(kv__table_block(t, spare)->granules, granules)) {
+        /* Its head stays as it is (PREV_FREE included): only the owner moves. */
+        t->alloc->spare = 0;
+        t->alloc->free_granules -= kv__table_block(t, spare)->granules;
+        b = spare;
+    } else {
+        rc = take_listed(t, granules, &b);
+        if (rc == KV_ENOROOM && spare != ALLOC_NONE && (rc = list_spare(t, spare)) == 0)
+            rc = take_listed(t, granules, &b);
+        if (rc)
+            return rc;
+    }
+    claim(kv__table_block(t, b), owner, epoch);
+    *at = (uint32_t)b;
+    return 0;
+}
+
+int kv__alloc_give(const kv_table_t *t, uint32_t at)
+{
+    kv_block_t *b = kv__table_block(t, at);
+    uint64_t old = spare_block(t);
+    if (!(b->flags & KV_BLOCK_USED) || b->link1 == KV_BLOCK_SPARE ||
+        !kv__validate_block(at, b->granules, &t->geo))
+        return KV_ECORRUPT;
+    b->link1 = KV_BLOCK_SPARE;
+    t->alloc->spare = at + 1;
+    t->alloc->free_granules += b->granules;
+    return old == ALLOC_NONE ? 0 : list_spare(t, old);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -384,19 +476,31 @@ static const char *count_lists(const kv_table_t *t, uint64_t *blocks, uint64_t *
     return NULL;
 }
 
+/* Counts n granules of free space (a free block, or the spare). */
+static void count_free(alloc_census_t *c, uint64_t n)
+{
+    c->free_granules += n;
+    if (n > c->largest_free)
+        c->largest_free = n;
+}
+
 const char *kv__alloc_census(const kv_table_t *t, alloc_census_t *c)
 {
-    uint64_t at = 0, listed_blocks, listed_granules;
+    uint64_t at = 0, listed_blocks, listed_granules, spare = spare_block(t);
     int prev_free = 0;
     const char *why;
     memset(c, 0, sizeof *c);
+    if (t->alloc->spare != 0 && spare == ALLOC_NONE)
+        return "the spare-block field names no spare block";
     while (at < t->geo.data_granules) {
         const kv_block_t *b = kv__table_block(t, at);
         if (!kv__validate_block(at, b->granules, &t->geo) && b->granules != 1)
             return "a block's size runs past the data area";
         if (((b->flags & KV_BLOCK_PREV_FREE) != 0) != prev_free)
             return "a block's previous-free mark is wrong";
-        if (b->flags & KV_BLOCK_USED) {
+        if (at == spare) {
+            count_free(c, b->granules);
+        } else if (b->flags & KV_BLOCK_USED) {
             if (owner_of(t, at) == ALLOC_NONE)
                 return "a used block is named by no slot";
             c->used_blocks++;
@@ -407,9 +511,7 @@ const char *kv__alloc_census(const kv_table_t *t, alloc_census_t *c)
             if (*footer(t, at, b->granules) != b->granules)
                 return "a free block's size tag is wrong";
             c->free_blocks += b->granules >= KV_BLOCK_MIN;
-            c->free_granules += b->granules;
-            if (b->granules > c->largest_free)
-                c->largest_free = b->granules;
+            count_free(c, b->granules);
         }
         prev_free = !(b->flags & KV_BLOCK_USED);
         at += b->granules;

@@ -27,9 +27,10 @@ void kv__alloc_format(const kv_table_t *t);
 int kv__alloc_take(const kv_table_t *t, uint64_t granules, uint32_t owner, uint32_t epoch,
                    uint32_t *at);
 
-/* Gives back the used block at `at`, merging it with free neighbours.
- * Returns 0, or KV_ECORRUPT if the block or a neighbour is damaged (the
- * block is then left out of the lists until the next rebuild). */
+/* Gives back the used block at `at`: it becomes the spare (alloc.c), and
+ * the spare before it goes onto the lists, merging with free neighbours.
+ * Returns 0, or KV_ECORRUPT if a block or a neighbour is damaged (the block
+ * is then left out of the lists until the next rebuild). */
 int kv__alloc_give(const kv_table_t *t, uint32_t at);
 
 /* For a cache that must make a free run big enough: the slot whose block

@@ -182,6 +182,9 @@ typedef struct kv_block {
 #define KV_BLOCK_USED      0x1u /* holds an entry */
 #define KV_BLOCK_PREV_FREE 0x2u /* the block before this one is free */
 #define KV_BLOCK_MIN       2u   /* granules: a head and one granule of bytes */
+/* link1 of the spare block (kv_alloc_t.spare): above every slot index, so
+ * no slot can own it. */
+#define KV_BLOCK_SPARE     UINT32_MAX
 
 /* The data area's free lists: a two-level segregated fit (as TLSF): class
  * = 4 * log2(size) + the next two bits of the size, so a class spans at
@@ -192,6 +195,11 @@ typedef struct kv_alloc {
     uint64_t free_granules;  /* granules in free blocks */
     uint64_t nonempty[KV_ALLOC_CLASSES / 64]; /* bit c: heads[c] != 0 */
     uint32_t heads[KV_ALLOC_CLASSES]; /* first free block of each class + 1 */
+    uint32_t spare;          /* a free block held off the lists + 1 (0: none):
+                              * the last block given back, which the next take
+                              * of its size reuses without touching a list or
+                              * a neighbour (alloc.c) */
+    uint32_t reserved;       /* 0 */
 } kv_alloc_t;
 
 #define KV_JOURNAL_IMAGE_OFFSET ((uint32_t)sizeof(kv_header_t))
@@ -213,7 +221,7 @@ _Static_assert(sizeof(_Atomic uint32_t) == 4 && sizeof(_Atomic uint64_t) == 8,
 _Static_assert(sizeof(kv_slot_t) == KV_SLOT_SIZE, "a slot is one line");
 _Static_assert(offsetof(kv_slot_t, data) == KV_SLOT_SIZE - KV_INLINE_MAX, "inline room");
 _Static_assert(sizeof(kv_block_t) == KV_GRANULE, "a block head is one granule");
-_Static_assert(sizeof(kv_alloc_t) == 8 + KV_ALLOC_CLASSES / 8 + 4 * KV_ALLOC_CLASSES,
+_Static_assert(sizeof(kv_alloc_t) == 8 + KV_ALLOC_CLASSES / 8 + 4 * KV_ALLOC_CLASSES + 8,
                "free lists have no padding");
 _Static_assert(KV_HEADER_SIZE == 896, "slot 0 at 896");
 

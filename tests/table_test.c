@@ -3,8 +3,9 @@
  * in-memory slot array, where the test can choose keys by the slot their
  * hash lands in: probing across the end of the array, a completely full
  * table, tombstones (reuse, reclaim at the end of a run), binary keys, the
- * census behind kv_stats, kv_check's slot verdicts, and recovery undoing a
- * replace or finishing a clear from a hand-made journal state.
+ * census behind kv_stats, kv_check's slot verdicts, recovery undoing a
+ * replace or finishing a clear from a hand-made journal state, and the
+ * allocator's spare block.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,6 +95,34 @@ static int value_is(fixture_t *f, long long i, const char *val)
     uint32_t key_len = kv__table_state(s);
     const unsigned char *bytes = kv__table_bytes(&f->t, s, key_len, s->val_len);
     return bytes && s->val_len == strlen(val) && memcmp(bytes + key_len, val, s->val_len) == 0;
+}
+
+/* Replaces the value of the key in slot i through the journal, as kv_put
+ * does. */
+static int replace(fixture_t *f, long long i, const void *key, size_t klen, const char *val)
+{
+    journal_entry_t e = { kv__table_hash(&f->t, key, klen), val, (uint32_t)strlen(val), 0, 0 };
+    if (kv__journal_place(&f->t, f->h, (uint64_t)i, key, (uint32_t)klen, &e) != 0)
+        return -1;
+    kv__journal_replace(&f->t, f->h, (uint64_t)i, key, (uint32_t)klen, &e);
+    return 0;
+}
+
+/* The data-area block slot i names. */
+static uint32_t block_of(fixture_t *f, long long i)
+{
+    return kv__table_block_of(kv__table_slot(&f->t, (uint64_t)i));
+}
+
+/* Whether the allocator's census finds the data area sound, with
+ * `free_granules` free. */
+static int census_ok(fixture_t *f, uint64_t free_granules)
+{
+    alloc_census_t c;
+    const char *why = kv__alloc_census(&f->t, &c);
+    if (why)
+        fprintf(stderr, "census: %s\n", why);
+    return why == NULL && c.free_granules == free_granules;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -351,6 +380,116 @@ TEST(recount_after_stale_counters)
     TEST_DONE();
 }
 
+/* 30-byte values: with a 2-byte key, 3 granules out of line. */
+#define VAL30 "thirty bytes of value, exactly"
+#define VAL30B "thirty other bytes, also exact"
+
+TEST(same_size_replace_reuses_the_spare)
+{
+    fixture_t f;
+    long long i;
+    uint32_t first, second;
+    REQUIRE(fixture_open(&f) == 0);
+    uint64_t all = f.g.data_granules;
+    i = insert(&f, "k1", 2, VAL30);
+    REQUIRE(i >= 0 && insert(&f, "k2", 2, VAL30) >= 0);
+    first = block_of(&f, i);
+    REQUIRE(replace(&f, i, "k1", 2, VAL30B) == 0);
+    CHECK_EQ(f.t.alloc->spare, first + 1); /* the old block, held aside */
+    CHECK(census_ok(&f, all - 6));
+    second = block_of(&f, i);
+    kv_alloc_t lists = *f.t.alloc;
+    REQUIRE(replace(&f, i, "k1", 2, VAL30) == 0);
+    CHECK_EQ(block_of(&f, i), first); /* the spare served it */
+    CHECK_EQ(f.t.alloc->spare, second + 1);
+    CHECK(memcmp(lists.heads, f.t.alloc->heads, sizeof lists.heads) == 0); /* no list work */
+    CHECK(census_ok(&f, all - 6));
+    CHECK(value_is(&f, i, VAL30));
+    fixture_close(&f);
+    TEST_DONE();
+}
+
+TEST(second_give_lists_the_spare)
+{
+    fixture_t f;
+    long long a, b;
+    REQUIRE(fixture_open(&f) == 0);
+    uint64_t all = f.g.data_granules;
+    a = insert(&f, "k1", 2, VAL30);
+    b = insert(&f, "k2", 2, VAL30);
+    REQUIRE(a >= 0 && b >= 0);
+    uint32_t b_block = block_of(&f, b);
+    kv__journal_delete(&f.t, f.h, (uint64_t)a);
+    CHECK(census_ok(&f, all - 3));
+    kv__journal_delete(&f.t, f.h, (uint64_t)b);
+    CHECK_EQ(f.t.alloc->spare, b_block + 1);
+    CHECK(census_ok(&f, all)); /* a's block merged with the free space after b's */
+    fixture_close(&f);
+    TEST_DONE();
+}
+
+TEST(take_lists_the_spare_before_refusing)
+{
+    fixture_t f;
+    long long last = -1, i;
+    char key[4];
+    uint32_t at;
+    REQUIRE(fixture_open(&f) == 0);
+    uint64_t all = f.g.data_granules;
+    /* Every slot holds a 4-granule entry; blocks are taken from the front. */
+    for (unsigned n = 0; n < SLOTS; n++) {
+        snprintf(key, sizeof key, "k%u", n);
+        REQUIRE((i = insert(&f, key, 2, VAL30 "!!")) >= 0);
+        last = i;
+    }
+    uint64_t tail = all - 4 * SLOTS;
+    REQUIRE(tail >= 1 && block_of(&f, last) + 4 == 4 * SLOTS);
+    kv__journal_delete(&f.t, f.h, (uint64_t)last); /* its block: the spare, before the tail */
+    CHECK(census_ok(&f, tail + 4));
+    /* Only the spare merged with the free tail holds tail + 4 granules. */
+    REQUIRE(kv__alloc_take(&f.t, tail + 4, 0, f.h->alloc_epoch, &at) == 0);
+    CHECK_EQ(at, 4 * SLOTS - 4);
+    CHECK_EQ(kv__alloc_give(&f.t, at), 0);
+    CHECK(census_ok(&f, tail + 4));
+    CHECK_EQ(kv__alloc_take(&f.t, tail + 5, 0, f.h->alloc_epoch, &at), KV_ENOROOM);
+    CHECK_EQ(f.t.alloc->spare, 0); /* listed, and the free space unchanged */
+    CHECK(census_ok(&f, tail + 4));
+    fixture_close(&f);
+    TEST_DONE();
+}
+
+TEST(rebuild_forgets_the_spare)
+{
+    fixture_t f;
+    long long i;
+    REQUIRE(fixture_open(&f) == 0);
+    uint64_t all = f.g.data_granules;
+    i = insert(&f, "k1", 2, VAL30);
+    REQUIRE(i >= 0 && insert(&f, "k2", 2, VAL30) >= 0);
+    kv__journal_delete(&f.t, f.h, (uint64_t)i);
+    REQUIRE(f.t.alloc->spare != 0);
+    CHECK_EQ(kv__alloc_rebuild(&f.t, f.h->alloc_epoch + 1), 0);
+    CHECK_EQ(f.t.alloc->spare, 0);
+    CHECK(census_ok(&f, all - 3));
+    fixture_close(&f);
+    TEST_DONE();
+}
+
+TEST(census_reports_a_false_spare)
+{
+    fixture_t f;
+    long long i;
+    alloc_census_t c;
+    REQUIRE(fixture_open(&f) == 0);
+    i = insert(&f, "k1", 2, VAL30);
+    REQUIRE(i >= 0);
+    f.t.alloc->spare = block_of(&f, i) + 1; /* a live entry's block */
+    CHECK(kv__alloc_census(&f.t, &c) != NULL);
+    CHECK(value_is(&f, i, VAL30));
+    fixture_close(&f);
+    TEST_DONE();
+}
+
 static const test_case_t tests[] = {
     TEST_ENTRY(probe_wraps_around_the_end),
     TEST_ENTRY(full_table_has_no_free_slot),
@@ -365,6 +504,11 @@ static const test_case_t tests[] = {
     TEST_ENTRY(recovery_finishes_an_interrupted_clear),
     TEST_ENTRY(recovery_refuses_a_damaged_journal),
     TEST_ENTRY(recount_after_stale_counters),
+    TEST_ENTRY(same_size_replace_reuses_the_spare),
+    TEST_ENTRY(second_give_lists_the_spare),
+    TEST_ENTRY(take_lists_the_spare_before_refusing),
+    TEST_ENTRY(rebuild_forgets_the_spare),
+    TEST_ENTRY(census_reports_a_false_spare),
 };
 
 int main(int argc, char **argv)
