@@ -299,14 +299,39 @@ static void claim(kv_block_t *b, uint32_t owner, uint32_t epoch)
     b->link2 = epoch;
 }
 
+/* Takes the last n granules of the free block at `at`, which stays where
+ * it is on its list: what is left of it is of the same class (so a run of
+ * inserts into a big free block shortens it, with no list work).  Returns
+ * the block taken. */
+static uint64_t carve_end(const kv_table_t *t, uint64_t at, uint64_t n)
+{
+    kv_block_t *f = kv__table_block(t, at);
+    uint64_t rest = f->granules - n, taken = at + rest;
+    f->granules = (uint32_t)rest;
+    *footer(t, at, rest) = (uint32_t)rest;
+    t->alloc->free_granules -= n;
+    KV_CRASH_POINT();
+    kv_block_t *blk = kv__table_block(t, taken);
+    blk->granules = (uint32_t)n;
+    blk->flags = KV_BLOCK_USED | KV_BLOCK_PREV_FREE;
+    mark_next(t, taken, n, 0);
+    return taken;
+}
+
 /* Takes a block of at least n granules off the lists (KV_ENOROOM: none). */
 static int take_listed(const kv_table_t *t, uint64_t granules, uint64_t *at)
 {
     uint64_t b, have;
     int rc = find_fit(t, granules, &b);
-    if (rc || (rc = unmake_free(t, b)) != 0)
+    if (rc)
         return rc;
     have = kv__table_block(t, b)->granules;
+    if (have - granules >= KV_BLOCK_MIN && class_of(have - granules) == class_of(have)) {
+        *at = carve_end(t, b, granules);
+        return 0;
+    }
+    if ((rc = unmake_free(t, b)) != 0)
+        return rc;
     KV_CRASH_POINT();
     if (have - granules >= KV_BLOCK_MIN) {
         make_free(t, b + granules, have - granules); /* the rest, PREV_FREE of its next kept */

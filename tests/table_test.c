@@ -428,32 +428,63 @@ TEST(second_give_lists_the_spare)
     TEST_DONE();
 }
 
+/* The first free block of the data area (walking the block heads). */
+static uint64_t first_free_block(fixture_t *f)
+{
+    uint64_t at = 0;
+    while (at < f->g.data_granules && (kv__table_block(&f->t, at)->flags & KV_BLOCK_USED))
+        at += kv__table_block(&f->t, at)->granules;
+    return at;
+}
+
 TEST(take_lists_the_spare_before_refusing)
 {
     fixture_t f;
-    long long last = -1, i;
+    long long beside = -1, i;
     char key[4];
     uint32_t at;
     REQUIRE(fixture_open(&f) == 0);
     uint64_t all = f.g.data_granules;
-    /* Every slot holds a 4-granule entry; blocks are taken from the front. */
-    for (unsigned n = 0; n < SLOTS; n++) {
+    for (unsigned n = 0; n < SLOTS; n++) { /* every slot: a 4-granule entry */
         snprintf(key, sizeof key, "k%u", n);
-        REQUIRE((i = insert(&f, key, 2, VAL30 "!!")) >= 0);
-        last = i;
+        REQUIRE(insert(&f, key, 2, VAL30 "!!") >= 0);
     }
-    uint64_t tail = all - 4 * SLOTS;
-    REQUIRE(tail >= 1 && block_of(&f, last) + 4 == 4 * SLOTS);
-    kv__journal_delete(&f.t, f.h, (uint64_t)last); /* its block: the spare, before the tail */
+    uint64_t tail = all - 4 * SLOTS, free_at = first_free_block(&f);
+    REQUIRE(tail >= 1 && kv__table_block(&f.t, free_at)->granules == tail);
+    for (i = 0; i < SLOTS; i++) /* the entry right before or after the free run */
+        if (block_of(&f, i) + 4 == free_at || free_at + tail == block_of(&f, i))
+            beside = i;
+    REQUIRE(beside >= 0);
+    uint64_t merged_at = block_of(&f, beside) < free_at ? block_of(&f, beside) : free_at;
+    kv__journal_delete(&f.t, f.h, (uint64_t)beside); /* its block: the spare */
     CHECK(census_ok(&f, tail + 4));
-    /* Only the spare merged with the free tail holds tail + 4 granules. */
+    /* Only the spare merged with the free run holds tail + 4 granules. */
     REQUIRE(kv__alloc_take(&f.t, tail + 4, 0, f.h->alloc_epoch, &at) == 0);
-    CHECK_EQ(at, 4 * SLOTS - 4);
+    CHECK_EQ(at, merged_at);
     CHECK_EQ(kv__alloc_give(&f.t, at), 0);
     CHECK(census_ok(&f, tail + 4));
     CHECK_EQ(kv__alloc_take(&f.t, tail + 5, 0, f.h->alloc_epoch, &at), KV_ENOROOM);
     CHECK_EQ(f.t.alloc->spare, 0); /* listed, and the free space unchanged */
     CHECK(census_ok(&f, tail + 4));
+    fixture_close(&f);
+    TEST_DONE();
+}
+
+TEST(insert_carves_the_end_of_a_big_free_block)
+{
+    fixture_t f;
+    long long i;
+    REQUIRE(fixture_open(&f) == 0);
+    uint64_t all = f.g.data_granules; /* one free block, listed at granule 0 */
+    REQUIRE(all >= 32);
+    kv_alloc_t lists = *f.t.alloc;
+    i = insert(&f, "k1", 2, VAL30 "!!");
+    REQUIRE(i >= 0);
+    CHECK_EQ(block_of(&f, i), all - 4);
+    CHECK_EQ(kv__table_block(&f.t, 0)->granules, all - 4);
+    CHECK(memcmp(lists.heads, f.t.alloc->heads, sizeof lists.heads) == 0); /* still listed */
+    CHECK(census_ok(&f, all - 4));
+    CHECK(value_is(&f, i, VAL30 "!!"));
     fixture_close(&f);
     TEST_DONE();
 }
@@ -507,6 +538,7 @@ static const test_case_t tests[] = {
     TEST_ENTRY(same_size_replace_reuses_the_spare),
     TEST_ENTRY(second_give_lists_the_spare),
     TEST_ENTRY(take_lists_the_spare_before_refusing),
+    TEST_ENTRY(insert_carves_the_end_of_a_big_free_block),
     TEST_ENTRY(rebuild_forgets_the_spare),
     TEST_ENTRY(census_reports_a_false_spare),
 };
