@@ -138,40 +138,75 @@ bench_fig_t bench_figure(double *v, unsigned n)
 /* Operations                                                              */
 /* ---------------------------------------------------------------------- */
 
-/* One batch call of the peer's own on keys order[from..from+n). */
-static int do_batch(run_t *r, bench_op_t op, uint32_t from, uint32_t n)
+/* One batch call of the peer's own on keys idx[0..n). */
+static int do_batch(run_t *r, bench_op_t op, const uint32_t *idx, uint32_t n)
 {
     const bench_keys_t *k = r->k;
     const unsigned char *keys[MAX_BATCH];
     int rc;
     for (uint32_t j = 0; j < n; j++)
-        keys[j] = key_gen(r->key + (size_t)j * k->key_size, k->order[from + j], 0);
+        keys[j] = key_gen(r->key + (size_t)j * k->key_size, idx[j], 0);
     if (op == BENCH_OP_PUT)
         return r->sys->put_batch(r->h, keys, n, k->key_size, k->val[r->flip], k->val_size);
     rc = r->sys->get_batch(r->h, keys, n, k->key_size, k->buf, k->val_size);
     return rc == BENCH_OK ? rc : bench_unexpected(op, rc);
 }
 
-/* Runs op on order[from..to): one run() call, or the peer's own batches
+/* Runs op on keys idx[0..n): one run() call, or the peer's own batches
  * when `batched`. */
-static int do_range(run_t *r, bench_op_t op, int batched, uint32_t from, uint32_t to)
+static int run_keys(run_t *r, bench_op_t op, int batched, const uint32_t *idx, uint32_t n)
 {
     int rc = 0;
     if (!batched) {
-        bench_batch_t b = { op, r->k->order + from, to - from, r->k, r->key, r->k->val[r->flip] };
+        bench_batch_t b = { op, idx, n, r->k, r->key, r->k->val[r->flip] };
         return r->sys->run(r->h, &b);
     }
-    for (uint32_t i = from; i < to && !rc; i += r->sys->batch) {
-        uint32_t n = to - i < r->sys->batch ? to - i : r->sys->batch;
-        rc = do_batch(r, op, i, n);
-    }
+    for (uint32_t i = 0; i < n && !rc; i += r->sys->batch)
+        rc = do_batch(r, op, idx + i, n - i < r->sys->batch ? n - i : r->sys->batch);
     return rc;
 }
 
-/* Fills order[from..to) into r's store. */
+/* Runs op on order[from..to). */
+static int do_range(run_t *r, bench_op_t op, int batched, uint32_t from, uint32_t to)
+{
+    return run_keys(r, op, batched, r->k->order + from, to - from);
+}
+
+/* A stride near n / golden ratio that shares no factor with n, so that
+ * j * stride mod n visits 0..n-1 once each, far from the order given. */
+static uint32_t scatter_stride(uint32_t n)
+{
+    uint64_t s = (uint64_t)n * 618 / 1000 + 1, a, b;
+    for (;; s++) {
+        for (a = n, b = s; b;) { /* gcd(n, s) */
+            uint64_t t = a % b;
+            a = b;
+            b = t;
+        }
+        if (a == 1)
+            return (uint32_t)s;
+    }
+}
+
+/* Fills order[from..to) into r's store, in another order than the timed
+ * rounds visit them: were the two the same, a store that places entries in
+ * the order they arrive (kv's data area, LMDB's pages) would see each round
+ * walk memory in address order, which the CPU's prefetchers turn into hits
+ * that no real access pattern gives. */
 static int fill(run_t *r, uint32_t from, uint32_t to)
 {
-    return do_range(r, BENCH_OP_PUT, r->sys->put_batch != NULL, from, to);
+    uint32_t n = to - from, stride, *idx;
+    int rc;
+    if (n == 0)
+        return 0;
+    if (!(idx = malloc(sizeof *idx * n)))
+        return bench_error("out of memory for the fill order");
+    stride = scatter_stride(n);
+    for (uint32_t j = 0; j < n; j++)
+        idx[j] = r->k->order[from + (uint32_t)((uint64_t)j * stride % n)];
+    rc = run_keys(r, BENCH_OP_PUT, r->sys->put_batch != NULL, idx, n);
+    free(idx);
+    return rc;
 }
 
 /* Gives r its key buffer; 0 or BENCH_ERR. */
