@@ -138,7 +138,7 @@ typedef struct kv_options {
                                * why: a path component, an object's type and
                                * owner; "" when the code says it all */
     uint64_t memory;          /* the store's size in bytes, everything included:
-                               * header, slots (64 bytes each) and the data area
+                               * header, slots (128 bytes each) and the data area
                                * that entries too big for their slot live in
                                * (default 0: room for every slot to hold an
                                * entry of key_max + val_max bytes) */
@@ -522,7 +522,7 @@ typedef struct kv_stats {
     uint64_t data_largest_free; /* the largest free run: key + value bytes up to
                               * this less 16 fit without evicting */
     uint64_t inline_entries; /* entries that live in their slot (key + value
-                              * of at most 24 bytes) */
+                              * of at most 88 bytes) */
     uint64_t entry_bytes;    /* key + value bytes of every entry */
     uint64_t dropped;        /* damaged entries that recovery deleted */
 } kv_stats_t;

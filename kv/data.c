@@ -43,7 +43,7 @@ typedef struct found {
     const unsigned char *val; /* its value bytes, in the slot or its block */
 } found_t;
 
-static int find(kv_t *kv, uint64_t hash, const void *key, size_t key_len, lazy_clock_t *clk,
+static int find(kv_t *kv, uint32_t hash, const void *key, size_t key_len, lazy_clock_t *clk,
                 found_t *f)
 {
     int rc = kv__table_lookup(&kv->table, hash, key, (uint32_t)key_len, &f->pos);
@@ -57,7 +57,10 @@ static int find(kv_t *kv, uint64_t hash, const void *key, size_t key_len, lazy_c
     if (!f->val) /* the lookup validated the lengths, and the block's bounds */
         return KV_ECORRUPT;
     f->val += key_len;
-    f->live = f->slot->expires_ms == 0 || !kv__table_expired(f->slot, clock_now(clk));
+    /* Only a store that ever set a TTL reads the expiry, on the slot's
+     * second line (layout.h). */
+    f->live = !kv__table_ttl_used(&kv->table) || f->slot->expires_ms == 0 ||
+              !kv__table_expired(f->slot, clock_now(clk));
     return 0;
 }
 
@@ -346,7 +349,7 @@ int kv_put(kv_t *kv, const void *key, size_t key_len, const void *val, size_t va
 
 /* Looks a key up for a reader: a live entry, or KV_ENOTFOUND after counting
  * the miss and reclaiming an expired entry. */
-static int find_live(kv_t *kv, uint64_t hash, const void *key, size_t key_len, found_t *f,
+static int find_live(kv_t *kv, uint32_t hash, const void *key, size_t key_len, found_t *f,
                      lazy_clock_t *clk)
 {
     int rc = find(kv, hash, key, key_len, clk, f);
@@ -359,7 +362,7 @@ static int find_live(kv_t *kv, uint64_t hash, const void *key, size_t key_len, f
     return KV_ENOTFOUND;
 }
 
-static int get_locked(kv_t *kv, uint64_t hash, const void *key, size_t key_len, void *buf,
+static int get_locked(kv_t *kv, uint32_t hash, const void *key, size_t key_len, void *buf,
                       size_t cap, size_t *len, kv_meta_t *meta)
 {
     lazy_clock_t clk = { 0 };
@@ -388,7 +391,7 @@ int kv__data_get(kv_t *kv, const void *key, size_t key_len, void *buf, size_t ca
 {
     store_hold_t hold;
     size_t len = 0;
-    uint64_t hash;
+    uint32_t hash;
     int rc = kv__store_check_key(kv, key, key_len);
     if (rc)
         return rc;
@@ -421,7 +424,7 @@ int kv_ttl(kv_t *kv, const void *key, size_t key_len, int64_t *ttl_ms)
     lazy_clock_t clk = { 0 };
     store_hold_t hold;
     found_t f;
-    uint64_t hash;
+    uint32_t hash;
     int rc = kv__store_check_key(kv, key, key_len);
     if (rc || !ttl_ms)
         return rc ? rc : KV_EINVAL;
@@ -448,7 +451,7 @@ static int delete_key(kv_t *kv, const void *key, size_t key_len, int conditional
     lazy_clock_t clk = { 0 };
     store_hold_t hold;
     found_t f;
-    uint64_t hash;
+    uint32_t hash;
     int rc = kv__store_check_key(kv, key, key_len);
     if (rc)
         return rc;
@@ -528,7 +531,7 @@ static int add_int64(int64_t a, int64_t b, int64_t *sum)
     return 0;
 }
 
-static int incr_locked(kv_t *kv, uint64_t hash, const void *key, size_t key_len, int64_t delta,
+static int incr_locked(kv_t *kv, uint32_t hash, const void *key, size_t key_len, int64_t delta,
                        int64_t *result)
 {
     lazy_clock_t clk = { 0 };
@@ -553,7 +556,7 @@ int kv_incr(kv_t *kv, const void *key, size_t key_len, int64_t delta, int64_t *r
 {
     store_hold_t hold;
     int64_t value = 0;
-    uint64_t hash;
+    uint32_t hash;
     int rc = check_write(kv, key, key_len, NULL, 0);
     if (rc)
         return rc;

@@ -30,7 +30,7 @@
  *  replace Overwrites an entry's slot (a new value for the same key, or an
  *          evicted entry's slot taken by another key).  The new bytes go to
  *          a new block (or the slot itself, when inline), never over the old
- *          ones; the slot's 64 bytes are copied into the header's undo image
+ *          ones; the slot's 128 bytes are copied into the header's undo image
  *          with the slot's index, and journal_op = REPLACE commits the
  *          record.  Then the slot is rewritten; journal_op = IDLE commits the
  *          replace, and only then is the old block given back.  A crash in
@@ -140,6 +140,8 @@ static void write_entry(const kv_table_t *t, kv_slot_t *s, const void *key, uint
                         const journal_entry_t *e, uint64_t version)
 {
     const unsigned char *bytes = s->data;
+    if (e->expires_ms && !kv__table_ttl_used(t)) /* before the entry commits */
+        atomic_store_explicit(&t->hints->ttl_used, 1, memory_order_relaxed);
     s->hash = e->hash;
     s->val_len = e->val_len;
     s->version = version;
@@ -195,7 +197,7 @@ uint64_t kv__journal_insert(const kv_table_t *t, kv_header_t *h, uint64_t i,
     return version;
 }
 
-/* Copies slot s, one line, into the image. */
+/* Copies slot s, both lines, into the image. */
 static void save_undo(kv_header_t *h, const kv_slot_t *s)
 {
     memcpy(undo_image(h), s, KV_SLOT_SIZE);
@@ -456,6 +458,8 @@ int kv__journal_recover(const kv_table_t *t, kv_header_t *h)
     }
     h->dropped += kv__alloc_rebuild(t, ++h->alloc_epoch);
     kv__table_census(t, &census);
+    if (census.expiring) /* a power loss may have kept the hint's page from before */
+        atomic_store_explicit(&t->hints->ttl_used, 1, memory_order_relaxed);
     h->used = census.used;
     h->tombstones = census.tombstones;
     h->recoveries++;

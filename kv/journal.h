@@ -11,7 +11,7 @@
 
 /* What a write stores in a slot besides its key (given by the caller). */
 typedef struct journal_entry {
-    uint64_t hash;
+    uint32_t hash;
     const void *val;
     uint32_t val_len;
     uint64_t expires_ms; /* 0: never */

@@ -4,9 +4,10 @@
  * A store is one block of a size fixed at creation (the memory budget):
  *
  *   offset 0              kv_header_t (4 cache lines, see fields)
- *   offset 256            journal undo image: one slot (64 bytes)
- *   offset 320            kv_alloc_t: the data area's free lists (alloc.c)
- *   offset header_size    slot 0 .. slot (slot_count - 1), 64 bytes each
+ *   offset 256            journal undo image: one slot (128 bytes)
+ *   offset 384            kv_alloc_t: the data area's free lists (alloc.c)
+ *   offset 960            kv_hints_t: read-mostly flags, a line of their own
+ *   offset header_size    slot 0 .. slot (slot_count - 1), 128 bytes each
  *   offset data_offset    the data area: data_granules * 16 bytes
  *
  * Everything in the block is a fixed-width little-endian integer, a byte
@@ -15,17 +16,27 @@
  * exception is the lock area, whose contents belong to the OS layer; its
  * format is named by `lock_abi` and checked on attach.
  *
- * Slots: one cache line each (64 bytes, 64-aligned), so a lookup that hits
- * its home slot reads one line.  An entry whose key and value together fit
- * KV_INLINE_MAX bytes lives in its slot; a larger one lives in a block of
- * the data area and the slot holds the block's granule index.  Which one is
- * decided by the lengths alone, so no flag can disagree with them.  Why 64
- * and 24: the head (hash, lengths, version, expiry, sequence, check) takes
- * 40 bytes; a 128-byte slot would give 88 bytes inline but make every probe
- * read two lines and halve the slots per byte of budget, while the entries
- * the issue measures (keys 8-64 B, values of a kilobyte) live out of line
- * either way.  Small counters and flags (8-byte key, 16-byte value) stay
- * inline.
+ * Slots: two cache lines each (128 bytes, 128-aligned).  Line 0 holds what
+ * a get needs — the hash, both lengths, the sequence word and the first 48
+ * inline bytes — and line 1 the rest of the inline bytes, the version, the
+ * expiry and the check.  An entry whose key and value together fit
+ * KV_INLINE_MAX (88) bytes lives in its slot; a larger one lives in a block
+ * of the data area and the slot holds the block's granule index.  Which one
+ * is decided by the lengths alone, so no flag can disagree with them.
+ *
+ * Why 128 and not 64 (measured with kvbench, the 16-byte key and 32-byte
+ * value it and issue 12 call small, on a 64-byte slot whose head took 40
+ * bytes and left 24 inline): such an entry lived in a block, so a get read
+ * the slot's line and the block's line — 2.1x the floor's time for a get
+ * hit, 1.8x for an overwrite, against 1.19x and 1.47x for entries small
+ * enough to stay inline in the same run.  A 16-byte head on line 0 (a
+ * 32-bit hash suffices: slot_count is at most 2^30) leaves 48 bytes there:
+ * a get of such an entry in a store that never set a TTL (kv_hints_t)
+ * reads line 0 alone, and a get of a bigger inline entry, or one that needs
+ * its expiry, reads the line beside it, which shares its 128-byte pair.
+ * The price is room: the table takes twice the bytes per slot (8 MiB of a
+ * 64 MiB budget with the default slot count), which the README's mixed-size
+ * figures show.
  *
  * Every value read from the block is untrusted (another process may have
  * scribbled on it): validate.h holds the only functions that turn such a
@@ -46,8 +57,9 @@
  * the supported targets (glibc: 40 on x86-64, 48 on aarch64); os_posix.c
  * and os_win32.c each assert that theirs fits. */
 #define KV_LOCK_AREA      48u
-#define KV_SLOT_SIZE      64u  /* bytes per slot: one cache line */
-#define KV_INLINE_MAX     24u  /* key + value bytes that live in the slot */
+#define KV_SLOT_SIZE      128u /* bytes per slot: two cache lines */
+#define KV_INLINE_MAX     88u  /* key + value bytes that live in the slot */
+#define KV_INLINE_LINE0   48u  /* of which on the slot's first line */
 #define KV_GRANULE        16u  /* the data area's unit of allocation */
 
 /* The byte of a store file that both OS layers lock as the attach lock
@@ -149,19 +161,24 @@ typedef struct kv_header {
     uint64_t reserved4;
 } kv_header_t;
 
-/* A slot: one cache line.  The state word key_len is its commit word. */
+/* A slot: two cache lines.  The state word key_len is its commit word. */
 typedef struct kv_slot {
-    uint64_t hash;           /* full XXH3 hash of the key (valid when used) */
+    /* --- line 0: everything a get of a small entry reads -------------- */
+    uint32_t hash;           /* low 32 bits of the key's XXH3-64 (valid when
+                              * used): the home slot is hash & mask */
     _Atomic uint32_t key_len;/* KV_SLOT_EMPTY, KV_SLOT_TOMB, or 1..key_max */
     uint32_t val_len;        /* 0..val_max, | KV_VAL_REF */
+    _Atomic uint32_t seq;    /* reserved for optimistic reads: 0 */
+    uint8_t  data[KV_INLINE_MAX]; /* key_len + val_len <= KV_INLINE_MAX: the
+                              * key, then the value (KV_INLINE_LINE0 bytes
+                              * on line 0); else a uint32_t, the granule
+                              * index of the entry's block */
+    /* --- line 1, from data[KV_INLINE_LINE0]: what a get seldom needs -- */
     uint64_t version;        /* the store's generation when last written */
     uint64_t expires_ms;     /* wall-clock ms since the epoch; 0 = never */
-    _Atomic uint32_t seq;    /* reserved for optimistic reads: 0 */
     uint32_t check;          /* checked stores: kv__table_check_of() of the
                               * entry, written with it; else 0 */
-    uint8_t  data[KV_INLINE_MAX]; /* key_len + val_len <= KV_INLINE_MAX: the
-                              * key, then the value; else a uint32_t, the
-                              * granule index of the entry's block */
+    uint32_t reserved;       /* 0 */
 } kv_slot_t;
 
 /* A block of the data area starts with this head, one granule.  A used
@@ -202,12 +219,27 @@ typedef struct kv_alloc {
     uint32_t reserved;       /* 0 */
 } kv_alloc_t;
 
+/* Read by every get, written once in a store's life (or by recovery): a
+ * line that writers' changes to the header do not keep taking from
+ * readers' caches. */
+typedef struct kv_hints {
+    _Atomic uint32_t ttl_used; /* 1 once an entry with an expiry was written
+                                * (set before that entry commits; recovery
+                                * sets it again from the slots, for a power
+                                * loss that kept an older header page).
+                                * While 0 a get does not read expiries. */
+    uint32_t reserved[15];     /* 0 */
+} kv_hints_t;
+
 #define KV_JOURNAL_IMAGE_OFFSET ((uint32_t)sizeof(kv_header_t))
 #define KV_ALLOC_OFFSET (KV_JOURNAL_IMAGE_OFFSET + KV_SLOT_SIZE)
-/* Slot 0's offset: the header, the undo image and the free lists. */
+/* Slot 0's offset: the header, the undo image, the free lists and the
+ * hints, rounded up to a slot so that every slot's two lines form an
+ * aligned 128-byte pair. */
 #define KV_HEADER_SIZE \
-    ((uint32_t)((KV_ALLOC_OFFSET + sizeof(kv_alloc_t) + KV_CACHE_LINE - 1) / KV_CACHE_LINE * \
-                KV_CACHE_LINE))
+    ((uint32_t)((KV_ALLOC_OFFSET + sizeof(kv_alloc_t) + sizeof(kv_hints_t) + KV_SLOT_SIZE - 1) / \
+                KV_SLOT_SIZE * KV_SLOT_SIZE))
+#define KV_HINTS_OFFSET (KV_HEADER_SIZE - (uint32_t)sizeof(kv_hints_t))
 
 /* The layout is the contract between processes: pin every offset. */
 _Static_assert(sizeof(kv_header_t) == 4 * KV_CACHE_LINE, "header is four lines");
@@ -218,11 +250,16 @@ _Static_assert(offsetof(kv_header_t, used) == 2 * KV_CACHE_LINE, "counters on li
 _Static_assert(offsetof(kv_header_t, journal_op) == 3 * KV_CACHE_LINE, "journal on line 3");
 _Static_assert(sizeof(_Atomic uint32_t) == 4 && sizeof(_Atomic uint64_t) == 8,
                "atomics have the plain integers' size");
-_Static_assert(sizeof(kv_slot_t) == KV_SLOT_SIZE, "a slot is one line");
-_Static_assert(offsetof(kv_slot_t, data) == KV_SLOT_SIZE - KV_INLINE_MAX, "inline room");
+_Static_assert(sizeof(kv_slot_t) == KV_SLOT_SIZE, "a slot is two lines");
+_Static_assert(offsetof(kv_slot_t, data) + KV_INLINE_LINE0 == KV_CACHE_LINE,
+               "a get's fields and 48 inline bytes on line 0");
+_Static_assert(offsetof(kv_slot_t, version) == offsetof(kv_slot_t, data) + KV_INLINE_MAX,
+               "inline room");
+_Static_assert(sizeof(kv_hints_t) == KV_CACHE_LINE, "hints are one line");
+_Static_assert(KV_ALLOC_OFFSET + sizeof(kv_alloc_t) <= KV_HINTS_OFFSET, "hints after the lists");
 _Static_assert(sizeof(kv_block_t) == KV_GRANULE, "a block head is one granule");
 _Static_assert(sizeof(kv_alloc_t) == 8 + KV_ALLOC_CLASSES / 8 + 4 * KV_ALLOC_CLASSES + 8,
                "free lists have no padding");
-_Static_assert(KV_HEADER_SIZE == 896, "slot 0 at 896");
+_Static_assert(KV_HEADER_SIZE == 1024 && KV_HINTS_OFFSET == 960, "slot 0 at 1024");
 
 #endif /* KV_LAYOUT_H */

@@ -6,8 +6,8 @@
  * Main choices:
  *   - Linear probing: the next candidate is the next slot, usually in the
  *     same or the next cache line, and the index is hash & mask (no division).
- *   - Each slot keeps the full 64-bit hash, so keys are compared only when
- *     hashes match.
+ *   - Each slot keeps 32 bits of the hash (the home index and more), so
+ *     keys are compared only when those match.
  *   - Deletion leaves a tombstone (KV_SLOT_TOMB) that inserts reuse, and
  *     journal.c turns a run of tombstones back into empty slots when it ends
  *     at an empty slot.  Entries never move, which is what lets kv_next()
@@ -27,15 +27,18 @@ void kv__table_init(kv_table_t *t, void *base, const kv_geometry_t *g, uint64_t 
     t->slots = (unsigned char *)base + g->header_size;
     t->data = (unsigned char *)base + g->data_offset;
     t->alloc = (kv_alloc_t *)((unsigned char *)base + KV_ALLOC_OFFSET);
+    t->hints = (kv_hints_t *)((unsigned char *)base + KV_HINTS_OFFSET);
     t->geo = *g;
     t->mask = g->slot_count - 1;
     t->seed = seed;
     t->checked = 0; /* the store's flag, set by its opener */
 }
 
-uint64_t kv__table_hash(const kv_table_t *t, const void *key, size_t len)
+_Static_assert(KV_SLOTS_MAX <= (1ull << 32), "a slot's 32-bit hash holds every home index");
+
+uint32_t kv__table_hash(const kv_table_t *t, const void *key, size_t len)
 {
-    return XXH3_64bits_withSeed(key, len, t->seed);
+    return (uint32_t)XXH3_64bits_withSeed(key, len, t->seed);
 }
 
 uint32_t kv__table_check_of(const kv_slot_t *s, uint32_t key_len, uint32_t val_len,
@@ -52,7 +55,7 @@ uint32_t kv__table_check_of(const kv_slot_t *s, uint32_t key_len, uint32_t val_l
  * KV_ECORRUPT if its value length or block cannot be trusted.  Only a slot
  * whose hash matches has its key bytes read, which for an out-of-line
  * entry is the one read of its block. */
-static int slot_holds(const kv_table_t *t, kv_slot_t *s, uint32_t state, uint64_t hash,
+static int slot_holds(const kv_table_t *t, kv_slot_t *s, uint32_t state, uint32_t hash,
                       const void *key, uint32_t key_len)
 {
     const unsigned char *bytes;
@@ -66,7 +69,7 @@ static int slot_holds(const kv_table_t *t, kv_slot_t *s, uint32_t state, uint64_
     return memcmp(bytes, key, key_len) == 0;
 }
 
-int kv__table_lookup(const kv_table_t *t, uint64_t hash, const void *key, uint32_t key_len,
+int kv__table_lookup(const kv_table_t *t, uint32_t hash, const void *key, uint32_t key_len,
                  table_pos_t *pos)
 {
     uint64_t i = hash & t->mask;
@@ -98,7 +101,7 @@ int kv__table_lookup(const kv_table_t *t, uint64_t hash, const void *key, uint32
     return KV_ENOTFOUND;
 }
 
-uint64_t kv__table_victim(const kv_table_t *t, uint64_t hash, uint64_t now_ms)
+uint64_t kv__table_victim(const kv_table_t *t, uint32_t hash, uint64_t now_ms)
 {
     uint64_t i = hash & t->mask;
     for (uint64_t step = 0; step < TABLE_VICTIM_WINDOW && step <= t->mask;
@@ -162,6 +165,7 @@ void kv__table_census(const kv_table_t *t, table_census_t *c)
         } else {
             uint64_t probe = kv__table_probe_length(t, i);
             c->inline_used += kv__validate_is_inline(key_len, val_len);
+            c->expiring += s->expires_ms != 0;
             c->entry_bytes += (uint64_t)key_len + val_len;
             if (s->version > c->version_max)
                 c->version_max = s->version;
@@ -199,6 +203,8 @@ const char *kv__table_check_slot(const kv_table_t *t, uint64_t i, uint64_t now_m
         return "value length out of range";
     if (!kv__validate_expiry(s->expires_ms, now_ms))
         return "expiry further ahead than any time to live";
+    if (s->expires_ms && !kv__table_ttl_used(t))
+        return "entry has an expiry the store's hints do not know of";
     const unsigned char *bytes = kv__table_bytes(t, s, state, val_len);
     if (!bytes)
         return "block outside the data area";

@@ -17,6 +17,7 @@ typedef struct kv_table {
     unsigned char *slots; /* slot 0 inside the mapping */
     unsigned char *data;  /* granule 0 of the data area */
     kv_alloc_t *alloc;    /* the data area's free lists, in the header */
+    kv_hints_t *hints;    /* the header's read-mostly line */
     kv_geometry_t geo;    /* validated private copy; never re-read from the mapping */
     uint64_t mask;        /* slot_count - 1 */
     uint64_t seed;        /* XXH3 seed of this store */
@@ -35,8 +36,9 @@ typedef struct table_pos {
 /* Sets up *t over the store at `base` with validated geometry. */
 void kv__table_init(kv_table_t *t, void *base, const kv_geometry_t *g, uint64_t seed);
 
-/* XXH3-64 of the key with the store's seed. */
-uint64_t kv__table_hash(const kv_table_t *t, const void *key, size_t len);
+/* The slot hash of a key: the low 32 bits of its XXH3-64 with the store's
+ * seed (slot_count <= 2^30, so they hold the whole home index). */
+uint32_t kv__table_hash(const kv_table_t *t, const void *key, size_t len);
 
 /* The check of the entry in slot s with these lengths and bytes (its key,
  * then its value): 32 bits of XXH3 over the head fields (not the CLOCK bit,
@@ -93,6 +95,14 @@ static inline int kv__table_expired(const kv_slot_t *s, uint64_t now_ms)
     return s->expires_ms != 0 && s->expires_ms <= now_ms;
 }
 
+/* Whether any entry of the store may carry an expiry (kv_hints_t): while
+ * not, a get need not read its slot's second line.  The caller holds the
+ * lock, which orders the hint's one change. */
+static inline int kv__table_ttl_used(const kv_table_t *t)
+{
+    return atomic_load_explicit(&t->hints->ttl_used, memory_order_relaxed) != 0;
+}
+
 /* Reads a slot's state word (EMPTY, TOMB or key length).  The caller holds
  * the lock, so relaxed is enough: the mutex orders it against other
  * processes' writes. */
@@ -121,7 +131,7 @@ static inline int kv__table_read(const kv_table_t *t, const kv_slot_t *s, uint32
 
 /* Probes for `key`.  Returns 0 with pos->found set, KV_ENOTFOUND with
  * pos->free set, or KV_ECORRUPT if a slot on the path is damaged. */
-int kv__table_lookup(const kv_table_t *t, uint64_t hash, const void *key, uint32_t key_len,
+int kv__table_lookup(const kv_table_t *t, uint32_t hash, const void *key, uint32_t key_len,
                  table_pos_t *pos);
 
 /* How many slots from a key's home an eviction scan looks at. */
@@ -130,7 +140,7 @@ int kv__table_lookup(const kv_table_t *t, uint64_t hash, const void *key, uint32
 /* Finds an expired entry that a new key with `hash` may take over: within
  * TABLE_VICTIM_WINDOW slots from its home and never past an empty slot
  * (the new key must stay reachable).  Returns the slot or TABLE_NONE. */
-uint64_t kv__table_victim(const kv_table_t *t, uint64_t hash, uint64_t now_ms);
+uint64_t kv__table_victim(const kv_table_t *t, uint32_t hash, uint64_t now_ms);
 
 /* How many entries CLOCK looks past its choice for an expired one. */
 #define TABLE_CLOCK_LOOKAHEAD 64u
@@ -150,6 +160,7 @@ typedef struct kv__table_census {
     uint64_t used, tombstones, probe_sum, probe_max, damaged;
     uint64_t version_max;  /* largest entry version seen */
     uint64_t inline_used;  /* entries that live in their slot */
+    uint64_t expiring;     /* entries with an expiry */
     uint64_t entry_bytes;  /* key + value bytes of every entry */
 } table_census_t;
 

@@ -39,7 +39,8 @@
 #define CACHE_FILL 80u   /* puts into the 64-slot cache base (capacity 56) */
 #define CRASH_EXIT 86    /* KV_CRASH_EXIT_CODE in kv/fault.h */
 #define HOUR_MS 3600000u
-#define BYTES_BASE_GRANULES 12u /* BASE_CACHE_BYTES' data area */
+#define BYTES_BASE_GRANULES 24u /* BASE_CACHE_BYTES' data area */
+#define VAL_MAX 128u             /* every base's val_max */
 
 /* ---------------------------------------------------------------------- */
 /* The model: which entries the store must hold                            */
@@ -51,7 +52,7 @@ enum { MODEL_MAX = 96, MODEL_KEY = 64 };
 
 typedef struct entry {
     char key[MODEL_KEY]; /* a C string */
-    char val[72];
+    char val[136];
     size_t val_len;
     int ttl;             /* 1: the entry has an expiry time */
 } entry_t;
@@ -63,6 +64,7 @@ typedef struct model {
     unsigned n;
     unsigned evict_min, evict_max;
     const char *keep;
+    int padded;          /* cache bases: values as cache_val pads them */
 } model_t;
 
 static int model_find(const model_t *m, const char *key)
@@ -105,9 +107,17 @@ static void model_del(model_t *m, const char *key)
 /* ---------------------------------------------------------------------- */
 
 static const char NEW_KEY[] = "brand-new-key";
-static const char NEW_VAL[] = "a value long enough to be copied in two halves";
+/* NEW_VAL and REPLACE_VAL make entries too big for a slot, so the walks of
+ * puts cover blocks of the data area; the counters' ops cover entries that
+ * live in their slot. */
+static const char NEW_VAL[] = "a value long enough to be copied in two halves, "
+                              "and to live in a block of its own";
 static const char REPLACE_KEY[] = "b5"; /* a base entry */
-static const char REPLACE_VAL[] = "replacement value of another length!";
+static const char REPLACE_VAL[] = "replacement value of another length, long enough "
+                                  "that the entry moves out of its slot into a block";
+_Static_assert(sizeof NEW_KEY + sizeof NEW_VAL - 2 > KV_INLINE_MAX, "NEW_VAL out of line");
+_Static_assert(sizeof REPLACE_KEY + sizeof REPLACE_VAL - 2 > KV_INLINE_MAX,
+               "REPLACE_VAL out of line");
 static const char DELETE_KEY[] = "b7";
 static const char CTR_KEY[] = "ctr";       /* base counter "41", with a TTL */
 static const char NEW_CTR[] = "new-ctr";
@@ -136,10 +146,11 @@ static const char *const probe_keys[] = {
  *                 slot live (7/8 of 4 is 4), so CLOCK's victim is
  *                 overwritten in place;
  *   BASE_CACHE_BYTES
- *                 a KV_CACHE store of 64 slots whose data area is 12
- *                 granules, after the same puts: it is full by bytes, not
- *                 slots, so a new entry of NEW_VAL's size (5 granules)
- *                 evicts entries one by one until a block fits. */
+ *                 a KV_CACHE store of 64 slots whose data area is 24
+ *                 granules, after the same puts with values padded out of
+ *                 their slots (cache_val): it is full by bytes, not slots,
+ *                 so a new entry of NEW_VAL's size (7 granules) evicts
+ *                 entries one by one until a block fits. */
 enum base_kind {
     BASE_PLAIN, BASE_EXPIRED, BASE_CACHE_WINDOW, BASE_CACHE_ELSEWHERE, BASE_CACHE_FULL,
     BASE_CACHE_BYTES
@@ -487,19 +498,29 @@ static void print_difference(kv_t *kv, const model_t *m)
 /* The base stores                                                         */
 /* ---------------------------------------------------------------------- */
 
+/* Value i of the cache bases' fixture family: util_fixture_val's, after 87
+ * bytes of padding when `padded` (so that with its key of 2 or more bytes
+ * the entry lives in a block).  Returns its length (at most VAL_MAX). */
+static size_t cache_val(char *buf, unsigned i, int padded)
+{
+    size_t pad = padded ? KV_INLINE_MAX - 1 : 0;
+    memset(buf, '=', pad);
+    return pad + util_fixture_val(buf + pad, "c", i);
+}
+
 /* util_for_each callback: adds a cache-base entry to the model, checking it
  * is fixture entry c<i> with its value. */
 static int add_cache_entry(void *ctx, const void *key, size_t key_len, const void *val,
                            size_t val_len)
 {
     model_t *m = ctx;
-    char k[MODEL_KEY], want[64];
+    char k[MODEL_KEY], want[VAL_MAX];
     if (key_len < 2 || key_len >= sizeof k)
         return 1;
     memcpy(k, key, key_len);
     k[key_len] = '\0';
     unsigned i = (unsigned)strtoul(k + 1, NULL, 10);
-    size_t wl = util_fixture_val(want, "c", i);
+    size_t wl = cache_val(want, i, m->padded);
     if (k[0] != 'c' || i >= CACHE_FILL || wl != val_len || memcmp(want, val, wl) != 0) {
         fprintf(stderr, "  cache base: unexpected entry %s\n", k);
         return 1; /* stops the listing short of the count */
@@ -519,12 +540,12 @@ static uint32_t home_state(kv_t *kv, const char *key)
 
 /* Fills the cache base with fixture entries c0..c79, each with time to
  * live ttl_ms (0: none). */
-static int fill_cache(kv_t *kv, uint64_t ttl_ms)
+static int fill_cache(kv_t *kv, uint64_t ttl_ms, int padded)
 {
-    char k[64], v[64];
+    char k[64], v[VAL_MAX];
     for (unsigned i = 0; i < CACHE_FILL; i++) {
         kv_put_opts_t o = { 0, ttl_ms, 0, 0 };
-        size_t kl = util_fixture_key(k, "c", i), vl = util_fixture_val(v, "c", i);
+        size_t kl = util_fixture_key(k, "c", i), vl = cache_val(v, i, padded);
         if (kv_put_ex(kv, k, kl, v, vl, &o) != 0)
             return -1;
     }
@@ -565,14 +586,14 @@ static kv_t *make_cache_base(char *name, model_t *m, const char *home_key,
     kv_options_init(&o);
     o.slots = slots;
     o.key_max = 32;
-    o.val_max = 64;
+    o.val_max = VAL_MAX;
     if (bytes)
         o.memory = KV_HEADER_SIZE + slots * KV_SLOT_SIZE + BYTES_BASE_GRANULES * KV_GRANULE;
     for (int attempt = 0; attempt < 500; attempt++) {
         kv_t *kv = util_fresh_ex(name, base_prefix[0] ? base_prefix : "crashc", &o, KV_CACHE);
         if (!kv)
             return NULL;
-        if (fill_cache(kv, window ? 1 : 0) != 0) {
+        if (fill_cache(kv, window ? 1 : 0, bytes) != 0) {
             util_dispose(kv, name);
             return NULL;
         }
@@ -584,6 +605,7 @@ static kv_t *make_cache_base(char *name, model_t *m, const char *home_key,
             continue;
         }
         memset(m, 0, sizeof *m);
+        m->padded = bytes;
         if (util_for_each(kv, add_cache_entry, m) != m->n || (m->n != want && !bytes)) {
             fprintf(stderr, "  cache base: %u live entries after %u puts, expected %u\n", m->n,
                     CACHE_FILL, want);
@@ -606,7 +628,7 @@ static kv_t *make_base(const op_t *op, char *name, model_t *m)
     memset(m, 0, sizeof *m);
     if (kind != BASE_PLAIN && kind != BASE_EXPIRED)
         return make_cache_base(name, m, op->home_key, kind);
-    kv_t *kv = util_fresh(name, base_prefix[0] ? base_prefix : "crash", 64, 32, 64);
+    kv_t *kv = util_fresh(name, base_prefix[0] ? base_prefix : "crash", 64, 32, VAL_MAX);
     if (!kv)
         return NULL;
     for (unsigned i = 0; i < BASE_ENTRIES; i++) {

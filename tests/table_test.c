@@ -18,7 +18,7 @@
 
 #define SLOTS 8u
 #define KEY_MAX 16u
-#define VAL_MAX 32u
+#define VAL_MAX 128u
 
 /* A header plus slot array in ordinary memory, laid out as in a store. */
 typedef struct fixture {
@@ -277,6 +277,7 @@ TEST(check_slot_finds_damage)
     kv__table_slot(&f.t, 4)->val_len = VAL_MAX + 1;
     CHECK(kv__table_check_slot(&f.t, 4, 0) != NULL);
     kv__table_slot(&f.t, 4)->val_len = 1;
+    atomic_store(&f.t.hints->ttl_used, 1); /* as a put with a TTL sets it */
     kv__table_slot(&f.t, 4)->expires_ms = 1000 + 2 * KV_TTL_MAX_MS; /* a put at 1000 can't */
     CHECK(kv__table_check_slot(&f.t, 4, 1000) == NULL);
     CHECK(kv__table_check_slot(&f.t, 4, 999) != NULL);
@@ -380,9 +381,15 @@ TEST(recount_after_stale_counters)
     TEST_DONE();
 }
 
-/* 30-byte values: with a 2-byte key, 3 granules out of line. */
+/* 94-byte values: with a 2-byte key, too big for a slot (KV_INLINE_MAX),
+ * so a block of OUT_G granules; VAL_OUT "!!" takes BIG_G. */
 #define VAL30 "thirty bytes of value, exactly"
 #define VAL30B "thirty other bytes, also exact"
+#define VAL_OUT VAL30 VAL30 VAL30 "abcd"
+#define VAL_OUTB VAL30B VAL30B VAL30B "wxyz"
+#define OUT_G 7u
+#define BIG_G 8u
+_Static_assert(2 + sizeof VAL_OUT - 1 > KV_INLINE_MAX, "VAL_OUT lives out of line");
 
 TEST(same_size_replace_reuses_the_spare)
 {
@@ -391,20 +398,20 @@ TEST(same_size_replace_reuses_the_spare)
     uint32_t first, second;
     REQUIRE(fixture_open(&f) == 0);
     uint64_t all = f.g.data_granules;
-    i = insert(&f, "k1", 2, VAL30);
-    REQUIRE(i >= 0 && insert(&f, "k2", 2, VAL30) >= 0);
+    i = insert(&f, "k1", 2, VAL_OUT);
+    REQUIRE(i >= 0 && insert(&f, "k2", 2, VAL_OUT) >= 0);
     first = block_of(&f, i);
-    REQUIRE(replace(&f, i, "k1", 2, VAL30B) == 0);
+    REQUIRE(replace(&f, i, "k1", 2, VAL_OUTB) == 0);
     CHECK_EQ(f.t.alloc->spare, first + 1); /* the old block, held aside */
-    CHECK(census_ok(&f, all - 6));
+    CHECK(census_ok(&f, all - 2 * OUT_G));
     second = block_of(&f, i);
     kv_alloc_t lists = *f.t.alloc;
-    REQUIRE(replace(&f, i, "k1", 2, VAL30) == 0);
+    REQUIRE(replace(&f, i, "k1", 2, VAL_OUT) == 0);
     CHECK_EQ(block_of(&f, i), first); /* the spare served it */
     CHECK_EQ(f.t.alloc->spare, second + 1);
     CHECK(memcmp(lists.heads, f.t.alloc->heads, sizeof lists.heads) == 0); /* no list work */
-    CHECK(census_ok(&f, all - 6));
-    CHECK(value_is(&f, i, VAL30));
+    CHECK(census_ok(&f, all - 2 * OUT_G));
+    CHECK(value_is(&f, i, VAL_OUT));
     fixture_close(&f);
     TEST_DONE();
 }
@@ -415,12 +422,12 @@ TEST(second_give_lists_the_spare)
     long long a, b;
     REQUIRE(fixture_open(&f) == 0);
     uint64_t all = f.g.data_granules;
-    a = insert(&f, "k1", 2, VAL30);
-    b = insert(&f, "k2", 2, VAL30);
+    a = insert(&f, "k1", 2, VAL_OUT);
+    b = insert(&f, "k2", 2, VAL_OUT);
     REQUIRE(a >= 0 && b >= 0);
     uint32_t b_block = block_of(&f, b);
     kv__journal_delete(&f.t, f.h, (uint64_t)a);
-    CHECK(census_ok(&f, all - 3));
+    CHECK(census_ok(&f, all - OUT_G));
     kv__journal_delete(&f.t, f.h, (uint64_t)b);
     CHECK_EQ(f.t.alloc->spare, b_block + 1);
     CHECK(census_ok(&f, all)); /* a's block merged with the free space after b's */
@@ -445,27 +452,27 @@ TEST(take_lists_the_spare_before_refusing)
     uint32_t at;
     REQUIRE(fixture_open(&f) == 0);
     uint64_t all = f.g.data_granules;
-    for (unsigned n = 0; n < SLOTS; n++) { /* every slot: a 4-granule entry */
+    for (unsigned n = 0; n < SLOTS; n++) { /* every slot: a BIG_G-granule entry */
         snprintf(key, sizeof key, "k%u", n);
-        REQUIRE(insert(&f, key, 2, VAL30 "!!") >= 0);
+        REQUIRE(insert(&f, key, 2, VAL_OUT "!!") >= 0);
     }
-    uint64_t tail = all - 4 * SLOTS, free_at = first_free_block(&f);
+    uint64_t tail = all - BIG_G * SLOTS, free_at = first_free_block(&f);
     REQUIRE(tail >= 1 && kv__table_block(&f.t, free_at)->granules == tail);
     for (i = 0; i < SLOTS; i++) /* the entry right before or after the free run */
-        if (block_of(&f, i) + 4 == free_at || free_at + tail == block_of(&f, i))
+        if (block_of(&f, i) + BIG_G == free_at || free_at + tail == block_of(&f, i))
             beside = i;
     REQUIRE(beside >= 0);
     uint64_t merged_at = block_of(&f, beside) < free_at ? block_of(&f, beside) : free_at;
     kv__journal_delete(&f.t, f.h, (uint64_t)beside); /* its block: the spare */
-    CHECK(census_ok(&f, tail + 4));
-    /* Only the spare merged with the free run holds tail + 4 granules. */
-    REQUIRE(kv__alloc_take(&f.t, tail + 4, 0, f.h->alloc_epoch, &at) == 0);
+    CHECK(census_ok(&f, tail + BIG_G));
+    /* Only the spare merged with the free run holds tail + BIG_G granules. */
+    REQUIRE(kv__alloc_take(&f.t, tail + BIG_G, 0, f.h->alloc_epoch, &at) == 0);
     CHECK_EQ(at, merged_at);
     CHECK_EQ(kv__alloc_give(&f.t, at), 0);
-    CHECK(census_ok(&f, tail + 4));
-    CHECK_EQ(kv__alloc_take(&f.t, tail + 5, 0, f.h->alloc_epoch, &at), KV_ENOROOM);
+    CHECK(census_ok(&f, tail + BIG_G));
+    CHECK_EQ(kv__alloc_take(&f.t, tail + BIG_G + 1, 0, f.h->alloc_epoch, &at), KV_ENOROOM);
     CHECK_EQ(f.t.alloc->spare, 0); /* listed, and the free space unchanged */
-    CHECK(census_ok(&f, tail + 4));
+    CHECK(census_ok(&f, tail + BIG_G));
     fixture_close(&f);
     TEST_DONE();
 }
@@ -478,13 +485,13 @@ TEST(insert_carves_the_end_of_a_big_free_block)
     uint64_t all = f.g.data_granules; /* one free block, listed at granule 0 */
     REQUIRE(all >= 32);
     kv_alloc_t lists = *f.t.alloc;
-    i = insert(&f, "k1", 2, VAL30 "!!");
+    i = insert(&f, "k1", 2, VAL_OUT "!!");
     REQUIRE(i >= 0);
-    CHECK_EQ(block_of(&f, i), all - 4);
-    CHECK_EQ(kv__table_block(&f.t, 0)->granules, all - 4);
+    CHECK_EQ(block_of(&f, i), all - BIG_G);
+    CHECK_EQ(kv__table_block(&f.t, 0)->granules, all - BIG_G);
     CHECK(memcmp(lists.heads, f.t.alloc->heads, sizeof lists.heads) == 0); /* still listed */
-    CHECK(census_ok(&f, all - 4));
-    CHECK(value_is(&f, i, VAL30 "!!"));
+    CHECK(census_ok(&f, all - BIG_G));
+    CHECK(value_is(&f, i, VAL_OUT "!!"));
     fixture_close(&f);
     TEST_DONE();
 }
@@ -495,13 +502,13 @@ TEST(rebuild_forgets_the_spare)
     long long i;
     REQUIRE(fixture_open(&f) == 0);
     uint64_t all = f.g.data_granules;
-    i = insert(&f, "k1", 2, VAL30);
-    REQUIRE(i >= 0 && insert(&f, "k2", 2, VAL30) >= 0);
+    i = insert(&f, "k1", 2, VAL_OUT);
+    REQUIRE(i >= 0 && insert(&f, "k2", 2, VAL_OUT) >= 0);
     kv__journal_delete(&f.t, f.h, (uint64_t)i);
     REQUIRE(f.t.alloc->spare != 0);
     CHECK_EQ(kv__alloc_rebuild(&f.t, f.h->alloc_epoch + 1), 0);
     CHECK_EQ(f.t.alloc->spare, 0);
-    CHECK(census_ok(&f, all - 3));
+    CHECK(census_ok(&f, all - OUT_G));
     fixture_close(&f);
     TEST_DONE();
 }
@@ -512,11 +519,11 @@ TEST(census_reports_a_false_spare)
     long long i;
     alloc_census_t c;
     REQUIRE(fixture_open(&f) == 0);
-    i = insert(&f, "k1", 2, VAL30);
+    i = insert(&f, "k1", 2, VAL_OUT);
     REQUIRE(i >= 0);
     f.t.alloc->spare = block_of(&f, i) + 1; /* a live entry's block */
     CHECK(kv__alloc_census(&f.t, &c) != NULL);
-    CHECK(value_is(&f, i, VAL30));
+    CHECK(value_is(&f, i, VAL_OUT));
     fixture_close(&f);
     TEST_DONE();
 }

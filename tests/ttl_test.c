@@ -113,7 +113,8 @@ static long expiry_offset(const char *path)
     return at;
 }
 
-/* One probe of the expiry boundary: puts "k" into the one-slot store, makes
+/* One probe of the expiry boundary: puts "k" with a TTL into the one-slot
+ * store (so that it is one whose gets read expiries, kv_hints_t), makes
  * it expire `ahead` ms after kv's clock now (writing expires_ms through the
  * file `f` at `at`, which kv's mapping of it sees), and asks kv_get, or
  * kv_ttl into *ttl when ttl is not NULL; *rc gets the answer.  Returns 1 if
@@ -123,7 +124,7 @@ static long expiry_offset(const char *path)
  * coarse system time, which may lag the precise one. */
 static int probe_expiry(kv_t *kv, FILE *f, long at, uint64_t ahead, int64_t *ttl, int *rc)
 {
-    if (util_put(kv, "k", "v") != 0)
+    if (util_put_ttl(kv, "k", "v", 3600000) != 0) /* a TTL: gets read expiries */
         return -1;
     uint64_t now = kv__os_clock_ms(), expires = now + ahead;
     if (fseek(f, at, SEEK_SET) != 0 || fwrite(&expires, sizeof expires, 1, f) != 1 ||
