@@ -320,6 +320,7 @@ int kv_put_ex(kv_t *kv, const void *key, size_t key_len, const void *val, size_t
     w.key = key;
     w.key_len = (uint32_t)key_len;
     w.e.hash = kv__table_hash(&kv->table, key, key_len);
+    kv__table_prefetch(&kv->table, w.e.hash, 1);
     w.e.val = val;
     w.e.val_len = (uint32_t)val_len;
     w.e.expires_ms = opts->ttl_ms ? kv__os_clock_ms() + opts->ttl_ms : 0;
@@ -398,6 +399,7 @@ int kv__data_get(kv_t *kv, const void *key, size_t key_len, void *buf, size_t ca
     if (!buf && cap)
         return KV_EINVAL;
     hash = kv__table_hash(&kv->table, key, key_len);
+    kv__table_prefetch(&kv->table, hash, 0);
     if ((rc = kv__store_lock_within(kv, &hold, timeout_ms)) != 0)
         return rc;
     rc = get_locked(kv, hash, key, key_len, buf, cap, &len, meta);

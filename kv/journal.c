@@ -176,6 +176,16 @@ static void release(const kv_table_t *t, uint32_t block)
         (void)kv__alloc_give(t, block);
 }
 
+/* Raises the store's probe bound (kv_hints_t) to reach a new entry for
+ * `hash` about to commit in slot i.  Before the commit: a crash may leave
+ * the bound too high, which costs only probes, never an entry past it. */
+static void reach(const kv_table_t *t, uint64_t i, uint32_t hash)
+{
+    uint32_t need = (uint32_t)(((i - (hash & t->mask)) & t->mask) + 1);
+    if (need > atomic_load_explicit(&t->hints->probe_max, memory_order_relaxed))
+        atomic_store_explicit(&t->hints->probe_max, need, memory_order_relaxed);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Operations                                                              */
 /* ---------------------------------------------------------------------- */
@@ -187,6 +197,7 @@ uint64_t kv__journal_insert(const kv_table_t *t, kv_header_t *h, uint64_t i,
     uint64_t was_tomb = kv__table_state(s) == KV_SLOT_TOMB;
     uint64_t version = atomic_load_explicit(&h->generation, memory_order_relaxed) + 1;
 
+    reach(t, i, e->hash);
     write_entry(t, s, key, key_len, e, version);
     KV_CRASH_POINT();
     commit_u32(&s->key_len, key_len);
@@ -217,6 +228,7 @@ uint64_t kv__journal_replace(const kv_table_t *t, kv_header_t *h, uint64_t i,
     KV_CRASH_POINT();
     commit_u32(&h->journal_op, KV_JOURNAL_REPLACE);
     KV_CRASH_POINT();
+    reach(t, i, e->hash); /* an eviction in place puts another key here */
     write_entry(t, s, key, key_len, e, version);
     atomic_store_explicit(&s->key_len, key_len, memory_order_relaxed);
     KV_CRASH_POINT();
@@ -244,6 +256,7 @@ uint64_t kv__journal_evict_insert(const kv_table_t *t, kv_header_t *h, uint64_t 
     commit_u32(&h->journal_op, KV_JOURNAL_EVICT);
     KV_CRASH_POINT();
     commit_u32(&victim->key_len, KV_SLOT_TOMB);
+    reach(t, j, e->hash);
     write_entry(t, s, key, key_len, e, version);
     KV_CRASH_POINT();
     commit_u32(&s->key_len, key_len);
@@ -307,6 +320,7 @@ static void empty_all_slots(const kv_table_t *t, kv_header_t *h)
             KV_CRASH_POINT();
     }
     kv__alloc_format(t);
+    atomic_store_explicit(&t->hints->probe_max, 0, memory_order_relaxed); /* no entry */
     h->used = 0;
     h->tombstones = 0;
     kv__journal_publish(h);
@@ -434,6 +448,9 @@ int kv__journal_recover(const kv_table_t *t, kv_header_t *h)
     uint64_t generation;
     int rc = 0;
 
+    /* Every lookup below must see every slot: the bound may be behind the
+     * slots after a power loss, and is set from them at the end. */
+    atomic_store_explicit(&t->hints->probe_max, (uint32_t)(t->mask + 1), memory_order_relaxed);
     switch (atomic_load_explicit(&h->journal_op, memory_order_relaxed)) {
     case KV_JOURNAL_IDLE:
         break;
@@ -460,6 +477,7 @@ int kv__journal_recover(const kv_table_t *t, kv_header_t *h)
     kv__table_census(t, &census);
     if (census.expiring) /* a power loss may have kept the hint's page from before */
         atomic_store_explicit(&t->hints->ttl_used, 1, memory_order_relaxed);
+    atomic_store_explicit(&t->hints->probe_max, (uint32_t)census.probe_max, memory_order_relaxed);
     h->used = census.used;
     h->tombstones = census.tombstones;
     h->recoveries++;

@@ -219,16 +219,23 @@ typedef struct kv_alloc {
     uint32_t reserved;       /* 0 */
 } kv_alloc_t;
 
-/* Read by every get, written once in a store's life (or by recovery): a
- * line that writers' changes to the header do not keep taking from
- * readers' caches. */
+/* Read by every lookup, written seldom (by a write that needs them raised,
+ * or by recovery): a line that writers' changes to the header do not keep
+ * taking from readers' caches.  Both may be too high, never too low. */
 typedef struct kv_hints {
     _Atomic uint32_t ttl_used; /* 1 once an entry with an expiry was written
                                 * (set before that entry commits; recovery
                                 * sets it again from the slots, for a power
                                 * loss that kept an older header page).
                                 * While 0 a get does not read expiries. */
-    uint32_t reserved[15];     /* 0 */
+    _Atomic uint32_t probe_max;/* no entry lies further than probe_max - 1
+                                * slots past its home, so a lookup looks at
+                                * most this many slots for its key even when
+                                * tombstones leave no empty slot to stop at
+                                * (raised before a further entry commits;
+                                * recovery lifts it to slot_count while it
+                                * runs, then sets it from the slots) */
+    uint32_t reserved[14];     /* 0 */
 } kv_hints_t;
 
 #define KV_JOURNAL_IMAGE_OFFSET ((uint32_t)sizeof(kv_header_t))

@@ -83,6 +83,20 @@ static inline unsigned char *kv__table_bytes(const kv_table_t *t, kv_slot_t *s, 
     return (unsigned char *)(kv__table_block(t, at) + 1);
 }
 
+/* Asks the CPU to fetch the home slot of `hash` (both lines, for a write;
+ * line 0, all a get of a small entry reads, for a read) while the caller
+ * takes the lock: only a hint, over bytes that are always mapped. */
+static inline void kv__table_prefetch(const kv_table_t *t, uint32_t hash, int for_write)
+{
+    const kv_slot_t *s = kv__table_slot(t, hash & t->mask);
+    if (for_write) {
+        __builtin_prefetch(s, 1);
+        __builtin_prefetch(&s->version, 1);
+    } else {
+        __builtin_prefetch(s, 0);
+    }
+}
+
 /* A used slot's value length, without the reference bit. */
 static inline uint32_t kv__table_val_len(const kv_slot_t *s)
 {
@@ -129,8 +143,10 @@ static inline int kv__table_read(const kv_table_t *t, const kv_slot_t *s, uint32
                ? TABLE_ENTRY : TABLE_DAMAGED;
 }
 
-/* Probes for `key`.  Returns 0 with pos->found set, KV_ENOTFOUND with
- * pos->free set, or KV_ECORRUPT if a slot on the path is damaged. */
+/* Probes for `key`, comparing keys in no more slots than the store's probe
+ * bound (kv_hints_t).  Returns 0 with pos->found set, KV_ENOTFOUND with
+ * pos->free set (the first free slot from the key's home on, which may lie
+ * past the bound), or KV_ECORRUPT if a slot on the path is damaged. */
 int kv__table_lookup(const kv_table_t *t, uint32_t hash, const void *key, uint32_t key_len,
                  table_pos_t *pos);
 

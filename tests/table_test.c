@@ -164,6 +164,43 @@ TEST(full_table_has_no_free_slot)
     TEST_DONE();
 }
 
+/* Tombstones can leave a table with no empty slot: a lookup of an absent
+ * key then stops at the store's probe bound instead of walking the whole
+ * table, and an insert still finds the free slot beyond it and raises the
+ * bound to reach its entry. */
+TEST(lookups_stop_at_the_probe_bound)
+{
+    fixture_t f;
+    table_pos_t pos;
+    colliding_t k;
+    REQUIRE(fixture_open(&f) == 0);
+    CHECK_EQ(f.t.hints->probe_max, 0);
+    colliding_keys(&f, 2, &k);
+    REQUIRE(insert(&f, k.key[0], k.len[0], "A") == 2);
+    REQUIRE(insert(&f, k.key[1], k.len[1], "B") == 3);
+    CHECK_EQ(f.t.hints->probe_max, 2); /* B lies one slot past its home */
+    for (uint64_t i = 0; i < SLOTS; i++) /* no empty slot: every other one a tombstone */
+        if (i != 2 && i != 3)
+            atomic_store(&kv__table_slot(&f.t, i)->key_len, KV_SLOT_TOMB);
+    /* The third key's lookup compares two slots, then takes the first free
+     * one after them, and its insert raises the bound to reach it. */
+    CHECK_EQ(kv__table_lookup(&f.t, kv__table_hash(&f.t, k.key[2], k.len[2]), k.key[2],
+                              (uint32_t)k.len[2], &pos), KV_ENOTFOUND);
+    CHECK_EQ(pos.free, 4);
+    REQUIRE(insert(&f, k.key[2], k.len[2], "C") == 4);
+    CHECK_EQ(f.t.hints->probe_max, 3);
+    CHECK_EQ(find(&f, k.key[2], k.len[2]), 4);
+    CHECK(kv__table_check_slot(&f.t, 4, 0) == NULL);
+    atomic_store(&f.t.hints->probe_max, 2); /* a bound that falls short is damage */
+    CHECK_EQ(find(&f, k.key[2], k.len[2]), KV_ENOTFOUND);
+    CHECK(kv__table_check_slot(&f.t, 4, 0) != NULL);
+    CHECK_EQ(kv__journal_recover(&f.t, f.h), 0); /* recovery sets it from the slots */
+    CHECK_EQ(f.t.hints->probe_max, 3);
+    CHECK_EQ(find(&f, k.key[2], k.len[2]), 4);
+    fixture_close(&f);
+    TEST_DONE();
+}
+
 /* The probe bound is the whole table, not one slot less: with every slot
  * but one in use, a key whose path from home reaches the free slot only at
  * its last step (slot_count steps) is still placed there, and found. */
@@ -532,6 +569,7 @@ static const test_case_t tests[] = {
     TEST_ENTRY(probe_wraps_around_the_end),
     TEST_ENTRY(full_table_has_no_free_slot),
     TEST_ENTRY(probe_reaches_the_last_slot),
+    TEST_ENTRY(lookups_stop_at_the_probe_bound),
     TEST_ENTRY(tombstone_is_reused_and_keeps_chain),
     TEST_ENTRY(tombstone_run_before_empty_is_reclaimed),
     TEST_ENTRY(binary_keys_with_nul_bytes),

@@ -319,7 +319,7 @@ typedef struct bench_mem_sys {
     void (*close)(void *h);
 } bench_mem_sys_t;
 
-extern const bench_mem_sys_t bench_mem_kv, bench_mem_redis, bench_mem_memcached;
+extern const bench_mem_sys_t bench_mem_kv, bench_mem_kv_2k, bench_mem_redis, bench_mem_memcached;
 
 /* Runs the mixed-size workload on every memory system; 0 or BENCH_ERR. */
 int memory_workload(const bench_opts_t *o);

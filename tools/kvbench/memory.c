@@ -38,8 +38,8 @@
 #define MEM_CHURN_X  10u        /* churn puts per unit of capacity */
 #define NO_VALUE     UINT32_MAX /* last_len of a key never written */
 
-static const bench_mem_sys_t *const mem_systems[] = { &bench_mem_kv, &bench_mem_redis,
-                                                      &bench_mem_memcached };
+static const bench_mem_sys_t *const mem_systems[] = { &bench_mem_kv, &bench_mem_kv_2k,
+                                                      &bench_mem_redis, &bench_mem_memcached };
 #define NMEM (sizeof mem_systems / sizeof mem_systems[0])
 
 typedef struct trace {

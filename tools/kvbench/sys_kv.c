@@ -5,8 +5,8 @@
  * and no budget, which gives every slot room for one entry of that size.
  * Workers attach with kv_open() by name.  "kvcache" is the same store
  * created with KV_CACHE (single process only).  For the memory workload a
- * store is made for a budget in bytes (kv_options_t.memory) by
- * kv_bench_create_budget().
+ * store is made for a budget in bytes (kv_options_t.memory), with kv's
+ * default slot count for it ("kv") and with one slot per 2 KiB ("kv-2k").
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,30 +139,41 @@ const bench_sys_t bench_sys_kv_cache = {
 /* Memory workload                                                         */
 /* ---------------------------------------------------------------------- */
 
-/* Creates the store `name` (a cache if `cache`) for keys up to key_max and
- * values up to val_max in budget_bytes: the budget is the store's size
- * (kv_options_t.memory), the slot count kv's default for it. */
-static int kv_bench_create_budget(void **h, const char *name, uint64_t budget_bytes,
-                                  uint32_t key_max, uint32_t val_max, int cache)
-{
-    return create_store(h, name, budget_bytes, 0, key_max, val_max, cache ? KV_CACHE : 0);
-}
-
-static int kvm_open(void **h, uint64_t budget, uint32_t key_max, uint32_t val_max, int evicting,
-                    const bench_opts_t *o, char *about, size_t cap)
+/* Opens the memory workload's store: the budget is the store's size
+ * (kv_options_t.memory); `bytes_per_slot` 0 takes kv's default slot count
+ * for it, else one slot per that many bytes of it. */
+static int kvm_open_slots(void **h, uint64_t budget, uint32_t key_max, uint32_t val_max,
+                          int evicting, uint64_t bytes_per_slot, char *about, size_t cap)
 {
     char name[64];
     kv_info_t info;
     int rc;
-    (void)o;
     snprintf(name, sizeof name, "kvbench-%ld-memory", (long)getpid());
-    if ((rc = kv_bench_create_budget(h, name, budget, key_max, val_max, evicting)) != 0)
+    rc = create_store(h, name, budget, bytes_per_slot ? budget / bytes_per_slot : 0, key_max,
+                      val_max, evicting ? KV_CACHE : 0);
+    if (rc != 0)
         return rc;
     kv_info(((kv_handle_t *)*h)->kv, &info);
     snprintf(about, cap, "%llu slots, key_max %u, val_max %u, store %.1f MiB",
              (unsigned long long)info.slots, info.key_max, info.val_max,
              (double)info.total_bytes / (1 << 20));
     return 0;
+}
+
+static int kvm_open(void **h, uint64_t budget, uint32_t key_max, uint32_t val_max, int evicting,
+                    const bench_opts_t *o, char *about, size_t cap)
+{
+    (void)o;
+    return kvm_open_slots(h, budget, key_max, val_max, evicting, 0, about, cap);
+}
+
+/* The same store with half the default slots (one per 2 KiB): the table
+ * takes 1/16 of the budget instead of 1/8, for entries this big. */
+static int kvm_open_2k(void **h, uint64_t budget, uint32_t key_max, uint32_t val_max,
+                       int evicting, const bench_opts_t *o, char *about, size_t cap)
+{
+    (void)o;
+    return kvm_open_slots(h, budget, key_max, val_max, evicting, 2048, about, cap);
 }
 
 static int kvm_put(void *h, const void *key, size_t klen, const void *val, size_t vlen)
@@ -184,6 +195,14 @@ static void kvm_close(void *h)
 const bench_mem_sys_t bench_mem_kv = {
     .name = "kv",
     .open = kvm_open,
+    .put = kvm_put,
+    .get = kvm_get,
+    .close = kvm_close,
+};
+
+const bench_mem_sys_t bench_mem_kv_2k = {
+    .name = "kv-2k",
+    .open = kvm_open_2k,
     .put = kvm_put,
     .get = kvm_get,
     .close = kvm_close,
