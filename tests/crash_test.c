@@ -37,7 +37,6 @@
 
 #define BASE_ENTRIES 30u
 #define CACHE_FILL 80u   /* puts into the 64-slot cache base (capacity 56) */
-#define CRASH_EXIT 86    /* KV_CRASH_EXIT_CODE in kv/fault.h */
 #define HOUR_MS 3600000u
 #define BYTES_BASE_GRANULES 12u /* BASE_CACHE_BYTES' data area */
 
@@ -347,7 +346,7 @@ static const op_t *find_op(const char *name)
 }
 
 /* Child role: "op STORE OPNAME VERSION".  Exits 0 if the operation completed
- * as expected; the library exits CRASH_EXIT when it reaches KV_CRASH_AT. */
+ * as expected; the library exits UTIL_CRASH_EXIT when it reaches KV_CRASH_AT. */
 static int role_op(int argc, char **argv)
 {
     const op_t *op = argc == 4 ? find_op(argv[2]) : NULL;
@@ -649,22 +648,13 @@ static uint64_t child_version(kv_t *kv, const op_t *op)
     return meta.version + (uint64_t)(int64_t)op->version_delta;
 }
 
-/* Runs the child with KV_CRASH_AT=k.  Returns 1 if it died at the crash
- * point, 0 if it completed the operation, -1 on anything else. */
+/* Runs the op child with KV_CRASH_AT=k: util_run_crashing's answer. */
 static int run_child(const char *name, const char *op, uint64_t version, int k)
 {
-    char env_k[32], ver[32];
+    char ver[32];
     const char *args[] = { name, op, ver, NULL };
-    const char *env[] = { env_k, NULL };
-    spawn_proc_t p;
-    spawn_status_t st;
-    snprintf(env_k, sizeof env_k, "KV_CRASH_AT=%d", k);
     snprintf(ver, sizeof ver, "%llu", (unsigned long long)version);
-    if (spawn_role(&p, "op", args, env) != 0 || spawn_wait(&p, &st) != 0 || !st.exited)
-        return -1;
-    if (st.code == CRASH_EXIT)
-        return 1;
-    return st.code == 0 ? 0 : -1;
+    return util_run_crashing("op", args, k);
 }
 
 /* After the child ended: the store must be the before or the after state,
