@@ -451,12 +451,13 @@ static uint64_t drop_unrecognised(const kv_table_t *t, uint32_t epoch)
         atomic_store_explicit(&s->key_len, KV_SLOT_TOMB, memory_order_relaxed);
         dropped++;
     }
+    KV_CRASH_POINT();
     return dropped;
 }
 
 uint64_t kv__alloc_rebuild(const kv_table_t *t, uint32_t epoch)
 {
-    uint64_t at = 0, free_from = 0;
+    uint64_t at = 0, free_from = 0, rebuilt = 0;
     memset(t->alloc, 0, sizeof *t->alloc);
     while (at < t->geo.data_granules) {
         if (owner_of(t, at) == ALLOC_NONE) {
@@ -470,6 +471,8 @@ uint64_t kv__alloc_rebuild(const kv_table_t *t, uint32_t epoch)
             make_free(t, free_from, at - free_from);
         at += b->granules;
         free_from = at;
+        if (++rebuilt == 1)
+            KV_CRASH_POINT(); /* one block stamped with the new epoch, the rest not yet */
     }
     if (at > free_from)
         make_free(t, free_from, at - free_from);

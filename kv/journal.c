@@ -345,7 +345,9 @@ static int undo_replace(const kv_table_t *t, kv_header_t *h)
     if (t->checked && (!(bytes = kv__table_bytes(t, img, key_len, val_len)) ||
                        kv__table_check_of(img, key_len, val_len, bytes) != img->check))
         return 0;
-    memcpy(kv__table_slot(t, i), img, KV_SLOT_SIZE);
+    /* A crash part way leaves the slot torn and journal_op set: the next
+     * recovery copies the (untouched) image again. */
+    copy_bytes((unsigned char *)kv__table_slot(t, i), img, KV_SLOT_SIZE);
     return 0;
 }
 
@@ -365,6 +367,7 @@ static void mend_paths(const kv_table_t *t)
                 atomic_store_explicit(&kv__table_slot(t, j)->key_len, KV_SLOT_TOMB,
                                       memory_order_relaxed);
     }
+    KV_CRASH_POINT();
 }
 
 /* A key in two slots (deleted in one, inserted in another, the pages of
@@ -387,6 +390,7 @@ static uint64_t drop_duplicates(const kv_table_t *t)
         atomic_store_explicit(&older->key_len, KV_SLOT_TOMB, memory_order_relaxed);
         dropped++;
     }
+    KV_CRASH_POINT();
     return dropped;
 }
 
@@ -408,6 +412,7 @@ static uint64_t drop_torn(const kv_table_t *t)
         atomic_store_explicit(&s->key_len, KV_SLOT_TOMB, memory_order_relaxed);
         dropped++;
     }
+    KV_CRASH_POINT();
     return dropped;
 }
 
@@ -422,6 +427,7 @@ static int undo_evict(const kv_table_t *t, kv_header_t *h)
         return KV_ECORRUPT;
     if ((rc = undo_replace(t, h)) != 0)
         return rc;
+    KV_CRASH_POINT(); /* the victim is back, the new entry not yet gone: redone */
     atomic_store_explicit(&kv__table_slot(t, j)->key_len, prev, memory_order_relaxed);
     return 0;
 }
@@ -449,6 +455,7 @@ int kv__journal_recover(const kv_table_t *t, kv_header_t *h)
         break;
     }
     commit_u32(&h->journal_op, KV_JOURNAL_IDLE);
+    KV_CRASH_POINT();
     if (t->checked) { /* what a power loss can leave, and a crash cannot */
         h->dropped += drop_torn(t);
         mend_paths(t);
@@ -458,6 +465,9 @@ int kv__journal_recover(const kv_table_t *t, kv_header_t *h)
     kv__table_census(t, &census);
     h->used = census.used;
     h->tombstones = census.tombstones;
+    /* A recovery counts itself only once its repair is done: one killed
+     * before here is repeated by the next holder, and counted once. */
+    KV_CRASH_POINT();
     h->recoveries++;
     generation = atomic_load_explicit(&h->generation, memory_order_relaxed);
     publish(h, (census.version_max > generation ? census.version_max : generation) + 1);
