@@ -370,12 +370,17 @@ static void mend_paths(const kv_table_t *t)
     KV_CRASH_POINT();
 }
 
-/* A key in two slots (deleted in one, inserted in another, the pages of
- * both kept from different moments): the later version stays.  Returns
- * how many copies were deleted.  Run on sound entries with mended paths. */
-static uint64_t drop_duplicates(const kv_table_t *t)
+void kv__journal_drop(kv_slot_t *s, uint64_t *dropped)
 {
-    uint64_t dropped = 0;
+    (*dropped)++;
+    commit_u32(&s->key_len, KV_SLOT_TOMB);
+}
+
+/* A key in two slots (deleted in one, inserted in another, the pages of
+ * both kept from different moments): the later version stays; each copy
+ * deleted is counted in *dropped.  Run on sound entries with mended paths. */
+static void drop_duplicates(const kv_table_t *t, uint64_t *dropped)
+{
     for (uint64_t i = 0; i <= t->mask; i++) {
         kv_slot_t *s = kv__table_slot(t, i);
         uint32_t kl, vl;
@@ -386,20 +391,16 @@ static uint64_t drop_duplicates(const kv_table_t *t)
             kv__table_lookup(t, s->hash, bytes, kl, &pos) != 0 || pos.found == i)
             continue;
         kv_slot_t *first = kv__table_slot(t, pos.found);
-        kv_slot_t *older = first->version < s->version ? first : s;
-        atomic_store_explicit(&older->key_len, KV_SLOT_TOMB, memory_order_relaxed);
-        dropped++;
+        kv__journal_drop(first->version < s->version ? first : s, dropped);
     }
     KV_CRASH_POINT();
-    return dropped;
 }
 
 /* Deletes every entry of a checked store whose check does not match its
- * bytes (pages from before and after a write, kept by a power loss).
- * Returns how many. */
-static uint64_t drop_torn(const kv_table_t *t)
+ * bytes (pages from before and after a write, kept by a power loss),
+ * counting each in *dropped. */
+static void drop_torn(const kv_table_t *t, uint64_t *dropped)
 {
-    uint64_t dropped = 0;
     for (uint64_t i = 0; i <= t->mask; i++) {
         kv_slot_t *s = kv__table_slot(t, i);
         uint32_t kl, vl;
@@ -409,11 +410,9 @@ static uint64_t drop_torn(const kv_table_t *t)
             (kind == TABLE_ENTRY && (bytes = kv__table_bytes(t, s, kl, vl)) != NULL &&
              kv__table_check_of(s, kl, vl, bytes) == s->check))
             continue;
-        atomic_store_explicit(&s->key_len, KV_SLOT_TOMB, memory_order_relaxed);
-        dropped++;
+        kv__journal_drop(s, dropped);
     }
     KV_CRASH_POINT();
-    return dropped;
 }
 
 /* Undoes an eviction: the victim back from the image, the new entry's slot
@@ -457,11 +456,11 @@ int kv__journal_recover(const kv_table_t *t, kv_header_t *h)
     commit_u32(&h->journal_op, KV_JOURNAL_IDLE);
     KV_CRASH_POINT();
     if (t->checked) { /* what a power loss can leave, and a crash cannot */
-        h->dropped += drop_torn(t);
+        drop_torn(t, &h->dropped);
         mend_paths(t);
-        h->dropped += drop_duplicates(t);
+        drop_duplicates(t, &h->dropped);
     }
-    h->dropped += kv__alloc_rebuild(t, ++h->alloc_epoch);
+    kv__alloc_rebuild(t, ++h->alloc_epoch, &h->dropped);
     kv__table_census(t, &census);
     h->used = census.used;
     h->tombstones = census.tombstones;
