@@ -64,6 +64,13 @@
  * the last flush, so every entry is verified against its check and a torn
  * one deleted and counted (h->dropped), and the undo image is used only if
  * its own check holds.  It never needs the dead process: only the header.
+ * Recovery may itself be killed anywhere (crash_test's recovery walks and
+ * powerloss_test's killed scan do so at each of its crash points), and the
+ * next holder's recovery finishes the job: each step is idempotent, an
+ * undo copies from an image it never changes, journal_op goes IDLE only
+ * after the undo, a recovery counts itself only once done, and each entry
+ * it deletes is counted before its slot is freed (kv__journal_drop), so
+ * h->dropped never falls short of the entries lost.
  * KV_CRASH_POINT() (fault.h) marks the places the crash tests kill at.
  */
 #include "journal.h"
