@@ -377,6 +377,8 @@ static void mend_paths(const kv_table_t *t)
     KV_CRASH_POINT();
 }
 
+/* The count first, then the tombstone, ordered by the commit: a recovery
+ * killed between them over-counts, never under-counts (journal.h). */
 void kv__journal_drop(kv_slot_t *s, uint64_t *dropped)
 {
     (*dropped)++;
