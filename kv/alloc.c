@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "fault.h"
+#include "journal.h" /* kv__journal_drop */
 #include "kv.h"
 
 /* ---------------------------------------------------------------------- */
@@ -433,10 +434,9 @@ uint64_t kv__alloc_room_victim(const kv_table_t *t, uint64_t keep)
 }
 
 /* Deletes every used out-of-line slot whose block does not carry `epoch`
- * (the rebuild did not recognise it).  Returns how many. */
-static uint64_t drop_unrecognised(const kv_table_t *t, uint32_t epoch)
+ * (the rebuild did not recognise it), counting each in *dropped. */
+static void drop_unrecognised(const kv_table_t *t, uint32_t epoch, uint64_t *dropped)
 {
-    uint64_t dropped = 0;
     for (uint64_t i = 0; i <= t->mask; i++) {
         kv_slot_t *s = kv__table_slot(t, i);
         uint32_t kl, vl;
@@ -448,15 +448,14 @@ static uint64_t drop_unrecognised(const kv_table_t *t, uint32_t epoch)
         if (at < t->geo.data_granules && kv__table_block(t, at)->link1 == i &&
             kv__table_block(t, at)->link2 == epoch && (kv__table_block(t, at)->flags & KV_BLOCK_USED))
             continue;
-        atomic_store_explicit(&s->key_len, KV_SLOT_TOMB, memory_order_relaxed);
-        dropped++;
+        kv__journal_drop(s, dropped);
     }
-    return dropped;
+    KV_CRASH_POINT();
 }
 
-uint64_t kv__alloc_rebuild(const kv_table_t *t, uint32_t epoch)
+void kv__alloc_rebuild(const kv_table_t *t, uint32_t epoch, uint64_t *dropped)
 {
-    uint64_t at = 0, free_from = 0;
+    uint64_t at = 0, free_from = 0, rebuilt = 0;
     memset(t->alloc, 0, sizeof *t->alloc);
     while (at < t->geo.data_granules) {
         if (owner_of(t, at) == ALLOC_NONE) {
@@ -470,10 +469,12 @@ uint64_t kv__alloc_rebuild(const kv_table_t *t, uint32_t epoch)
             make_free(t, free_from, at - free_from);
         at += b->granules;
         free_from = at;
+        if (++rebuilt == 1)
+            KV_CRASH_POINT(); /* one block stamped with the new epoch, the rest not yet */
     }
     if (at > free_from)
         make_free(t, free_from, at - free_from);
-    return drop_unrecognised(t, epoch);
+    drop_unrecognised(t, epoch, dropped);
 }
 
 /* Counts the blocks on every free list; NULL if each is where it belongs. */

@@ -42,8 +42,8 @@ uint64_t kv__alloc_room_victim(const kv_table_t *t, uint64_t keep);
 /* Rebuilds every free list from the slots: blocks that used slots name (and
  * that name them) stay, with the new `epoch`; everything between them
  * becomes free.  A used slot whose block is not recognised (damage) is
- * deleted.  Returns how many were deleted. */
-uint64_t kv__alloc_rebuild(const kv_table_t *t, uint32_t epoch);
+ * deleted with kv__journal_drop, which counts it in *dropped. */
+void kv__alloc_rebuild(const kv_table_t *t, uint32_t epoch, uint64_t *dropped);
 
 /* What a walk over the blocks finds. */
 typedef struct alloc_census {

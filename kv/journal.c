@@ -64,6 +64,13 @@
  * the last flush, so every entry is verified against its check and a torn
  * one deleted and counted (h->dropped), and the undo image is used only if
  * its own check holds.  It never needs the dead process: only the header.
+ * Recovery may itself be killed anywhere (crash_test's recovery walks and
+ * powerloss_test's killed scan do so at each of its crash points), and the
+ * next holder's recovery finishes the job: each step is idempotent, an
+ * undo copies from an image it never changes, journal_op goes IDLE only
+ * after the undo, a recovery counts itself only once done, and each entry
+ * it deletes is counted before its slot is freed (kv__journal_drop), so
+ * h->dropped never falls short of the entries lost.
  * KV_CRASH_POINT() (fault.h) marks the places the crash tests kill at.
  */
 #include "journal.h"
@@ -361,7 +368,9 @@ static int undo_replace(const kv_table_t *t, kv_header_t *h)
     if (t->checked && (!(bytes = kv__table_bytes(t, img, key_len, val_len)) ||
                        kv__table_check_of(img, key_len, val_len, bytes) != img->check))
         return 0;
-    memcpy(kv__table_slot(t, i), img, KV_SLOT_SIZE);
+    /* A crash part way leaves the slot torn and journal_op set: the next
+     * recovery copies the (untouched) image again. */
+    copy_bytes((unsigned char *)kv__table_slot(t, i), img, KV_SLOT_SIZE);
     return 0;
 }
 
@@ -381,14 +390,22 @@ static void mend_paths(const kv_table_t *t)
                 atomic_store_explicit(&kv__table_slot(t, j)->key_len, KV_SLOT_TOMB,
                                       memory_order_relaxed);
     }
+    KV_CRASH_POINT();
+}
+
+/* The count first, then the tombstone, ordered by the commit: a recovery
+ * killed between them over-counts, never under-counts (journal.h). */
+void kv__journal_drop(kv_slot_t *s, uint64_t *dropped)
+{
+    (*dropped)++;
+    commit_u32(&s->key_len, KV_SLOT_TOMB);
 }
 
 /* A key in two slots (deleted in one, inserted in another, the pages of
- * both kept from different moments): the later version stays.  Returns
- * how many copies were deleted.  Run on sound entries with mended paths. */
-static uint64_t drop_duplicates(const kv_table_t *t)
+ * both kept from different moments): the later version stays; each copy
+ * deleted is counted in *dropped.  Run on sound entries with mended paths. */
+static void drop_duplicates(const kv_table_t *t, uint64_t *dropped)
 {
-    uint64_t dropped = 0;
     for (uint64_t i = 0; i <= t->mask; i++) {
         kv_slot_t *s = kv__table_slot(t, i);
         uint32_t kl, vl;
@@ -399,19 +416,16 @@ static uint64_t drop_duplicates(const kv_table_t *t)
             kv__table_lookup(t, s->hash, bytes, kl, &pos) != 0 || pos.found == i)
             continue;
         kv_slot_t *first = kv__table_slot(t, pos.found);
-        kv_slot_t *older = first->version < s->version ? first : s;
-        atomic_store_explicit(&older->key_len, KV_SLOT_TOMB, memory_order_relaxed);
-        dropped++;
+        kv__journal_drop(first->version < s->version ? first : s, dropped);
     }
-    return dropped;
+    KV_CRASH_POINT();
 }
 
 /* Deletes every entry of a checked store whose check does not match its
- * bytes (pages from before and after a write, kept by a power loss).
- * Returns how many. */
-static uint64_t drop_torn(const kv_table_t *t)
+ * bytes (pages from before and after a write, kept by a power loss),
+ * counting each in *dropped. */
+static void drop_torn(const kv_table_t *t, uint64_t *dropped)
 {
-    uint64_t dropped = 0;
     for (uint64_t i = 0; i <= t->mask; i++) {
         kv_slot_t *s = kv__table_slot(t, i);
         uint32_t kl, vl;
@@ -421,10 +435,9 @@ static uint64_t drop_torn(const kv_table_t *t)
             (kind == TABLE_ENTRY && (bytes = kv__table_bytes(t, s, kl, vl)) != NULL &&
              kv__table_check_of(s, kl, vl, bytes) == s->check))
             continue;
-        atomic_store_explicit(&s->key_len, KV_SLOT_TOMB, memory_order_relaxed);
-        dropped++;
+        kv__journal_drop(s, dropped);
     }
-    return dropped;
+    KV_CRASH_POINT();
 }
 
 /* Undoes an eviction: the victim back from the image, the new entry's slot
@@ -438,6 +451,7 @@ static int undo_evict(const kv_table_t *t, kv_header_t *h)
         return KV_ECORRUPT;
     if ((rc = undo_replace(t, h)) != 0)
         return rc;
+    KV_CRASH_POINT(); /* the victim is back, the new entry not yet gone: redone */
     atomic_store_explicit(&kv__table_slot(t, j)->key_len, prev, memory_order_relaxed);
     return 0;
 }
@@ -468,18 +482,22 @@ int kv__journal_recover(const kv_table_t *t, kv_header_t *h)
         break;
     }
     commit_u32(&h->journal_op, KV_JOURNAL_IDLE);
+    KV_CRASH_POINT();
     if (t->checked) { /* what a power loss can leave, and a crash cannot */
-        h->dropped += drop_torn(t);
+        drop_torn(t, &h->dropped);
         mend_paths(t);
-        h->dropped += drop_duplicates(t);
+        drop_duplicates(t, &h->dropped);
     }
-    h->dropped += kv__alloc_rebuild(t, ++h->alloc_epoch);
+    kv__alloc_rebuild(t, ++h->alloc_epoch, &h->dropped);
     kv__table_census(t, &census);
     if (census.expiring) /* a power loss may have kept the hint's page from before */
         atomic_store_explicit(&t->hints->ttl_used, 1, memory_order_relaxed);
     atomic_store_explicit(&t->hints->probe_max, (uint32_t)census.probe_max, memory_order_relaxed);
     h->used = census.used;
     h->tombstones = census.tombstones;
+    /* A recovery counts itself only once its repair is done: one killed
+     * before here is repeated by the next holder, and counted once. */
+    KV_CRASH_POINT();
     h->recoveries++;
     generation = atomic_load_explicit(&h->generation, memory_order_relaxed);
     publish(h, (census.version_max > generation ? census.version_max : generation) + 1);

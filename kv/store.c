@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "fault.h"
 #include "store.h"
 
 #define KV_ALL_OPEN_FLAGS (KV_RDWR | KV_CREATE | KV_EXCL | KV_CACHE | KV_ANY_OWNER)
@@ -277,8 +278,14 @@ static int store_repair_alone(kv_t *kv)
     kv_header_t *h = kv->hdr;
     int rc = 0;
     if (atomic_load_explicit(&h->holder_pid, memory_order_relaxed) != 0 || kv__journal_busy(h) ||
-        (kv->table.checked && !h->clean))
+        (kv->table.checked && !h->clean)) {
         rc = kv__journal_recover(&kv->table, h);
+        /* The repair is done, but the holder mark (and in a checked store
+         * clean, still 0) says otherwise until mark_in_use: an opener
+         * killed here leaves the next one to repeat it, which finds nothing
+         * left to mend and counts a second recovery. */
+        KV_CRASH_POINT();
+    }
     atomic_store_explicit(&h->holder_pid, 0, memory_order_relaxed);
     atomic_store_explicit(&h->waiters, 0, memory_order_relaxed); /* nobody else is here */
     if (rc || (rc = kv__os_mutex_init(kv->obj)) != 0)

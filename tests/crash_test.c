@@ -18,9 +18,24 @@
  * counted, that kv_check finds nothing wrong, and that the store keeps
  * working.  The walk ends at the first k the operation survives.
  *
- * Every walk runs twice: with the parent attached while the child dies (the
- * next lock sees a dead owner: EOWNERDEAD), and with the parent detached (the
- * next open finds itself alone with the holder mark set).
+ * Every walk runs three times: with the parent attached while the child
+ * dies (the next lock sees a dead owner: EOWNERDEAD), with the parent
+ * detached (the next open finds itself alone with the holder mark set), and
+ * detached with file stores, which are checked, so that recovery also runs
+ * its scan passes (where named memory vanishes with its last handle, the
+ * detached walk already uses files and the third is left out).
+ *
+ * The recovery walks (walk_recover_*) kill the recovering process too: for
+ * each crash point k of an operation (a new entry, an out-of-line replace
+ * that recovery undoes, a delete, a clear that it rolls forward, an
+ * eviction elsewhere, in place and by bytes), a "recover" child opens the
+ * store after the op child died there and is killed at each of its own
+ * crash points (the undo, the scan passes, the rebuild of the data area,
+ * the count), and this process's recovery must still give exactly the
+ * before or after state, with kv_check passing (no block leaked or used
+ * twice), nothing counted as dropped, and one recovery counted (two when
+ * the recovering child died after its repair was done, before its open
+ * cleared the holder mark).
  *
  * One more case: a watcher process blocked in kv_wait must be woken when a
  * writer dies mid-put and the next operation recovers the store.
@@ -37,7 +52,6 @@
 
 #define BASE_ENTRIES 30u
 #define CACHE_FILL 80u   /* puts into the 64-slot cache base (capacity 56) */
-#define CRASH_EXIT 86    /* KV_CRASH_EXIT_CODE in kv/fault.h */
 #define HOUR_MS 3600000u
 #define BYTES_BASE_GRANULES 24u /* BASE_CACHE_BYTES' data area */
 #define VAL_MAX 128u             /* every base's val_max */
@@ -358,7 +372,7 @@ static const op_t *find_op(const char *name)
 }
 
 /* Child role: "op STORE OPNAME VERSION".  Exits 0 if the operation completed
- * as expected; the library exits CRASH_EXIT when it reaches KV_CRASH_AT. */
+ * as expected; the library exits UTIL_CRASH_EXIT when it reaches KV_CRASH_AT. */
 static int role_op(int argc, char **argv)
 {
     const op_t *op = argc == 4 ? find_op(argv[2]) : NULL;
@@ -659,6 +673,8 @@ typedef struct walk_result {
     int rolled_back;  /* kills after which the store was as before */
     int applied;      /* kills after which the store was as after */
     int failures;
+    int op_points;    /* recovery walks: the op's crash points walked */
+    int op_completed; /* recovery walks: the op child outran KV_CRASH_AT */
 } walk_result_t;
 
 /* The version the child is given: op->version_key's, plus the delta. */
@@ -671,28 +687,42 @@ static uint64_t child_version(kv_t *kv, const op_t *op)
     return meta.version + (uint64_t)(int64_t)op->version_delta;
 }
 
-/* Runs the child with KV_CRASH_AT=k.  Returns 1 if it died at the crash
- * point, 0 if it completed the operation, -1 on anything else. */
+/* Runs the op child with KV_CRASH_AT=k: util_run_crashing's answer. */
 static int run_child(const char *name, const char *op, uint64_t version, int k)
 {
-    char env_k[32], ver[32];
+    char ver[32];
     const char *args[] = { name, op, ver, NULL };
-    const char *env[] = { env_k, NULL };
-    spawn_proc_t p;
-    spawn_status_t st;
-    snprintf(env_k, sizeof env_k, "KV_CRASH_AT=%d", k);
     snprintf(ver, sizeof ver, "%llu", (unsigned long long)version);
-    if (spawn_role(&p, "op", args, env) != 0 || spawn_wait(&p, &st) != 0 || !st.exited)
-        return -1;
-    if (st.code == CRASH_EXIT)
-        return 1;
-    return st.code == 0 ? 0 : -1;
+    return util_run_crashing("op", args, k);
+}
+
+/* Child role: "recover STORE": opens the store and counts its entries,
+ * which recovers it (alone, or by taking a dead owner's lock). */
+static int role_recover(int argc, char **argv)
+{
+    kv_t *kv;
+    uint64_t n = 0;
+    if (argc != 2 || kv_open(&kv, argv[1], KV_RDWR, NULL) != 0)
+        return 2;
+    int rc = kv_count(kv, &n);
+    kv_close(kv);
+    return rc == 0 ? 0 : 3;
+}
+
+/* Runs the recovering child with KV_CRASH_AT=k: util_run_crashing's answer. */
+static int run_recoverer(const char *name, int k)
+{
+    const char *args[] = { name, NULL };
+    return util_run_crashing("recover", args, k);
 }
 
 /* After the child ended: the store must be the before or the after state,
- * with one recovery counted if it crashed, sound, and still usable. */
+ * with one recovery counted if it crashed (two at most if a recovering
+ * child died too: one killed after its repair was done but before its
+ * opener cleared the holder mark leaves the next to repeat it), nothing
+ * dropped (that is for damage, never a crash), sound, and still usable. */
 static int verify_after_child(kv_t *kv, const op_t *op, const model_t *before, int crashed,
-                              walk_result_t *r)
+                              int recoverer_died, walk_result_t *r)
 {
     static model_t after, rolled_back; /* big: keep them off the stack */
     kv_stats_t st;
@@ -714,9 +744,11 @@ static int verify_after_child(kv_t *kv, const op_t *op, const model_t *before, i
     }
     if (!ok)
         print_difference(kv, &after);
-    if (kv_stats(kv, &st) != 0 || st.recoveries != (uint64_t)crashed) {
-        fprintf(stderr, "  %s: recoveries %llu, expected %d\n", op->name,
-                (unsigned long long)st.recoveries, crashed);
+    if (kv_stats(kv, &st) != 0 || st.recoveries < (uint64_t)crashed ||
+        st.recoveries > (uint64_t)(crashed + recoverer_died) || st.dropped != 0) {
+        fprintf(stderr, "  %s: recoveries %llu, expected %d..%d; dropped %llu\n", op->name,
+                (unsigned long long)st.recoveries, crashed, crashed + recoverer_died,
+                (unsigned long long)st.dropped);
         ok = 0;
     }
     if (kv_check(kv, report, sizeof report) != 0) {
@@ -729,38 +761,49 @@ static int verify_after_child(kv_t *kv, const op_t *op, const model_t *before, i
     return ok;
 }
 
-/* One step of the walk: fresh store, child killed at point k (or not).
- * Returns 1 if the child died at k, 0 if the walk is over, -1 on failure. */
-static int walk_step(const op_t *op, int k, int attached, walk_result_t *r)
+/* One step of a walk: fresh store, the op child killed at its crash point
+ * k (or not), then with rk > 0 a recovering child killed at its point rk
+ * (or not), then this process's checks (which recover the store again).
+ * Returns 1 if the last child run died at its point, 0 if it completed, -1
+ * on failure.  With rk > 0 an op child that completes sets
+ * r->op_completed and runs no recovering child. */
+static int walk_step(const op_t *op, int k, int rk, int attached, walk_result_t *r)
 {
     static model_t before;
     char name[256];
     kv_t *kv = make_base(op, name, &before);
-    int outcome, ok;
+    int op_died, outcome, ok;
     if (!kv)
         return -1;
     uint64_t version = child_version(kv, op);
     if (!attached)
         kv_close(kv);
-    outcome = run_child(name, op->name, version, k);
+    outcome = op_died = run_child(name, op->name, version, k);
+    if (rk > 0 && op_died == 1)
+        outcome = run_recoverer(name, rk);
+    r->op_completed |= rk > 0 && op_died == 0;
     if (!attached && kv_open(&kv, name, KV_RDWR, NULL) != 0) {
         kv_unlink(name);
         return -1;
     }
-    ok = outcome >= 0 && verify_after_child(kv, op, &before, outcome, r);
+    ok = op_died >= 0 && outcome >= 0 &&
+         verify_after_child(kv, op, &before, op_died, rk > 0 && outcome == 1, r);
     util_dispose(kv, name);
     if (!ok) {
-        fprintf(stderr, "  %s: failed at crash point %d (%s)\n", op->name, k,
-                attached ? "attached" : "detached");
+        fprintf(stderr, "  %s: failed at crash point %d", op->name, k);
+        if (rk > 0)
+            fprintf(stderr, ", recovery killed at its point %d", rk);
+        fprintf(stderr, " (%s)\n", attached ? "attached" : "detached");
         return -1;
     }
     return outcome;
 }
 
+/* The op walk: k = 1, 2, ... until the op survives. */
 static void walk_steps(const op_t *op, int attached, walk_result_t *r)
 {
     for (int k = 1; k < 1000; k++) {
-        int outcome = walk_step(op, k, attached, r);
+        int outcome = walk_step(op, k, 0, attached, r);
         if (outcome < 0)
             r->failures++;
         if (outcome <= 0)
@@ -770,10 +813,39 @@ static void walk_steps(const op_t *op, int attached, walk_result_t *r)
     r->failures++; /* an operation with a thousand crash points is a bug */
 }
 
-static void walk(const op_t *op, int attached, walk_result_t *r)
+/* The recovery walk: for each crash point k of the op, the recovering
+ * child is killed at each of its own points rk = 1, 2, ... until it
+ * survives; r->points counts those kills. */
+static void walk_recover_steps(const op_t *op, int attached, walk_result_t *r)
+{
+    for (int k = 1; k < 1000; k++) {
+        for (int rk = 1;; rk++) {
+            int outcome = walk_step(op, k, rk, attached, r);
+            if (outcome < 0 || rk == 1000)
+                r->failures++;
+            if (outcome < 0 || r->op_completed)
+                return;
+            if (outcome == 0 || rk == 1000)
+                break;
+            r->points++;
+        }
+        r->op_points++;
+    }
+    r->failures++;
+}
+
+/* Where a walk's stores are and who has them open while a child dies:
+ * ATTACHED, this process (the next lock sees a dead owner); DETACHED, no
+ * one (the next open is alone with the holder mark set); FILE, no one, and
+ * the stores are files, so checked: recovery scans every entry too. */
+enum walk_mode { WALK_ATTACHED, WALK_DETACHED, WALK_FILE, WALK_MODES };
+static const char *const mode_names[] = { "attached", "detached", "file" };
+
+static void walk(const op_t *op, enum walk_mode mode, int recover, walk_result_t *r)
 {
     char dir[512];
-    int in_files = !attached && !spawn_named_memory_persists();
+    int attached = mode == WALK_ATTACHED;
+    int in_files = mode == WALK_FILE || (!attached && !spawn_named_memory_persists());
     memset(r, 0, sizeof *r);
     if (in_files) {
         if (util_tmpdir(dir, sizeof dir) != 0) {
@@ -782,27 +854,54 @@ static void walk(const op_t *op, int attached, walk_result_t *r)
         }
         snprintf(base_prefix, sizeof base_prefix, "%s/crash", dir);
     }
-    walk_steps(op, attached, r);
+    (recover ? walk_recover_steps : walk_steps)(op, attached, r);
     if (in_files) {
         util_rmdir(dir);
         base_prefix[0] = '\0';
     }
 }
 
-/* Walks one operation in both modes and prints what the walk saw. */
-static int walk_both(const char *name)
+/* The crash points every recovery passes: after its journal is idle,
+ * after dropping unrecognised entries, before it counts itself. */
+#define RECOVERY_POINTS 3
+
+/* Walks one operation (recover 0), or the recovery of the operation killed
+ * at each of its points (recover 1: at least RECOVERY_POINTS kills of the
+ * recovering process per op point, plus undo_kills more in its undo or
+ * roll-forward), in each mode, and prints what the walk saw.  Where named
+ * memory does not persist, DETACHED already uses files. */
+static int walk_modes(const char *name, int recover, int undo_kills)
 {
     const op_t *op = find_op(name);
     REQUIRE(op);
-    for (int attached = 1; attached >= 0; attached--) {
+    for (int mode = 0; mode < WALK_MODES; mode++) {
         walk_result_t r;
-        walk(op, attached, &r);
-        printf("  %-26s %-9s %2d crash points: %2d rolled back, %2d applied\n", op->name,
-               attached ? "attached" : "detached", r.points, r.rolled_back, r.applied);
+        if (mode == WALK_FILE && !spawn_named_memory_persists())
+            continue;
+        walk(op, (enum walk_mode)mode, recover, &r);
+        if (recover)
+            printf("  %-22s %-8s %2d op points, %3d recovery kills (%3d rolled back, "
+                   "%3d applied)\n", op->name, mode_names[mode], r.op_points, r.points,
+                   r.rolled_back, r.applied);
+        else
+            printf("  %-26s %-9s %2d crash points: %2d rolled back, %2d applied\n", op->name,
+                   mode_names[mode], r.points, r.rolled_back, r.applied);
         CHECK_EQ(r.failures, 0);
-        CHECK(r.points >= op->min_points);
+        CHECK((recover ? r.op_points : r.points) >= op->min_points);
+        if (recover)
+            CHECK(r.points >= RECOVERY_POINTS * r.op_points + undo_kills);
     }
     TEST_DONE();
+}
+
+static int walk_both(const char *name)
+{
+    return walk_modes(name, 0, 0);
+}
+
+static int walk_recover(const char *name, int undo_kills)
+{
+    return walk_modes(name, 1, undo_kills);
 }
 
 TEST(walk_put_new)            { return walk_both("put-new"); }
@@ -827,6 +926,13 @@ TEST(walk_put_evict_full)     { return walk_both("put-evict-full"); }
 TEST(walk_put_evict_bytes)    { return walk_both("put-evict-bytes"); }
 TEST(walk_incr_evict)         { return walk_both("incr-evict"); }
 TEST(walk_incr_evict_elsewhere) { return walk_both("incr-evict-elsewhere"); }
+TEST(walk_recover_put_new)    { return walk_recover("put-new", 0); }
+TEST(walk_recover_replace)    { return walk_recover("put-replace", 3); }
+TEST(walk_recover_del)        { return walk_recover("del", 0); }
+TEST(walk_recover_clear)      { return walk_recover("clear", 2); }
+TEST(walk_recover_evict_elsewhere) { return walk_recover("put-evict-elsewhere", 8); }
+TEST(walk_recover_evict_full) { return walk_recover("put-evict-full", 3); }
+TEST(walk_recover_evict_bytes) { return walk_recover("put-evict-bytes", 0); }
 
 /* ---------------------------------------------------------------------- */
 /* A watcher and a writer that dies mid-put                                */
@@ -884,7 +990,9 @@ TEST(crash_wakes_watcher)
     TEST_DONE();
 }
 
-static const spawn_role_t roles[] = { { "op", role_op }, { "wait", role_wait } };
+static const spawn_role_t roles[] = {
+    { "op", role_op }, { "wait", role_wait }, { "recover", role_recover },
+};
 
 static const test_case_t tests[] = {
     TEST_ENTRY(walk_put_new),
@@ -909,6 +1017,13 @@ static const test_case_t tests[] = {
     TEST_ENTRY(walk_put_evict_bytes),
     TEST_ENTRY(walk_incr_evict),
     TEST_ENTRY(walk_incr_evict_elsewhere),
+    TEST_ENTRY(walk_recover_put_new),
+    TEST_ENTRY(walk_recover_replace),
+    TEST_ENTRY(walk_recover_del),
+    TEST_ENTRY(walk_recover_clear),
+    TEST_ENTRY(walk_recover_evict_elsewhere),
+    TEST_ENTRY(walk_recover_evict_full),
+    TEST_ENTRY(walk_recover_evict_bytes),
     TEST_ENTRY(crash_wakes_watcher),
 };
 

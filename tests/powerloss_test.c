@@ -17,6 +17,11 @@
  * Values are derived from (key, version), so the test can tell whether a
  * value read back is one it wrote; their sizes (0..700 bytes) put most
  * entries out of line, many across page boundaries.
+ *
+ * The scan itself may be killed: built with kv_fault (crash points live),
+ * a walk opens crash images in a child killed at each crash point of its
+ * scan in turn, and the next open must still read back no silent tear and
+ * count every entry it lost.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -24,6 +29,7 @@
 #include <string.h>
 
 #include "kv.h"
+#include "spawn.h"
 #include "test.h"
 #include "util.h"
 
@@ -160,8 +166,52 @@ static int read_image(const char *path, tally_t *t)
     return rc;
 }
 
-/* Builds PL_IMAGES crash images of workload w and checks each. */
-static void power_losses(enum workload w, const char *what)
+/* Writes a crash image to path: each page from `after` or `before` at
+ * random. */
+static int write_mixed_image(const char *path, unsigned char *img, const unsigned char *before,
+                             const unsigned char *after, size_t len, uint64_t *rng)
+{
+    for (size_t p = 0; p < len; p += PL_PAGE) {
+        size_t chunk = len - p < PL_PAGE ? len - p : PL_PAGE;
+        memcpy(img + p, (util_rand(rng) & 1 ? after : before) + p, chunk);
+    }
+    return util_write_file(path, img, len);
+}
+
+/* Opens the image at path, reads it back and checks what it gave: no
+ * silent tear, every unexplained absence counted as dropped.  Adds the
+ * image's tally to *total. */
+static void check_image(const char *path, tally_t *total)
+{
+    tally_t t = { 0, 0, 0, 0 };
+    CHECK_EQ(read_image(path, &t), 0);
+    CHECK_EQ(t.silent, 0);
+    CHECK(t.unexplained <= t.dropped);
+    if (t.unexplained > t.dropped)
+        fprintf(stderr, "  %" PRIu64 " keys missing, %" PRIu64 " counted as dropped\n",
+                t.unexplained, t.dropped);
+    total->silent += t.silent;
+    total->unexplained += t.unexplained;
+    total->dropped += t.dropped;
+    total->read += t.read;
+}
+
+/* What to do with each crash image: open and check it, or walk a scan of
+ * it killed at each crash point. */
+typedef int (*image_fn)(const char *path, const unsigned char *img, size_t len,
+                        tally_t *total);
+
+static int open_and_check(const char *path, const unsigned char *img, size_t len,
+                          tally_t *total)
+{
+    (void)img;
+    (void)len;
+    check_image(path, total);
+    return 0;
+}
+
+/* Builds `images` crash images of workload w and hands each to fn. */
+static void power_losses(enum workload w, const char *what, unsigned images, image_fn fn)
 {
     char dir[512], path[600];
     unsigned char *before = NULL, *after = NULL;
@@ -175,23 +225,12 @@ static void power_losses(enum workload w, const char *what)
     snprintf(path, sizeof path, "%s/store.kv", dir);
     CHECK_EQ(make_images(path, w, &before, &after, &len), 0);
     unsigned char *img = malloc(len);
-    for (unsigned n = 0; img && before && after && n < PL_IMAGES && !test_failures; n++) {
-        tally_t t = { 0, 0, 0, 0 };
-        for (size_t p = 0; p < len; p += PL_PAGE) {
-            size_t chunk = len - p < PL_PAGE ? len - p : PL_PAGE;
-            memcpy(img + p, (util_rand(&rng) & 1 ? after : before) + p, chunk);
-        }
-        CHECK_EQ(util_write_file(path, img, len), 0);
-        CHECK_EQ(read_image(path, &t), 0);
-        CHECK_EQ(t.silent, 0);
-        CHECK(t.unexplained <= t.dropped);
-        total.silent += t.silent;
-        total.unexplained += t.unexplained;
-        total.dropped += t.dropped;
-        total.read += t.read;
+    for (unsigned n = 0; img && before && after && n < images && !test_failures; n++) {
+        CHECK_EQ(write_mixed_image(path, img, before, after, len, &rng), 0);
+        CHECK_EQ(fn(path, img, len, &total), 0);
     }
-    fprintf(stderr, "  %s: %d images, %" PRIu64 " values read, %" PRIu64 " torn entries "
-            "detected and dropped, %" PRIu64 " silently torn\n", what, PL_IMAGES, total.read,
+    fprintf(stderr, "  %s: %u images, %" PRIu64 " values read, %" PRIu64 " torn entries "
+            "detected and dropped, %" PRIu64 " silently torn\n", what, images, total.read,
             total.dropped, total.silent);
     free(img);
     free(before);
@@ -202,13 +241,13 @@ static void power_losses(enum workload w, const char *what)
 
 TEST(power_loss_mixed)
 {
-    power_losses(MIXED, "mixed");
+    power_losses(MIXED, "mixed", PL_IMAGES, open_and_check);
     TEST_DONE();
 }
 
 TEST(power_loss_overwrites)
 {
-    power_losses(OVERWRITES, "overwrites");
+    power_losses(OVERWRITES, "overwrites", PL_IMAGES, open_and_check);
     TEST_DONE();
 }
 
@@ -262,13 +301,85 @@ TEST(check_reports_each_torn_entry)
     TEST_DONE();
 }
 
+/* ---------------------------------------------------------------------- */
+/* A scan killed part way                                                  */
+/* ---------------------------------------------------------------------- */
+
+enum {
+    PL_WALK_IMAGES = 3, /* crash images per workload whose scan is walked */
+    PL_SCAN_POINTS = 8, /* crash points a scan passes at least: after the
+                         * journal, each of its three passes, the rebuild's
+                         * first block and its drop of unrecognised
+                         * entries, before it counts itself, and after it
+                         * in the opener */
+};
+
+/* Child role: "scan PATH": opens the file store (alone with a store not
+ * closed cleanly, so it scans) and closes it. */
+static int role_scan(int argc, char **argv)
+{
+    kv_t *kv = NULL;
+    if (argc != 2 || kv_open(&kv, argv[1], KV_RDWR, NULL) != 0)
+        return 2;
+    kv_close(kv);
+    return 0;
+}
+
+static int scan_walk_points; /* the fewest crash points a walked scan had */
+
+/* For k = 1, 2, ...: the image at path is scanned by a child killed at its
+ * k-th crash point, then opened (scanned again) and checked here, until a
+ * scan survives.  Each kill restores the image first. */
+static int walk_scan(const char *path, const unsigned char *img, size_t len, tally_t *total)
+{
+    const char *args[] = { path, NULL };
+    int k;
+    for (k = 1; k < 100; k++) {
+        int outcome;
+        if (k > 1 && util_write_file(path, img, len) != 0)
+            return -1;
+        if ((outcome = util_run_crashing("scan", args, k)) < 0)
+            return -1;
+        check_image(path, total);
+        if (test_failures)
+            fprintf(stderr, "  after a scan killed at its crash point %d\n", k);
+        if (outcome == 0 || test_failures)
+            break;
+    }
+    if (scan_walk_points == 0 || k - 1 < scan_walk_points)
+        scan_walk_points = k - 1;
+    return 0;
+}
+
+#ifdef KV_FAULT_INJECTION
+TEST(power_loss_scan_killed)
+{
+    power_losses(MIXED, "mixed, scan killed", PL_WALK_IMAGES, walk_scan);
+    power_losses(OVERWRITES, "overwrites, scan killed", PL_WALK_IMAGES, walk_scan);
+    fprintf(stderr, "  every scan killed at each of its %d crash points (at least)\n",
+            scan_walk_points);
+    CHECK(scan_walk_points >= PL_SCAN_POINTS);
+    TEST_DONE();
+}
+#else
+TEST(power_loss_scan_killed)
+{
+    test_skip("needs the kv_fault library (KV_FAULT_INJECTION)");
+    return TEST_SKIP;
+}
+#endif
+
 static const test_case_t tests[] = {
     TEST_ENTRY(power_loss_mixed),
     TEST_ENTRY(power_loss_overwrites),
     TEST_ENTRY(check_reports_each_torn_entry),
+    TEST_ENTRY(power_loss_scan_killed),
 };
+
+static const spawn_role_t roles[] = { { "scan", role_scan } };
 
 int main(int argc, char **argv)
 {
+    spawn_init(argc, argv, roles, (int)(sizeof roles / sizeof roles[0]));
     return test_main(argc, argv, tests, sizeof tests / sizeof tests[0]);
 }

@@ -83,6 +83,25 @@ int util_wait_code(spawn_proc_t *p)
     return st.code;
 }
 
+int util_run_crashing(const char *role, const char *const *args, int k)
+{
+    char env_k[32];
+    const char *env[] = { env_k, NULL };
+    spawn_proc_t p;
+    int code;
+    snprintf(env_k, sizeof env_k, "KV_CRASH_AT=%d", k);
+    if (spawn_role(&p, role, args, env) != 0) {
+        fprintf(stderr, "  could not start role %s\n", role);
+        return -1;
+    }
+    code = util_wait_code(&p);
+    if (code == UTIL_CRASH_EXIT || code == 0)
+        return code == UTIL_CRASH_EXIT;
+    if (code > 0)
+        fprintf(stderr, "  role %s (KV_CRASH_AT=%d) exited %d\n", role, k, code);
+    return -1;
+}
+
 kv_t *util_fresh_ex(char *name, const char *prefix, const kv_options_t *opts,
                     unsigned flags)
 {

@@ -105,6 +105,17 @@ unsigned util_verify(kv_t *kv, const char *prefix, unsigned n);
  * did not exit normally. */
 int util_wait_code(spawn_proc_t *p);
 
+/* The exit code of a process the kv_fault library ended at a crash point
+ * (KV_CRASH_EXIT_CODE in kv/fault.h, which the tests do not include). */
+#define UTIL_CRASH_EXIT 86
+
+/* Runs this test binary in `role` with `args` (NULL-terminated, may be
+ * NULL) and KV_CRASH_AT=k, so that the kv_fault library ends it at its k-th
+ * crash point (k <= 0: at none), and waits for it.  Returns 1 if it died at
+ * that point, 0 if it exited 0, -1 if it ended any other way (said on
+ * stderr). */
+int util_run_crashing(const char *role, const char *const *args, int k);
+
 /* Options with the given geometry and the defaults for the rest. */
 kv_options_t util_options(uint64_t slots, uint32_t key_max, uint32_t val_max);
 
