@@ -291,6 +291,52 @@ static uint64_t reclaim_tombstones(const kv_table_t *t, uint64_t i)
     return n;
 }
 
+/* Turns back into empty slots all the tombstones that no entry's probe
+ * path (from its home to its slot) runs over; returns how many.  Deletes
+ * next to an empty slot are reclaimed at once (reclaim_tombstones), but a
+ * churning table can lose every empty slot, and then every miss walks as
+ * far as the probe bound.  One pass backwards over the table, twice round
+ * so that paths that wrap past slot 0 are seen, at unwrapped positions
+ * 3n-1 down to n (so that every unwrapped home, at most n - 1 before its
+ * slot, stays positive): at u, `lowest` is the lowest unwrapped home of the
+ * entries at u or after it, and u is on some entry's path exactly when
+ * lowest <= u; tombstones are emptied in the second round, u < 2n, once
+ * every slot after them has been seen.  (An entry seen a second time, n
+ * slots on, has its home after u and changes nothing.)
+ * Each emptying is one store, sound on its own whatever else the pass
+ * does, so a holder killed part way leaves a sound table. */
+static uint64_t sweep_tombstones(const kv_table_t *t)
+{
+    uint64_t n = t->mask + 1, lowest = UINT64_MAX, emptied = 0;
+    for (uint64_t u = 3 * n; u-- > n;) {
+        kv_slot_t *s = kv__table_slot(t, u & t->mask);
+        uint32_t state = kv__table_state(s);
+        if (state == KV_SLOT_EMPTY) {
+            lowest = UINT64_MAX; /* no path runs over an empty slot */
+        } else if (state != KV_SLOT_TOMB) {
+            uint64_t home = u - ((u - s->hash) & t->mask);
+            if (home < lowest)
+                lowest = home;
+        } else if (u < 2 * n && lowest > u) {
+            commit_u32(&s->key_len, KV_SLOT_EMPTY);
+            emptied++;
+        }
+    }
+    KV_CRASH_POINT(); /* emptied, not yet counted: recovery recounts */
+    return emptied;
+}
+
+/* Sweeps tombstones once a sixteenth of the table has turned into them
+ * since the last sweep (so a sweep costs each delete about 32 slot reads,
+ * and tombstones that paths need do not set one off every time). */
+static void sweep_if_due(const kv_table_t *t, kv_header_t *h)
+{
+    if (h->tombstones < h->swept_tombstones + (t->mask + 1) / 16 + 1)
+        return;
+    h->tombstones -= sweep_tombstones(t);
+    h->swept_tombstones = h->tombstones;
+}
+
 /* Deletes the entry in slot i, all but telling anyone: the generation is
  * the caller's to publish. */
 static void remove_entry(const kv_table_t *t, kv_header_t *h, uint64_t i, int publish_it)
@@ -305,6 +351,7 @@ static void remove_entry(const kv_table_t *t, kv_header_t *h, uint64_t i, int pu
         kv__journal_publish(h);
     KV_CRASH_POINT();
     h->tombstones -= reclaim_tombstones(t, i);
+    sweep_if_due(t, h);
 }
 
 void kv__journal_delete(const kv_table_t *t, kv_header_t *h, uint64_t i)
@@ -330,6 +377,7 @@ static void empty_all_slots(const kv_table_t *t, kv_header_t *h)
     atomic_store_explicit(&t->hints->probe_max, 0, memory_order_relaxed); /* no entry */
     h->used = 0;
     h->tombstones = 0;
+    h->swept_tombstones = 0;
     kv__journal_publish(h);
 }
 
@@ -495,6 +543,7 @@ int kv__journal_recover(const kv_table_t *t, kv_header_t *h)
     atomic_store_explicit(&t->hints->probe_max, (uint32_t)census.probe_max, memory_order_relaxed);
     h->used = census.used;
     h->tombstones = census.tombstones;
+    h->swept_tombstones = 0;
     /* A recovery counts itself only once its repair is done: one killed
      * before here is repeated by the next holder, and counted once. */
     KV_CRASH_POINT();

@@ -158,7 +158,8 @@ typedef struct kv_header {
                               * in use (made durable before any change), so a
                               * power loss leaves 0 and the next opener alone
                               * scans every entry */
-    uint64_t reserved4;
+    uint64_t swept_tombstones; /* tombstones the last sweep left (journal.c);
+                              * a hint, 0 after recovery */
 } kv_header_t;
 
 /* A slot: two cache lines.  The state word key_len is its commit word. */

@@ -140,6 +140,26 @@ uint64_t kv__table_victim(const kv_table_t *t, uint32_t hash, uint64_t now_ms)
     return TABLE_NONE;
 }
 
+uint64_t kv__table_window_victim(const kv_table_t *t, uint32_t hash)
+{
+    uint64_t i = hash & t->mask, first = TABLE_NONE;
+    for (uint64_t step = 0; step < TABLE_VICTIM_WINDOW && step <= t->mask;
+         step++, i = (i + 1) & t->mask) {
+        kv_slot_t *s = kv__table_slot(t, i);
+        uint32_t state = kv__table_state(s);
+        if (state == KV_SLOT_EMPTY)
+            break;
+        if (state == KV_SLOT_TOMB || state > t->geo.key_max)
+            continue;
+        if (!(s->val_len & KV_VAL_REF))
+            return i;
+        if (first == TABLE_NONE)
+            first = i;
+        s->val_len &= ~KV_VAL_REF;
+    }
+    return first;
+}
+
 uint64_t kv__table_clock_victim(const kv_table_t *t, uint64_t *hand, uint64_t now_ms)
 {
     uint64_t i = *hand & t->mask, chosen = TABLE_NONE, looked = 0;

@@ -158,6 +158,12 @@ int kv__table_lookup(const kv_table_t *t, uint32_t hash, const void *key, uint32
  * (the new key must stay reachable).  Returns the slot or TABLE_NONE. */
 uint64_t kv__table_victim(const kv_table_t *t, uint32_t hash, uint64_t now_ms);
 
+/* CLOCK within the window of a new key with `hash` (the slots a
+ * kv__table_victim() looks at): the first entry whose reference bit is
+ * clear, clearing the bits it passes, else the first entry.  Returns the
+ * slot or TABLE_NONE. */
+uint64_t kv__table_window_victim(const kv_table_t *t, uint32_t hash);
+
 /* How many entries CLOCK looks past its choice for an expired one. */
 #define TABLE_CLOCK_LOOKAHEAD 64u
 

@@ -147,6 +147,8 @@ static const char *const probe_keys[] = {
  *   BASE_PLAIN    64 slots: fixture entries b0..b29, CTR_KEY = "41" with a
  *                 TTL of an hour, and two tombstones;
  *   BASE_EXPIRED  BASE_PLAIN plus EXPIRED_KEY, whose TTL has run out;
+ *   BASE_FULL     16 slots holding b0..b15 but b3, deleted: no empty slot,
+ *                 so the next delete sweeps tombstones (journal.c);
  *   BASE_CACHE_WINDOW, BASE_CACHE_ELSEWHERE
  *                 a KV_CACHE store of 64 slots after CACHE_FILL fixture
  *                 puts c0..c79: crowded (56 slots used), so a new key
@@ -155,6 +157,10 @@ static const char *const probe_keys[] = {
  *                 which it takes over.  ELSEWHERE: no TTLs; the key goes
  *                 into a free slot and CLOCK deletes an entry elsewhere,
  *                 in one step (see make_cache_base);
+ *   BASE_CACHE_FAR
+ *                 as ELSEWHERE, but home_key's window holds no free slot:
+ *                 the key takes the place of a victim CLOCK chooses in its
+ *                 window, in place (data.c: paths stay short);
  *   BASE_CACHE_FULL
  *                 a KV_CACHE store of 4 slots after the same puts: every
  *                 slot live (7/8 of 4 is 4), so CLOCK's victim is
@@ -166,7 +172,8 @@ static const char *const probe_keys[] = {
  *                 so a new entry of NEW_VAL's size (7 granules) evicts
  *                 entries one by one until a block fits. */
 enum base_kind {
-    BASE_PLAIN, BASE_EXPIRED, BASE_CACHE_WINDOW, BASE_CACHE_ELSEWHERE, BASE_CACHE_FULL,
+    BASE_PLAIN, BASE_FULL, BASE_EXPIRED, BASE_CACHE_WINDOW, BASE_CACHE_ELSEWHERE, BASE_CACHE_FAR,
+    BASE_CACHE_FULL,
     BASE_CACHE_BYTES
 };
 
@@ -327,6 +334,8 @@ static const op_t ops[] = {
       NULL, NULL, 0, 0, NULL, 0 },
     { "del",                      BASE_PLAIN,   op_delete,               0,
       apply_delete, NULL, 0, 2, NULL, 0 },
+    { "del-sweeps",               BASE_FULL,    op_delete,               0,
+      apply_delete, NULL, 0, 3, NULL, 0 },
     { "clear",                    BASE_PLAIN,   op_clear,                0,
       apply_clear, NULL, 0, 3, NULL, 0 },
     { "put-ttl-new",              BASE_PLAIN,   op_put_ttl_new,          0,
@@ -352,6 +361,8 @@ static const op_t ops[] = {
     { "put-evict",                BASE_CACHE_WINDOW, op_put_new,         0,
       apply_new, NULL, 0, 3, NEW_KEY, 0 },
     { "put-evict-elsewhere",      BASE_CACHE_ELSEWHERE, op_put_new,      0,
+      apply_evict_new, NULL, 0, 3, NEW_KEY, 0 },
+    { "put-evict-far",            BASE_CACHE_FAR, op_put_new,            0,
       apply_evict_new, NULL, 0, 3, NEW_KEY, 0 },
     { "incr-evict",               BASE_CACHE_WINDOW, op_incr_absent,     0,
       apply_incr_absent, NULL, 0, 3, NEW_CTR, 0 },
@@ -552,6 +563,21 @@ static uint32_t home_state(kv_t *kv, const char *key)
     return kv__table_state(kv__table_slot(t, kv__table_hash(t, key, strlen(key)) & t->mask));
 }
 
+/* Whether a new `key` finds a free slot within its window (the slots
+ * kv__table_victim looks at), so that a crowded cache puts it there and
+ * evicts elsewhere, rather than taking a victim in the window (data.c). */
+static int free_in_window(kv_t *kv, const char *key)
+{
+    const kv_table_t *t = &kv->table;
+    uint64_t home = kv__table_hash(t, key, strlen(key)) & t->mask;
+    for (uint64_t step = 0; step < TABLE_VICTIM_WINDOW; step++) {
+        uint32_t state = kv__table_state(kv__table_slot(t, (home + step) & t->mask));
+        if (state == KV_SLOT_EMPTY || state == KV_SLOT_TOMB)
+            return 1;
+    }
+    return 0;
+}
+
 /* Fills the cache base with fixture entries c0..c79, each with time to
  * live ttl_ms (0: none). */
 static int fill_cache(kv_t *kv, uint64_t ttl_ms, int padded)
@@ -614,6 +640,8 @@ static kv_t *make_cache_base(char *name, model_t *m, const char *home_key,
         spawn_sleep_ms(window ? 5 : 0);
         uint32_t state = home_state(kv, home_key);
         if ((window && (state == KV_SLOT_EMPTY || state == KV_SLOT_TOMB)) ||
+            (kind == BASE_CACHE_ELSEWHERE && !free_in_window(kv, home_key)) ||
+            (kind == BASE_CACHE_FAR && free_in_window(kv, home_key)) ||
             (bytes && !full_by_bytes(kv))) {
             util_dispose(kv, name);
             continue;
@@ -632,6 +660,26 @@ static kv_t *make_cache_base(char *name, model_t *m, const char *home_key,
     return NULL;
 }
 
+/* BASE_FULL: a plain store of 16 slots, every one used, then one delete
+ * (a store of 16 slots sweeps at its second tombstone). */
+static kv_t *make_full_base(char *name, model_t *m)
+{
+    char k[64], v[64];
+    kv_t *kv = util_fresh(name, base_prefix[0] ? base_prefix : "crash", 16, 32, VAL_MAX);
+    if (!kv)
+        return NULL;
+    for (unsigned i = 0; i < 16; i++) {
+        util_fixture_key(k, "b", i);
+        model_put(m, k, v, util_fixture_val(v, "b", i), 0);
+    }
+    model_del(m, "b3");
+    if (util_fill(kv, "b", 16) != 0 || kv_del(kv, "b3", 2) != 0) {
+        util_dispose(kv, name);
+        return NULL;
+    }
+    return kv;
+}
+
 /* Makes the base store of `kind` and fills *m with its state.  The plain
  * base gets two deletions so the table has tombstones for inserts to reuse. */
 static kv_t *make_base(const op_t *op, char *name, model_t *m)
@@ -640,6 +688,8 @@ static kv_t *make_base(const op_t *op, char *name, model_t *m)
     kv_put_opts_t ttl = { 0, HOUR_MS, 0, 0 }, short_ttl = { 0, 1, 0, 0 };
     char k[64], v[64];
     memset(m, 0, sizeof *m);
+    if (kind == BASE_FULL)
+        return make_full_base(name, m);
     if (kind != BASE_PLAIN && kind != BASE_EXPIRED)
         return make_cache_base(name, m, op->home_key, kind);
     kv_t *kv = util_fresh(name, base_prefix[0] ? base_prefix : "crash", 64, 32, VAL_MAX);
@@ -922,6 +972,8 @@ TEST(walk_get_expired)        { return walk_both("get-expired"); }
 TEST(walk_put_over_expired)   { return walk_both("put-over-expired"); }
 TEST(walk_put_evict)          { return walk_both("put-evict"); }
 TEST(walk_put_evict_elsewhere) { return walk_both("put-evict-elsewhere"); }
+TEST(walk_put_evict_far)       { return walk_both("put-evict-far"); }
+TEST(walk_del_sweeps)          { return walk_both("del-sweeps"); }
 TEST(walk_put_evict_full)     { return walk_both("put-evict-full"); }
 TEST(walk_put_evict_bytes)    { return walk_both("put-evict-bytes"); }
 TEST(walk_incr_evict)         { return walk_both("incr-evict"); }
@@ -932,6 +984,7 @@ TEST(walk_recover_del)        { return walk_recover("del", 0); }
 TEST(walk_recover_clear)      { return walk_recover("clear", 2); }
 TEST(walk_recover_evict_elsewhere) { return walk_recover("put-evict-elsewhere", 8); }
 TEST(walk_recover_evict_full) { return walk_recover("put-evict-full", 3); }
+TEST(walk_recover_evict_far)  { return walk_recover("put-evict-far", 3); }
 TEST(walk_recover_evict_bytes) { return walk_recover("put-evict-bytes", 0); }
 
 /* ---------------------------------------------------------------------- */
@@ -1013,6 +1066,8 @@ static const test_case_t tests[] = {
     TEST_ENTRY(walk_put_over_expired),
     TEST_ENTRY(walk_put_evict),
     TEST_ENTRY(walk_put_evict_elsewhere),
+    TEST_ENTRY(walk_put_evict_far),
+    TEST_ENTRY(walk_del_sweeps),
     TEST_ENTRY(walk_put_evict_full),
     TEST_ENTRY(walk_put_evict_bytes),
     TEST_ENTRY(walk_incr_evict),
@@ -1023,6 +1078,7 @@ static const test_case_t tests[] = {
     TEST_ENTRY(walk_recover_clear),
     TEST_ENTRY(walk_recover_evict_elsewhere),
     TEST_ENTRY(walk_recover_evict_full),
+    TEST_ENTRY(walk_recover_evict_far),
     TEST_ENTRY(walk_recover_evict_bytes),
     TEST_ENTRY(crash_wakes_watcher),
 };

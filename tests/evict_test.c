@@ -142,10 +142,13 @@ TEST(cache_capacity_boundary)
         util_dispose(kv, store);
         TEST_DONE();
     }
-    /* Deleting makes room again: the next insert does not evict. */
+    /* Deleting makes room again: the next insert that reaches the freed slot
+     * within its window does not evict (the deleted key itself, here; a key
+     * whose first free slot lies further on takes a victim in its window
+     * instead, so that paths stay short, data.c). */
     uint64_t ev = util_stats(kv).evictions;
     CHECK_EQ(kv_del(kv, k, strlen(k)), 0); /* the last key inserted: still there */
-    CHECK_EQ(util_put(kv, "two-more", "y"), 0);
+    CHECK_EQ(util_put(kv, k, "y"), 0);
     CHECK_EQ(util_stats(kv).evictions, ev);
     /* kv_incr of a new key in a full cache evicts too, never KV_EFULL. */
     CHECK_EQ(kv_incr(kv, "ctr", 3, 1, NULL), 0);

@@ -201,6 +201,32 @@ TEST(lookups_stop_at_the_probe_bound)
     TEST_DONE();
 }
 
+/* A table with no empty slot: a tombstone on an entry's path stays (the
+ * entry must stay reachable), and one on no path is swept back into an
+ * empty slot even though no empty slot follows it. */
+TEST(sweep_empties_tombstones_no_path_crosses)
+{
+    fixture_t f;
+    char key[SLOTS][KEY_MAX];
+    size_t len[SLOTS];
+    REQUIRE(fixture_open(&f) == 0);
+    for (unsigned i = 0; i < SLOTS; i++) /* key 1's home is 0, every other key's its own */
+        len[i] = key_with_home(&f, i == 1 ? 0 : i, i == 1 ? "b" : "a", key[i]);
+    for (unsigned i = 0; i < SLOTS; i++)
+        REQUIRE(insert(&f, key[i], len[i], "v") == (long long)i);
+    kv__journal_delete(&f.t, f.h, 0);
+    CHECK_EQ(kv__table_state(kv__table_slot(&f.t, 0)), KV_SLOT_TOMB); /* on key 1's path */
+    CHECK_EQ(find(&f, key[1], len[1]), 1);
+    kv__journal_delete(&f.t, f.h, 1);
+    CHECK_EQ(kv__table_state(kv__table_slot(&f.t, 0)), KV_SLOT_EMPTY);
+    CHECK_EQ(kv__table_state(kv__table_slot(&f.t, 1)), KV_SLOT_EMPTY);
+    CHECK_EQ(f.h->tombstones, 0);
+    for (unsigned i = 2; i < SLOTS; i++)
+        CHECK_EQ(find(&f, key[i], len[i]), (long long)i);
+    fixture_close(&f);
+    TEST_DONE();
+}
+
 /* The probe bound is the whole table, not one slot less: with every slot
  * but one in use, a key whose path from home reaches the free slot only at
  * its last step (slot_count steps) is still placed there, and found. */
@@ -572,6 +598,7 @@ static const test_case_t tests[] = {
     TEST_ENTRY(full_table_has_no_free_slot),
     TEST_ENTRY(probe_reaches_the_last_slot),
     TEST_ENTRY(lookups_stop_at_the_probe_bound),
+    TEST_ENTRY(sweep_empties_tombstones_no_path_crosses),
     TEST_ENTRY(tombstone_is_reused_and_keeps_chain),
     TEST_ENTRY(tombstone_run_before_empty_is_reclaimed),
     TEST_ENTRY(binary_keys_with_nul_bytes),
