@@ -291,24 +291,28 @@ static uint64_t reclaim_tombstones(const kv_table_t *t, uint64_t i)
     return n;
 }
 
-/* Turns back into empty slots all the tombstones that no entry's probe
- * path (from its home to its slot) runs over; returns how many.  Deletes
- * next to an empty slot are reclaimed at once (reclaim_tombstones), but a
- * churning table can lose every empty slot, and then every miss walks as
- * far as the probe bound.  One pass backwards over the table, twice round
- * so that paths that wrap past slot 0 are seen, at unwrapped positions
- * 3n-1 down to n (so that every unwrapped home, at most n - 1 before its
- * slot, stays positive): at u, `lowest` is the lowest unwrapped home of the
- * entries at u or after it, and u is on some entry's path exactly when
- * lowest <= u; tombstones are emptied in the second round, u < 2n, once
- * every slot after them has been seen.  (An entry seen a second time, n
- * slots on, has its home after u and changes nothing.)
- * Each emptying is one store, sound on its own whatever else the pass
- * does, so a holder killed part way leaves a sound table. */
-static uint64_t sweep_tombstones(const kv_table_t *t)
+#define SWEEP_SLOTS 4096u /* slots a sweep looks after at most */
+
+/* Turns back into empty slots the tombstones among the `count` slots from
+ * `from` that no entry's probe path (from its home to its slot) runs over;
+ * returns how many.  Deletes next to an empty slot are reclaimed at once
+ * (reclaim_tombstones), but a churning table can lose every empty slot,
+ * and then every miss walks as far as the probe bound.  An entry whose
+ * path runs over slot p lies after p and less than probe_max slots past
+ * its home (kv_hints_t), so one pass backwards from probe_max slots after
+ * the range sees every such entry.  Positions are unwrapped and start n
+ * on, so that every home (at most n - 1 before its slot) stays positive:
+ * at u, `lowest` is the lowest home of the entries at u or after it, and u
+ * is on some entry's path exactly when lowest <= u.  Each emptying is one
+ * store, sound on its own whatever else the pass does, so a holder killed
+ * part way leaves a sound table. */
+static uint64_t sweep_tombstones(const kv_table_t *t, uint64_t from, uint64_t count)
 {
-    uint64_t n = t->mask + 1, lowest = UINT64_MAX, emptied = 0;
-    for (uint64_t u = 3 * n; u-- > n;) {
+    uint64_t n = t->mask + 1, base = n + from, lowest = UINT64_MAX, emptied = 0;
+    uint64_t reach = atomic_load_explicit(&t->hints->probe_max, memory_order_relaxed);
+    if (reach > n)
+        reach = n;
+    for (uint64_t u = base + count + reach; u-- > base;) {
         kv_slot_t *s = kv__table_slot(t, u & t->mask);
         uint32_t state = kv__table_state(s);
         if (state == KV_SLOT_EMPTY) {
@@ -317,7 +321,7 @@ static uint64_t sweep_tombstones(const kv_table_t *t)
             uint64_t home = u - ((u - s->hash) & t->mask);
             if (home < lowest)
                 lowest = home;
-        } else if (u < 2 * n && lowest > u) {
+        } else if (u < base + count && lowest > u) {
             commit_u32(&s->key_len, KV_SLOT_EMPTY);
             emptied++;
         }
@@ -326,15 +330,20 @@ static uint64_t sweep_tombstones(const kv_table_t *t)
     return emptied;
 }
 
-/* Sweeps tombstones once a sixteenth of the table has turned into them
- * since the last sweep (so a sweep costs each delete about 32 slot reads,
- * and tombstones that paths need do not set one off every time). */
+/* Sweeps the next SWEEP_SLOTS slots (the whole of a smaller table) from the
+ * sweep hand once a sixteenth of that many tombstones have come since the
+ * last sweep: a sweep then costs each delete about 16 slot reads plus its
+ * share of the probe bound, and holds the lock for a bounded time however
+ * big the table. */
 static void sweep_if_due(const kv_table_t *t, kv_header_t *h)
 {
-    if (h->tombstones < h->swept_tombstones + (t->mask + 1) / 16 + 1)
+    uint64_t n = t->mask + 1, count = n < SWEEP_SLOTS ? n : SWEEP_SLOTS;
+    uint64_t from = h->sweep_hand & t->mask;
+    if (h->tombstones < h->swept_tombstones + count / 16 + 1)
         return;
-    h->tombstones -= sweep_tombstones(t);
+    h->tombstones -= sweep_tombstones(t, from, count);
     h->swept_tombstones = h->tombstones;
+    h->sweep_hand = (uint32_t)((from + count) & t->mask);
 }
 
 /* Deletes the entry in slot i, all but telling anyone: the generation is

@@ -124,7 +124,8 @@ typedef struct kv_header {
     _Atomic uint32_t holder_pid;      /* set by the holder after locking, 0
                                        * before unlocking: nonzero in a store
                                        * nobody has open = a holder died */
-    uint32_t reserved1;
+    uint32_t sweep_hand;              /* where the next tombstone sweep
+                                       * starts (journal.c); a hint */
     _Atomic uint64_t holder_since_ms; /* wall-clock ms when a waiter first saw
                                        * the lock held (a lower bound on the
                                        * hold); 0 = no one has waited */
