@@ -64,6 +64,14 @@ static int find(kv_t *kv, uint32_t hash, const void *key, size_t key_len, lazy_c
     return 0;
 }
 
+/* Whether a live entry's expiry disagrees with the store's hints: one that
+ * never set a TTL ignores expiries, so an entry carrying one is damage,
+ * which a reader of the expiry (kv_get_ex, kv_ttl) reports. */
+static int expiry_unhinted(const kv_t *kv, const found_t *f)
+{
+    return f->slot->expires_ms != 0 && !kv__table_ttl_used(&kv->table);
+}
+
 /* Deletes the expired entry a lookup met. */
 static void reclaim_expired(kv_t *kv, const found_t *f)
 {
@@ -412,6 +420,8 @@ static int get_locked(kv_t *kv, uint32_t hash, const void *key, size_t key_len, 
         f.slot->val_len |= KV_VAL_REF; /* CLOCK's reference bit, on a line already read */
     *len = f.val_len;
     if (meta) {
+        if (expiry_unhinted(kv, &f))
+            return KV_ECORRUPT;
         meta->version = f.slot->version;
         meta->expires_ms = f.slot->expires_ms;
     }
@@ -468,7 +478,8 @@ int kv_ttl(kv_t *kv, const void *key, size_t key_len, int64_t *ttl_ms)
     if ((rc = kv__store_lock(kv, &hold)) != 0)
         return rc;
     rc = find_live(kv, hash, key, key_len, &f, &clk);
-    if (rc == 0 && !kv__validate_expiry(f.slot->expires_ms, clock_now(&clk)))
+    if (rc == 0 && (!kv__validate_expiry(f.slot->expires_ms, clock_now(&clk)) ||
+                    expiry_unhinted(kv, &f)))
         rc = KV_ECORRUPT;
     else if (rc == 0)
         *ttl_ms = f.slot->expires_ms ? (int64_t)(f.slot->expires_ms - clock_now(&clk)) : -1;
