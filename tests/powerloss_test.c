@@ -325,6 +325,7 @@ static int role_scan(int argc, char **argv)
     return 0;
 }
 
+#ifdef KV_FAULT_INJECTION
 static int scan_walk_points; /* the fewest crash points a walked scan had */
 
 /* For k = 1, 2, ...: the image at path is scanned by a child killed at its
@@ -351,7 +352,6 @@ static int walk_scan(const char *path, const unsigned char *img, size_t len, tal
     return 0;
 }
 
-#ifdef KV_FAULT_INJECTION
 TEST(power_loss_scan_killed)
 {
     power_losses(MIXED, "mixed, scan killed", PL_WALK_IMAGES, walk_scan);
