@@ -154,6 +154,8 @@ TEST(watch_on_stuck_lock)
     spawn_proc_t holder;
     spawn_status_t st;
     kv_stats_t s;
+    if (!util_dead_holder_reported()) /* the holder is killed at the end, then repaired */
+        return TEST_SKIP;
     kv_t *kv = util_fresh(store, "stuck", 64, 16, 32);
     uint64_t v, seen, g;
     int64_t t0, took;

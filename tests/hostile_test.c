@@ -1239,6 +1239,8 @@ TEST(holder_dies_in_pid_namespace)
         test_skip("unshare --pid --fork failed here (no CAP_SYS_ADMIN?)");
         return TEST_SKIP;
     }
+    if (!util_dead_holder_reported())
+        return TEST_SKIP;
     kv_t *kv = util_fresh(store, "pidns", 16, 16, BIG_VAL);
     REQUIRE(kv);
     const char *argv[] = { unshare, "--pid", "--fork", self, "--role", "spinner", store, NULL };

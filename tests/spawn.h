@@ -113,4 +113,14 @@ int spawn_become_user(const char *name);
  * store where it is 0. */
 int spawn_named_memory_persists(void);
 
+/* 1 if a process that dies holding the store's lock is reported to the
+ * next locker (POSIX: the kernel walks the dead thread's robust list and
+ * marks its robust mutexes, so the next pthread_mutex_lock answers
+ * EOWNERDEAD; Windows: WAIT_ABANDONED), 0 if it is not.  POSIX asks
+ * get_robust_list for this thread's list, which glibc registered at start
+ * with set_robust_list: qemu-user implements neither (ENOSYS), so under it
+ * a dead holder's mutex just stays locked and the next locker times out.
+ * Tests that kill a holder check it through util_dead_holder_reported(). */
+int spawn_dead_holder_reported(void);
+
 #endif

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -323,6 +324,13 @@ int spawn_continue(spawn_proc_t *p)
 int spawn_named_memory_persists(void)
 {
     return 1;
+}
+
+int spawn_dead_holder_reported(void)
+{
+    void *head = NULL;
+    size_t len = 0;
+    return syscall(SYS_get_robust_list, 0, &head, &len) == 0 && head != NULL;
 }
 
 /* Groups first, then gid, then uid: once the uid is dropped the process can

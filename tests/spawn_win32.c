@@ -593,6 +593,13 @@ int spawn_named_memory_persists(void)
     return 0;
 }
 
+/* A mutex whose owner ended is abandoned: its next waiter gets
+ * WAIT_ABANDONED, on Windows and under wine alike. */
+int spawn_dead_holder_reported(void)
+{
+    return 1;
+}
+
 /* Becoming another account needs its password (LogonUser) on Windows, so
  * permission tests that need it skip. */
 int spawn_become_user(const char *name)

@@ -116,6 +116,13 @@ int util_wait_code(spawn_proc_t *p);
  * stderr). */
 int util_run_crashing(const char *role, const char *const *args, int k);
 
+/* For a case that needs a lock holder's death reported to the next locker
+ * (a process killed or crashed holding the lock, then a repair): returns 1
+ * where spawn_dead_holder_reported() says it is, else 0 after test_skip()
+ * with the reason, and the case returns TEST_SKIP.  Without this such a
+ * case would wait for the lock to its timeout, then fail. */
+int util_dead_holder_reported(void);
+
 /* Options with the given geometry and the defaults for the rest. */
 kv_options_t util_options(uint64_t slots, uint32_t key_max, uint32_t val_max);
 
