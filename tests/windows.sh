@@ -43,61 +43,12 @@ cleanup() { sh tools/cmake/wine-prefix.sh cleanup >/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
 sh tools/cmake/wine-prefix.sh setup >/dev/null
 
-lin() { "$HOST/kvcli" "$@"; }
-win() { setarch "$(uname -m)" -R wine "$WIN/kvcli.exe" "$@"; } # see the toolchain file
-passed=0
-failed=0
-check() { # check NAME COMMAND...: one line per check, as cli_test.sh prints
-    if "${@:2}"; then
-        echo "ok   $1"; passed=$((passed + 1))
-    else
-        echo "FAIL $1"; failed=$((failed + 1))
-    fi
-}
-same() { [ "$1" = "$2" ]; }
-quiet() { "$@" >/dev/null; }
-
-F="$tmp/shared.kv"
-head -c 3000 /dev/urandom >"$tmp/binary"
-lin create "$F" --slots 64 --value-max 4k >/dev/null
-lin put "$F" text "written on Linux"
-lin put "$F" bin - <"$tmp/binary"
-lin put "$F" ttl soon --ttl 1h
-check "kvcli.exe reads a text value Linux wrote" same "$(win get "$F" text)" "written on Linux"
-win get "$F" bin >"$tmp/bin.out"
-check "kvcli.exe reads a binary value byte for byte" cmp -s "$tmp/bin.out" "$tmp/binary"
-left=$(win ttl "$F" ttl)
-check "kvcli.exe sees the time to live" test "$left" -gt 3500000
-check "kvcli.exe finds the store sound" quiet win check "$F"
-check "kvcli.exe writes to it" win put "$F" text "written on Windows"
-check "kvcli.exe deletes from it" win del "$F" ttl
-
-check "Linux reads what kvcli.exe wrote" same "$(lin get "$F" text)" "written on Windows"
-check "Linux sees the delete" test "$(lin get "$F" ttl 2>/dev/null; echo $?)" = 1
-check "Linux finds the store sound" quiet lin check "$F"
-
-# Both systems at once: each side's lock is not the other's, so while one
-# holds the file the other must refuse it (KV_EVERSION, exit 3), never
-# adopt it; it sees the other's attach lock (LockFileEx = a record lock).
-# hold_then SIDE CMD...: SIDE holds $F for 5 s (its line printed once it
-# has the store open); CMD runs meanwhile, its status in $during.
-hold_then() {
-    local side=$1; shift
-    : >"$tmp/hold.out"
-    $side hold "$F" --timeout 5s >"$tmp/hold.out" &
-    local holder=$! i
-    for i in $(seq 100); do [ -s "$tmp/hold.out" ] && break; sleep 0.1; done
-    "$@" >/dev/null 2>"$tmp/err" && during=0 || during=$?
-    wait "$holder"
-}
-hold_then win lin get "$F" text
-check "Linux refuses the file while kvcli.exe holds it" \
-    bash -c "[ $during -eq 3 ] && grep -q 'incompatible' '$tmp/err'"
-hold_then lin win get "$F" text
-check "kvcli.exe refuses the file while Linux holds it" test "$during" -eq 3
-check "after both let go, Linux reads it again" \
-    same "$(lin get "$F" text)" "written on Windows"
-
-echo "$passed passed, $failed failed"
-echo "windows.sh: $([ "$failed" -eq 0 ] && echo passed || echo FAILED) in ${SECONDS}s"
-[ "$failed" -eq 0 ]
+here() { "$HOST/kvcli" "$@"; }
+there() { setarch "$(uname -m)" -R wine "$WIN/kvcli.exe" "$@"; } # see the toolchain file
+HERE="Linux" THERE="kvcli.exe"
+# At once, each sees the other's attach lock: wine turns LockFileEx into a
+# record lock on the byte the Linux layer locks too.
+. tests/store_exchange.sh
+exchange_store "$tmp/shared.kv" && ok=1 || ok=0
+echo "windows.sh: $([ "$ok" -eq 1 ] && echo passed || echo FAILED) in ${SECONDS}s"
+[ "$ok" -eq 1 ]
