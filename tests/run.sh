@@ -4,7 +4,9 @@
 # AddressSanitizer + UndefinedBehaviorSanitizer — and runs the whole CTest
 # suite on each build, then ThreadSanitizer on the threaded tests (label
 # tsan), a short smoke run of every fuzzer, valgrind memcheck on the plain
-# build, and the Windows build's whole suite under wine (tests/windows.sh).
+# build, the Windows build's whole suite under wine (tests/windows.sh), and
+# the aarch64 build's under qemu-user and in a qemu-system-aarch64 VM
+# (tests/aarch64.sh).
 # Besides: kv used by other projects (tests/consumer.sh), and every other
 # build type with gcc and clang built, its smoke tests run (label smoke).
 # Warnings are errors everywhere.
@@ -48,3 +50,6 @@ tests/valgrind.sh build/release
 # The Windows port: cross-built with mingw-w64, the suite run under wine, a
 # store file moved between the Linux kvcli and kvcli.exe.
 tests/windows.sh
+# 64-bit Arm: cross-built, the suite run under qemu-user and on an aarch64
+# kernel in a VM, a store file moved between the x86-64 and aarch64 kvcli.
+tests/aarch64.sh
