@@ -27,6 +27,7 @@ cd /tmp
 run_one() {
     local t=$1 start rc took verdict
     start=$(date +%s)
+    echo "--- $t started" # one short line: says what ran if the VM is killed
     timeout "${kv_timeout:-300}" "/kv/tests/$t" >"/tmp/kv-vm/$t.out" 2>&1
     rc=$?
     took=$(($(date +%s) - start))

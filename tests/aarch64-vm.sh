@@ -73,8 +73,8 @@ labelled() { (cd "$build" && ctest -N "$@" | awk '/Test +#/ { print $3 }'); }
 for t in $( { labelled -L slow; labelled -L multiproc; ls "$root/kv/tests"; } | awk '!seen[$0]++'); do
     if [ -x "$root/kv/tests/$t" ] && [[ " ${KV_VM_TESTS:-$t} " == *" $t "* ]]; then echo "$t"; fi
 done >"$root/kv/tests.list"
-# The kernel opens /dev/console for init before anything is mounted.
-mknod "$root/dev/console" c 5 1
+# No /dev/console node is needed (nor root to make one): the kernel unpacks
+# its own built-in initramfs, which has it, before this one.
 (cd "$root" && find . | cpio -o -H newc --quiet) >"$vm/initrd.cpio"
 echo "initramfs: $(du -h "$vm/initrd.cpio" | cut -f1), $(wc -l <"$root/kv/tests.list") test programs to run; kernel ${kernel##*/}"
 
@@ -84,6 +84,7 @@ echo "initramfs: $(du -h "$vm/initrd.cpio" | cut -f1), $(wc -l <"$root/kv/tests.
 # take their load/store-exclusive paths here, while qemu-user's default CPU
 # ("max") gives them the LSE instructions, so both are exercised.
 append="console=ttyAMA0 panic=-1 quiet kv_timeout=300"
+rm -f "$log"
 rc=0
 timeout -k 10 "${KV_VM_TIMEOUT:-600}" qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 2048 \
     -accel tcg,thread=multi -nic none -display none -monitor none -no-reboot \
