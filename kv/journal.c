@@ -112,11 +112,16 @@ static kv_slot_t *undo_image(kv_header_t *h)
     return (kv_slot_t *)((unsigned char *)h + KV_JOURNAL_IMAGE_OFFSET);
 }
 
-/* Makes `generation` the store's generation and tells kv_wait sleepers. */
+/* Makes `generation` the store's generation and bumps change_seq, the word
+ * kv_wait sleepers sleep on.  Only a holder of the mutex writes either, and
+ * a waiter reads change_seq under the mutex before it sleeps (notify.c), so
+ * plain stores do: release, for kv_generation and kv_wait's reads without
+ * the lock; no read-modify-write. */
 static void publish(kv_header_t *h, uint64_t generation)
 {
+    uint32_t seq = atomic_load_explicit(&h->change_seq, memory_order_relaxed);
     atomic_store_explicit(&h->generation, generation, memory_order_release);
-    atomic_fetch_add_explicit(&h->change_seq, 1, memory_order_seq_cst);
+    atomic_store_explicit(&h->change_seq, seq + 1, memory_order_release);
 }
 
 void kv__journal_publish(kv_header_t *h)
