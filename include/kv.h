@@ -434,7 +434,15 @@ KV_API int kv_generation(kv_t *kv, uint64_t *generation);
  * does, so a handler that sets a flag is seen at once; loop to wait on.
  * Windows has no such signals: there the wait ends only by a change or the
  * timeout.
- * Errors: KV_EINVAL, KV_EINTR, KV_EFORKED.  Takes no lock.  Thread-safe. */
+ * A change already made is seen without the lock; to sleep, the call
+ * takes the store's lock for a moment to count itself among the sleepers
+ * (so that writers pay nothing for notification while nobody waits), each
+ * wait for it bounded by the handle's lock timeout and by what is left of
+ * timeout_ms.  A lock that cannot be had before timeout_ms passes is a
+ * timeout like any other (0); one stuck for the handle's whole lock timeout
+ * sooner is reported: KV_ETIMEDOUT, *generation set.
+ * Errors: KV_EINVAL, KV_EINTR, KV_ETIMEDOUT, KV_ECORRUPT, KV_EFORKED.
+ * Thread-safe. */
 KV_API int kv_wait(kv_t *kv, uint64_t seen, uint32_t timeout_ms, uint64_t *generation);
 
 /* Blocks until the version of `key` differs from `seen` (0: absent), i.e.

@@ -30,17 +30,18 @@
  *  replace Overwrites an entry's slot (a new value for the same key, or an
  *          evicted entry's slot taken by another key).  The new bytes go to
  *          a new block (or the slot itself, when inline), never over the old
- *          ones; the slot's 128 bytes are copied into the header's undo image
- *          with the slot's index, and journal_op = REPLACE commits the
- *          record.  Then the slot is rewritten; journal_op = IDLE commits the
- *          replace, and only then is the old block given back.  A crash in
- *          between is rolled back from the image (undo is idempotent), and
- *          the old block is still the slot's.
+ *          ones; the new slot's 128 bytes are built in the header's journal
+ *          image with the slot's index, and journal_op = REPLACE commits the
+ *          record: from here the replace happens.  Then the image is copied
+ *          over the slot; journal_op = IDLE ends the record, and only then
+ *          is the old block given back.  A crash in between is rolled
+ *          forward from the image (the copy is idempotent); no slot names
+ *          the old block any more, so recovery's rebuild frees it.
  *  clear   journal_op = CLEAR commits the intent; recovery rolls it forward
  *          (emptying slots and the data area is idempotent), then IDLE.
  *  evict   (a cache store whose new key's window offers no victim) deletes
  *          an entry elsewhere and inserts into a free slot: the victim is
- *          saved in the undo image, both slot numbers and the free slot's
+ *          saved in the journal image, both slot numbers and the free slot's
  *          state go in the record, journal_op = EVICT commits it; recovery
  *          restores the victim and frees the new slot again.
  *
@@ -62,13 +63,13 @@
  * mark set, or finds a checked (file) store not closed cleanly (store.c):
  * after a power loss the disk may hold each page as it was at any time since
  * the last flush, so every entry is verified against its check and a torn
- * one deleted and counted (h->dropped), and the undo image is used only if
- * its own check holds.  It never needs the dead process: only the header.
+ * one deleted and counted (h->dropped), and the journal image is used only
+ * if its own check holds.  It never needs the dead process: only the header.
  * Recovery may itself be killed anywhere (crash_test's recovery walks and
  * powerloss_test's killed scan do so at each of its crash points), and the
- * next holder's recovery finishes the job: each step is idempotent, an
- * undo copies from an image it never changes, journal_op goes IDLE only
- * after the undo, a recovery counts itself only once done, and each entry
+ * next holder's recovery finishes the job: each step is idempotent, the
+ * image's copy (redo or undo) reads an image it never changes, journal_op
+ * goes IDLE only after the copy, a recovery counts itself only once done, and each entry
  * it deletes is counted before its slot is freed (kv__journal_drop), so
  * h->dropped never falls short of the entries lost.
  * KV_CRASH_POINT() (fault.h) marks the places the crash tests kill at.
@@ -107,16 +108,23 @@ static void copy_bytes(unsigned char *dst, const void *src, size_t n)
     memcpy(dst + half, (const unsigned char *)src + half, n - half);
 }
 
-static kv_slot_t *undo_image(kv_header_t *h)
+/* The journal's one-slot image: the new slot of a replace (redone by
+ * recovery), or the victim of an eviction (undone). */
+static kv_slot_t *journal_image(kv_header_t *h)
 {
     return (kv_slot_t *)((unsigned char *)h + KV_JOURNAL_IMAGE_OFFSET);
 }
 
-/* Makes `generation` the store's generation and tells kv_wait sleepers. */
+/* Makes `generation` the store's generation and bumps change_seq, the word
+ * kv_wait sleepers sleep on.  Only a holder of the mutex writes either, and
+ * a waiter reads change_seq under the mutex before it sleeps (notify.c), so
+ * plain stores do: release, for kv_generation and kv_wait's reads without
+ * the lock; no read-modify-write. */
 static void publish(kv_header_t *h, uint64_t generation)
 {
+    uint32_t seq = atomic_load_explicit(&h->change_seq, memory_order_relaxed);
     atomic_store_explicit(&h->generation, generation, memory_order_release);
-    atomic_fetch_add_explicit(&h->change_seq, 1, memory_order_seq_cst);
+    atomic_store_explicit(&h->change_seq, seq + 1, memory_order_release);
 }
 
 void kv__journal_publish(kv_header_t *h)
@@ -215,29 +223,34 @@ uint64_t kv__journal_insert(const kv_table_t *t, kv_header_t *h, uint64_t i,
     return version;
 }
 
-/* Copies slot s, both lines, into the image. */
+/* Copies slot s, both lines, into the image, for an eviction's undo. */
 static void save_undo(kv_header_t *h, const kv_slot_t *s)
 {
-    memcpy(undo_image(h), s, KV_SLOT_SIZE);
+    memcpy(journal_image(h), s, KV_SLOT_SIZE);
 }
 
 uint64_t kv__journal_replace(const kv_table_t *t, kv_header_t *h, uint64_t i,
                              const void *key, uint32_t key_len, const journal_entry_t *e)
 {
-    kv_slot_t *s = kv__table_slot(t, i);
+    kv_slot_t *s = kv__table_slot(t, i), *img = journal_image(h);
     uint32_t old_block = block_named(t, s);
     uint64_t version = atomic_load_explicit(&h->generation, memory_order_relaxed) + 1;
 
-    /* The undo record is written while journal_op is IDLE: a crash here
-     * leaves nothing to undo. */
-    save_undo(h, s);
+    /* The new slot is built in the image while journal_op is IDLE: a crash
+     * here leaves the old entry untouched.  Nothing of the old slot is
+     * read but its first line, which the lookup read: the slot's second
+     * line is only written, so a put does not wait for it to arrive. */
+    write_entry(t, img, key, key_len, e, version);
+    atomic_store_explicit(&img->key_len, key_len, memory_order_relaxed);
+    atomic_store_explicit(&img->seq, atomic_load_explicit(&s->seq, memory_order_relaxed),
+                          memory_order_relaxed);
+    img->reserved = 0;
     h->journal_slot = (uint32_t)i;
     KV_CRASH_POINT();
     commit_u32(&h->journal_op, KV_JOURNAL_REPLACE);
     KV_CRASH_POINT();
     reach(t, i, e->hash); /* an eviction in place puts another key here */
-    write_entry(t, s, key, key_len, e, version);
-    atomic_store_explicit(&s->key_len, key_len, memory_order_relaxed);
+    copy_bytes((unsigned char *)s, img, KV_SLOT_SIZE);
     KV_CRASH_POINT();
     publish(h, version);
     commit_u32(&h->journal_op, KV_JOURNAL_IDLE);
@@ -408,13 +421,14 @@ int kv__journal_busy(const kv_header_t *h)
     return atomic_load_explicit(&h->journal_op, memory_order_relaxed) != KV_JOURNAL_IDLE;
 }
 
-/* Puts the old entry back from the image.  The slot index and the image's
- * lengths come from the mapping, so they are checked before use (the
- * rebuild that follows checks the block it names). */
-static int undo_replace(const kv_table_t *t, kv_header_t *h)
+/* Copies the image into journal_slot: a replace's new slot (redo) or an
+ * eviction's victim (undo).  The slot index and the image's lengths come
+ * from the mapping, so they are checked before use (the rebuild that
+ * follows checks the block it names). */
+static int apply_image(const kv_table_t *t, kv_header_t *h)
 {
     uint64_t i = h->journal_slot;
-    kv_slot_t *img = undo_image(h);
+    kv_slot_t *img = journal_image(h);
     uint32_t key_len = kv__table_state(img), val_len = kv__table_val_len(img);
     const unsigned char *bytes;
     if (i > t->mask || key_len == KV_SLOT_EMPTY || key_len > t->geo.key_max ||
@@ -506,7 +520,7 @@ static int undo_evict(const kv_table_t *t, kv_header_t *h)
     int rc;
     if (j > t->mask || (prev != KV_SLOT_EMPTY && prev != KV_SLOT_TOMB) || j == h->journal_slot)
         return KV_ECORRUPT;
-    if ((rc = undo_replace(t, h)) != 0)
+    if ((rc = apply_image(t, h)) != 0)
         return rc;
     KV_CRASH_POINT(); /* the victim is back, the new entry not yet gone: redone */
     atomic_store_explicit(&kv__table_slot(t, j)->key_len, prev, memory_order_relaxed);
@@ -526,7 +540,7 @@ int kv__journal_recover(const kv_table_t *t, kv_header_t *h)
     case KV_JOURNAL_IDLE:
         break;
     case KV_JOURNAL_REPLACE:
-        rc = undo_replace(t, h);
+        rc = apply_image(t, h);
         break;
     case KV_JOURNAL_CLEAR:
         empty_all_slots(t, h);

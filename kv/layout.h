@@ -4,7 +4,7 @@
  * A store is one block of a size fixed at creation (the memory budget):
  *
  *   offset 0              kv_header_t (4 cache lines, see fields)
- *   offset 256            journal undo image: one slot (128 bytes)
+ *   offset 256            journal image: one slot (128 bytes)
  *   offset 384            kv_alloc_t: the data area's free lists (alloc.c)
  *   offset 960            kv_hints_t: read-mostly flags, a line of their own
  *   offset header_size    slot 0 .. slot (slot_count - 1), 128 bytes each
@@ -91,9 +91,9 @@
 /* Journal operations (kv_header_t.journal_op); see journal.c. */
 enum {
     KV_JOURNAL_IDLE    = 0, /* nothing in flight */
-    KV_JOURNAL_REPLACE = 1, /* undo image holds the old contents of journal_slot */
+    KV_JOURNAL_REPLACE = 1, /* the image holds journal_slot's new contents (redo) */
     KV_JOURNAL_CLEAR   = 2, /* a clear is in flight: recovery finishes it */
-    KV_JOURNAL_EVICT   = 3  /* undo image holds journal_slot's old entry, and
+    KV_JOURNAL_EVICT   = 3  /* the image holds journal_slot's old entry (undo), and
                              * journal_slot2 was in state journal_state2 */
 };
 
@@ -143,7 +143,7 @@ typedef struct kv_header {
 
     /* --- line 3: journal, change notification, timeouts ---------------- */
     _Atomic uint32_t journal_op; /* KV_JOURNAL_*: the commit word of the journal */
-    uint32_t journal_slot;   /* slot the undo image belongs to */
+    uint32_t journal_slot;   /* slot the journal image belongs to */
     _Atomic uint32_t change_seq; /* futex word: bumped with every generation */
     _Atomic uint32_t waiters;    /* processes sleeping on change_seq (a hint:
                                   * a waiter killed asleep leaves it high,
@@ -242,7 +242,7 @@ typedef struct kv_hints {
 
 #define KV_JOURNAL_IMAGE_OFFSET ((uint32_t)sizeof(kv_header_t))
 #define KV_ALLOC_OFFSET (KV_JOURNAL_IMAGE_OFFSET + KV_SLOT_SIZE)
-/* Slot 0's offset: the header, the undo image, the free lists and the
+/* Slot 0's offset: the header, the journal image, the free lists and the
  * hints, rounded up to a slot so that every slot's two lines form an
  * aligned 128-byte pair. */
 #define KV_HEADER_SIZE \

@@ -3,12 +3,17 @@
  *
  * Every change publishes a new generation and then bumps change_seq, a
  * 32-bit word in the header that waiters sleep on (kv__os_wait: a shared futex
- * on Linux).  A waiter reads change_seq, then the generation; if nothing
- * changed it registers in `waiters` and sleeps on the change_seq it read.
- * The kernel compares the word and sleeps atomically, so a change that
- * lands after the waiter's read makes the sleep return at once: no lost
- * wake-up.  A writer wakes sleepers after unlocking, and only if `waiters`
- * is nonzero, so a store nobody watches pays no system call (store.c).
+ * on Linux).  A waiter that must sleep takes the store's mutex, reads
+ * change_seq and the generation, counts itself in `waiters`, drops the mutex
+ * and sleeps on the change_seq it read.  A writer bumps change_seq and reads
+ * `waiters` under the same mutex (journal.c publish, store.c unlock), so the
+ * mutex orders the two: either the writer's hold came first and the waiter
+ * reads its generation and does not sleep, or the waiter's came first and
+ * the writer sees it counted and wakes it after unlocking.  The kernel
+ * compares the word and sleeps atomically, so a wake that lands between the
+ * waiter's unlock and its sleep makes the sleep return at once: no lost
+ * wake-up, and a writer pays no atomic read-modify-write or fence for it,
+ * and no system call while nobody waits.
  */
 #include "store.h"
 
@@ -23,23 +28,55 @@ int kv_generation(kv_t *kv, uint64_t *generation)
     return 0;
 }
 
+/* The lock wait of a read at `now`: the handle's timeout, but never past
+ * the caller's own deadline. */
+static uint32_t lock_budget(const kv_t *kv, uint64_t deadline, uint64_t now)
+{
+    uint64_t left = deadline > now ? deadline - now : 0;
+    uint32_t handle = kv__store_timeout(kv);
+    return left < handle ? (uint32_t)left : handle;
+}
+
+/* Under the mutex: reads change_seq and the generation into *seq and
+ * *current and, if the generation is still `seen`, counts this waiter in
+ * `waiters` (see the top of this file).  Returns 0 or what taking the
+ * mutex within lock_ms returned. */
+static int enter_wait(kv_t *kv, uint64_t seen, uint32_t lock_ms, uint32_t *seq,
+                      uint64_t *current)
+{
+    kv_header_t *h = kv->hdr;
+    store_hold_t hold;
+    int rc = kv__store_lock_within(kv, &hold, lock_ms);
+    if (rc)
+        return rc;
+    *seq = atomic_load_explicit(&h->change_seq, memory_order_relaxed);
+    *current = atomic_load_explicit(&h->generation, memory_order_relaxed);
+    if (*current == seen)
+        atomic_fetch_add_explicit(&h->waiters, 1, memory_order_relaxed);
+    kv__store_unlock(kv, &hold);
+    return 0;
+}
+
 /* Sleeps until the generation differs from `seen` or timeout_ms passes, and
  * sets *current to the generation then.  Returns 0 (changed or timed out:
- * the caller compares) or KV_EINTR. */
+ * the caller compares), KV_EINTR, or an error taking the mutex before the
+ * deadline (KV_ETIMEDOUT: the lock is stuck). */
 static int wait_change(kv_t *kv, uint64_t seen, uint32_t timeout_ms, uint64_t *current)
 {
     kv_header_t *h = kv->hdr;
     uint64_t deadline = kv__os_monotonic_ms() + timeout_ms, now;
     int rc = 0;
     for (;;) {
-        /* change_seq first: publish() stores the generation before bumping
-         * it, so a waiter that sees the new change_seq sees the new
-         * generation too. */
-        uint32_t seq = atomic_load_explicit(&h->change_seq, memory_order_seq_cst);
+        uint32_t seq;
+        /* A change already seen needs no lock: the generation is stored
+         * with release (journal.c publish). */
         *current = atomic_load_explicit(&h->generation, memory_order_acquire);
         if (*current != seen || rc == KV_EINTR || (now = kv__os_monotonic_ms()) >= deadline)
             return rc;
-        atomic_fetch_add_explicit(&h->waiters, 1, memory_order_seq_cst);
+        if ((rc = enter_wait(kv, seen, lock_budget(kv, deadline, now), &seq, current)) != 0)
+            return kv__os_monotonic_ms() >= deadline ? 0 : rc; /* out of time: a timeout */
+        if (*current != seen)
+            return 0;
         rc = kv__os_wait(kv->obj, &h->change_seq, seq, (uint32_t)(deadline - now));
         atomic_fetch_sub_explicit(&h->waiters, 1, memory_order_relaxed);
         if (rc == KV_ETIMEDOUT)
@@ -89,15 +126,6 @@ static uint32_t sleep_ms(uint64_t deadline, uint64_t now, const kv_meta_t *meta)
             until = now + left + 1;
     }
     return (uint32_t)(until - now);
-}
-
-/* The lock wait of a read at `now`: the handle's timeout, but never past
- * the watch's own deadline. */
-static uint32_t lock_budget(const kv_t *kv, uint64_t deadline, uint64_t now)
-{
-    uint64_t left = deadline > now ? deadline - now : 0;
-    uint32_t handle = kv__store_timeout(kv);
-    return left < handle ? (uint32_t)left : handle;
 }
 
 /* Sleeps until the store moves past `generation`, the entry's expiry

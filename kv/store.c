@@ -53,6 +53,12 @@ void kv__store_unlock(kv_t *kv, const store_hold_t *hold)
 {
     kv_header_t *h = kv->hdr;
     int changed = atomic_load_explicit(&h->generation, memory_order_relaxed) != hold->generation;
+    /* Read under the mutex, which orders it against a waiter counting
+     * itself (notify.c): either this sees the waiter, or the waiter reads
+     * this hold's change_seq and does not sleep.  The generation is on the
+     * counters' line, which the hold touched anyway; a get that changed
+     * nothing reads no other line. */
+    int wake = changed && atomic_load_explicit(&h->waiters, memory_order_relaxed) != 0;
     if (changed) /* the counters' line is written by this hold anyway */
         kv__store_fold(kv);
     /* Only a waiter stamps the time (store_wait), so the uncontended path
@@ -62,13 +68,8 @@ void kv__store_unlock(kv_t *kv, const store_hold_t *hold)
         atomic_store_explicit(&h->holder_since_ms, 0, memory_order_relaxed);
     atomic_store_explicit(&h->holder_pid, 0, memory_order_release);
     kv__os_mutex_unlock(kv->obj);
-    /* Wake after unlocking, so sleepers do not wake into a held lock.  The
-     * generation is on the counters' line, which the hold touched anyway; a
-     * get that changed nothing reads no other line.  The seq_cst load pairs
-     * with kv_wait's seq_cst increment of `waiters`: either this sees the
-     * waiter, or the waiter's futex sleep sees the new change_seq and does
-     * not sleep (see notify.c). */
-    if (changed && atomic_load_explicit(&h->waiters, memory_order_seq_cst) != 0)
+    /* Wake after unlocking, so sleepers do not wake into a held lock. */
+    if (wake)
         kv__os_wake_all(kv->obj, &h->change_seq);
 }
 

@@ -148,7 +148,8 @@ TEST(stats_and_info_carry_their_size)
 
 /* With the lock stuck, kv_watch(100 ms) answers KV_ETIMEDOUT after about
  * 100 ms although the handle's timeout is 5 s, timeout 0 answers at once,
- * and neither writes *version; kv_wait, which takes no lock, is unaffected. */
+ * and neither writes *version; kv_wait(50 ms), which needs the lock only
+ * to sleep, times out as usual (0), with the generation set. */
 TEST(watch_on_stuck_lock)
 {
     spawn_proc_t holder;
