@@ -69,9 +69,9 @@
  * powerloss_test's killed scan do so at each of its crash points), and the
  * next holder's recovery finishes the job: each step is idempotent, the
  * image's copy (redo or undo) reads an image it never changes, journal_op
- * goes IDLE only after the copy, a recovery counts itself only once done, and each entry
- * it deletes is counted before its slot is freed (kv__journal_drop), so
- * h->dropped never falls short of the entries lost.
+ * goes IDLE only after the copy, a recovery counts itself only once done,
+ * and each entry it deletes is counted before its slot is freed
+ * (kv__journal_drop), so h->dropped never falls short of the entries lost.
  * KV_CRASH_POINT() (fault.h) marks the places the crash tests kill at.
  */
 #include "journal.h"

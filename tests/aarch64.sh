@@ -53,13 +53,8 @@ register_binfmt() {
 }
 register_binfmt
 
-echo "=== build: $ARM (aarch64-linux-gnu)"
-cmake -S . -B "$ARM" -DCMAKE_TOOLCHAIN_FILE=tools/cmake/aarch64-linux-gnu.cmake \
-      -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKV_BUILD_TESTS=ON >/dev/null
-cmake --build "$ARM" -j"$jobs"
-echo "=== build: $HOST (the x86-64 kvcli, for the store-file check)"
-cmake -S . -B "$HOST" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKV_BUILD_TESTS=OFF >/dev/null
-cmake --build "$HOST" -j"$jobs" --target kvcli
+. tests/store_exchange.sh
+build_pair "$ARM" tools/cmake/aarch64-linux-gnu.cmake "$HOST"
 # An aarch64 program started directly, as the tests start their helpers.
 "$ARM/kvcli" --help >/dev/null || { echo "aarch64.sh: binfmt_misc does not run aarch64 programs" >&2; exit 1; }
 part_done "builds"
@@ -82,7 +77,6 @@ trap 'rm -rf "$tmp"' EXIT
 here() { "$HOST/kvcli" "$@"; }
 there() { "$ARM/kvcli" "$@"; }
 HERE="x86-64 kvcli" THERE="aarch64 kvcli"
-. tests/store_exchange.sh
 exchange_store "$tmp/shared.kv" && ok=1 || ok=0
 part_done "store file"
 

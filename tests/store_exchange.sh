@@ -10,6 +10,20 @@
 # holds the file the other refuses it as incompatible (KV_EVERSION, exit
 # 3) instead of adopting it.  One line per check, "N passed, N failed"
 # last; returns 1 if any check failed.
+#
+# Both scripts also build the same pair first: build_pair CROSS TOOLCHAIN
+# HOST makes the cross build CROSS (library, tools and tests) with
+# TOOLCHAIN, and the host's kvcli in HOST, for the exchange.
+
+build_pair() {
+    echo "=== build: $1 ($(basename "$2" .cmake))"
+    cmake -S . -B "$1" -DCMAKE_TOOLCHAIN_FILE="$2" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+          -DKV_BUILD_TESTS=ON >/dev/null
+    cmake --build "$1" -j"$(nproc)"
+    echo "=== build: $3 (the host's kvcli, for the store-file check)"
+    cmake -S . -B "$3" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKV_BUILD_TESTS=OFF >/dev/null
+    cmake --build "$3" -j"$(nproc)" --target kvcli
+}
 
 passed=0
 failed=0

@@ -20,13 +20,8 @@ HOST=build/win64-host
 
 tools/deps.sh gcc-mingw-w64-x86-64-win32 wine wine64 util-linux
 
-echo "=== build: $WIN (x86_64-w64-mingw32)"
-cmake -S . -B "$WIN" -DCMAKE_TOOLCHAIN_FILE=tools/cmake/mingw-w64-x86_64.cmake \
-      -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKV_BUILD_TESTS=ON >/dev/null
-cmake --build "$WIN" -j"$jobs"
-echo "=== build: $HOST (the Linux kvcli, for the store-file check)"
-cmake -S . -B "$HOST" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKV_BUILD_TESTS=OFF >/dev/null
-cmake --build "$HOST" -j"$jobs" --target kvcli
+. tests/store_exchange.sh
+build_pair "$WIN" tools/cmake/mingw-w64-x86_64.cmake "$HOST"
 
 echo "=== tests: $WIN under wine"
 (cd "$WIN" && ctest --output-on-failure --no-tests=error -j"$jobs" --timeout 600)
@@ -48,7 +43,6 @@ there() { setarch "$(uname -m)" -R wine "$WIN/kvcli.exe" "$@"; } # see the toolc
 HERE="Linux" THERE="kvcli.exe"
 # At once, each sees the other's attach lock: wine turns LockFileEx into a
 # record lock on the byte the Linux layer locks too.
-. tests/store_exchange.sh
 exchange_store "$tmp/shared.kv" && ok=1 || ok=0
 echo "windows.sh: $([ "$ok" -eq 1 ] && echo passed || echo FAILED) in ${SECONDS}s"
 [ "$ok" -eq 1 ]
