@@ -73,6 +73,22 @@
  * and each entry it deletes is counted before its slot is freed
  * (kv__journal_drop), so h->dropped never falls short of the entries lost.
  * KV_CRASH_POINT() (fault.h) marks the places the crash tests kill at.
+ *
+ * Optimistic readers (optimistic.c) take no lock, so they may read a slot
+ * while it changes.  Every change to a used slot, or to a free slot about
+ * to be used, is bracketed by slot_begin() (its seq word made odd) and
+ * slot_end() (the next even value); a change to many slots at once (clear,
+ * recovery) by epoch_begin()/epoch_end() on the hints line.  A reader keeps
+ * what it read only if the word it depended on was even and the same
+ * before and after.  Two changes need no bracket, because a reader cannot
+ * be misled by them: a tombstone turned empty (only where no entry's probe
+ * path runs over it, so no lookup for a present key ends there) and the
+ * CLOCK bit (not part of the length a reader uses).  A block is given back
+ * only after the slot that named it was changed, so a reader that copied a
+ * block after it was reused sees its slot's seq moved.  A holder killed
+ * inside a bracket leaves the word odd and readers of that slot waiting;
+ * recovery, itself inside the epoch bracket, evens every slot's word
+ * (even_slots) once the slots are repaired.
  */
 #include "journal.h"
 
@@ -106,6 +122,53 @@ static void copy_bytes(unsigned char *dst, const void *src, size_t n)
     memcpy(dst, src, half);
     KV_CRASH_POINT();
     memcpy(dst + half, (const unsigned char *)src + half, n - half);
+}
+
+/* Opens a change to slot s for optimistic readers: seq odd before any of
+ * the slot's bytes change.  The release fence keeps those stores after the
+ * odd value for a reader on another core (a reader that sees one of them
+ * then sees seq moved when it checks); on x86 it costs nothing.  Already
+ * odd (a killed holder's) stays odd. */
+static void slot_begin(kv_slot_t *s)
+{
+    uint32_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
+    atomic_store_explicit(&s->seq, seq | 1u, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+}
+
+/* Closes it: the next even value, released after every store of the
+ * change, so a reader that sees it sees them all. */
+static void slot_end(kv_slot_t *s)
+{
+    uint32_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
+    atomic_store_explicit(&s->seq, (seq | 1u) + 1u, memory_order_release);
+}
+
+/* The same two for the store-wide epoch (kv_hints_t): around changes to
+ * many slots, so that optimistic readers need not find each slot's. */
+static void epoch_begin(const kv_table_t *t)
+{
+    uint32_t e = atomic_load_explicit(&t->hints->epoch, memory_order_relaxed);
+    atomic_store_explicit(&t->hints->epoch, e | 1u, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+}
+
+static void epoch_end(const kv_table_t *t)
+{
+    uint32_t e = atomic_load_explicit(&t->hints->epoch, memory_order_relaxed);
+    atomic_store_explicit(&t->hints->epoch, (e | 1u) + 1u, memory_order_release);
+}
+
+/* Copies a whole slot (the image over a slot, for a replace's redo or an
+ * eviction's undo) but its seq word, which only the brackets above write:
+ * the destination keeps its own, so its readers see it move.  The crash
+ * point of copy_bytes falls inside. */
+static void copy_slot(kv_slot_t *dst, const kv_slot_t *src)
+{
+    size_t seq_at = offsetof(kv_slot_t, seq), after = seq_at + sizeof dst->seq;
+    memcpy(dst, src, seq_at);
+    copy_bytes((unsigned char *)dst + after, (const unsigned char *)src + after,
+               KV_SLOT_SIZE - after);
 }
 
 /* The journal's one-slot image: the new slot of a replace (redone by
@@ -213,9 +276,11 @@ uint64_t kv__journal_insert(const kv_table_t *t, kv_header_t *h, uint64_t i,
     uint64_t version = atomic_load_explicit(&h->generation, memory_order_relaxed) + 1;
 
     reach(t, i, e->hash);
+    slot_begin(s);
     write_entry(t, s, key, key_len, e, version);
     KV_CRASH_POINT();
     commit_u32(&s->key_len, key_len);
+    slot_end(s);
     KV_CRASH_POINT();
     h->used++;
     h->tombstones -= was_tomb;
@@ -242,15 +307,15 @@ uint64_t kv__journal_replace(const kv_table_t *t, kv_header_t *h, uint64_t i,
      * line is only written, so a put does not wait for it to arrive. */
     write_entry(t, img, key, key_len, e, version);
     atomic_store_explicit(&img->key_len, key_len, memory_order_relaxed);
-    atomic_store_explicit(&img->seq, atomic_load_explicit(&s->seq, memory_order_relaxed),
-                          memory_order_relaxed);
     img->reserved = 0;
     h->journal_slot = (uint32_t)i;
     KV_CRASH_POINT();
     commit_u32(&h->journal_op, KV_JOURNAL_REPLACE);
     KV_CRASH_POINT();
     reach(t, i, e->hash); /* an eviction in place puts another key here */
-    copy_bytes((unsigned char *)s, img, KV_SLOT_SIZE);
+    slot_begin(s);
+    copy_slot(s, img);
+    slot_end(s);
     KV_CRASH_POINT();
     publish(h, version);
     commit_u32(&h->journal_op, KV_JOURNAL_IDLE);
@@ -275,11 +340,15 @@ uint64_t kv__journal_evict_insert(const kv_table_t *t, kv_header_t *h, uint64_t 
     KV_CRASH_POINT();
     commit_u32(&h->journal_op, KV_JOURNAL_EVICT);
     KV_CRASH_POINT();
+    slot_begin(victim);
     commit_u32(&victim->key_len, KV_SLOT_TOMB);
+    slot_end(victim);
     reach(t, j, e->hash);
+    slot_begin(s);
     write_entry(t, s, key, key_len, e, version);
     KV_CRASH_POINT();
     commit_u32(&s->key_len, key_len);
+    slot_end(s);
     h->tombstones += 1 - (uint64_t)(prev == KV_SLOT_TOMB);
     publish(h, version);
     KV_CRASH_POINT();
@@ -363,8 +432,11 @@ static void sweep_if_due(const kv_table_t *t, kv_header_t *h)
  * the caller's to publish. */
 static void remove_entry(const kv_table_t *t, kv_header_t *h, uint64_t i, int publish_it)
 {
-    uint32_t block = block_named(t, kv__table_slot(t, i));
-    commit_u32(&kv__table_slot(t, i)->key_len, KV_SLOT_TOMB);
+    kv_slot_t *s = kv__table_slot(t, i);
+    uint32_t block = block_named(t, s);
+    slot_begin(s);
+    commit_u32(&s->key_len, KV_SLOT_TOMB);
+    slot_end(s);
     KV_CRASH_POINT();
     release(t, block);
     h->used--;
@@ -405,11 +477,13 @@ static void empty_all_slots(const kv_table_t *t, kv_header_t *h)
 
 void kv__journal_clear(const kv_table_t *t, kv_header_t *h)
 {
+    epoch_begin(t);
     commit_u32(&h->journal_op, KV_JOURNAL_CLEAR);
     KV_CRASH_POINT();
     empty_all_slots(t, h);
     KV_CRASH_POINT();
     commit_u32(&h->journal_op, KV_JOURNAL_IDLE);
+    epoch_end(t);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -441,7 +515,7 @@ static int apply_image(const kv_table_t *t, kv_header_t *h)
         return 0;
     /* A crash part way leaves the slot torn and journal_op set: the next
      * recovery copies the (untouched) image again. */
-    copy_bytes((unsigned char *)kv__table_slot(t, i), img, KV_SLOT_SIZE);
+    copy_slot(kv__table_slot(t, i), img);
     return 0;
 }
 
@@ -527,12 +601,25 @@ static int undo_evict(const kv_table_t *t, kv_header_t *h)
     return 0;
 }
 
+/* Closes every slot bracket a killed holder left open: the slots are
+ * repaired by now, so their readers may trust them again. */
+static void even_slots(const kv_table_t *t)
+{
+    for (uint64_t i = 0; i <= t->mask; i++) {
+        kv_slot_t *s = kv__table_slot(t, i);
+        if (atomic_load_explicit(&s->seq, memory_order_relaxed) & 1u)
+            slot_end(s);
+    }
+}
+
 int kv__journal_recover(const kv_table_t *t, kv_header_t *h)
 {
     table_census_t census;
     uint64_t generation;
     int rc = 0;
 
+    /* Optimistic readers trust nothing from here to epoch_end. */
+    epoch_begin(t);
     /* Every lookup below must see every slot: the bound may be behind the
      * slots after a power loss, and is set from them at the end. */
     atomic_store_explicit(&t->hints->probe_max, (uint32_t)(t->mask + 1), memory_order_relaxed);
@@ -573,5 +660,7 @@ int kv__journal_recover(const kv_table_t *t, kv_header_t *h)
     h->recoveries++;
     generation = atomic_load_explicit(&h->generation, memory_order_relaxed);
     publish(h, (census.version_max > generation ? census.version_max : generation) + 1);
+    even_slots(t);
+    epoch_end(t);
     return rc;
 }

@@ -170,7 +170,11 @@ typedef struct kv_slot {
                               * used): the home slot is hash & mask */
     _Atomic uint32_t key_len;/* KV_SLOT_EMPTY, KV_SLOT_TOMB, or 1..key_max */
     uint32_t val_len;        /* 0..val_max, | KV_VAL_REF */
-    _Atomic uint32_t seq;    /* reserved for optimistic reads: 0 */
+    _Atomic uint32_t seq;    /* odd while a writer changes the slot (or
+                              * its block), bumped to the next even value
+                              * after: optimistic readers' check that
+                              * nothing moved (journal.c, optimistic.c);
+                              * never part of the journal image's copy */
     uint8_t  data[KV_INLINE_MAX]; /* key_len + val_len <= KV_INLINE_MAX: the
                               * key, then the value (KV_INLINE_LINE0 bytes
                               * on line 0); else a uint32_t, the granule
@@ -237,7 +241,13 @@ typedef struct kv_hints {
                                 * (raised before a further entry commits;
                                 * recovery lifts it to slot_count while it
                                 * runs, then sets it from the slots) */
-    uint32_t reserved[14];     /* 0 */
+    _Atomic uint32_t epoch;    /* odd while a change to many slots at once
+                                * (clear, recovery) is under way, and left
+                                * odd by a holder killed in one: an
+                                * optimistic reader (optimistic.c) trusts
+                                * nothing it read unless epoch was even and
+                                * the same before and after */
+    uint32_t reserved[13];     /* 0 */
 } kv_hints_t;
 
 #define KV_JOURNAL_IMAGE_OFFSET ((uint32_t)sizeof(kv_header_t))
