@@ -108,6 +108,46 @@ typedef struct kv kv_t;
 #define KV_CACHE  0x8u /* with KV_CREATE: a new store is a cache (see below);
                         * ignored when attaching (the store's mode applies) */
 #define KV_ANY_OWNER 0x10u /* attach to a store another user (not root) owns */
+#define KV_OPTIMISTIC 0x20u /* with KV_RDWR: gets read without the lock (see
+                             * "Reading without the lock" below) */
+
+/* Reading without the lock.
+ *
+ * A handle opened without KV_RDWR is read-only: the store is opened and
+ * mapped for reading only (read permission suffices, so a store created
+ * with mode 0644 serves other users' readers, and no call through the
+ * handle can change a byte of it), and its gets are optimistic: they take
+ * no lock and write nothing, so readers on many cores do not slow each
+ * other down.  A get reads the entry, then checks that no writer changed
+ * it meanwhile (a sequence word per slot, written by writers around each
+ * change) and reads again if one did.  It returns a value that some
+ * completed or in-flight put wrote in full, never a torn one, and never
+ * one older than a put that returned before the get began.  A writer
+ * killed in the middle of changing an entry leaves it marked as changing
+ * until the next writer's lock repairs the store: a read-only get of that
+ * entry waits for that at most the handle's lock timeout, then returns
+ * KV_ETIMEDOUT (kv_stats' holder_pid names the dead writer).  Other
+ * entries read as usual meanwhile.
+ *
+ * A writable handle reads under the lock unless opened with KV_OPTIMISTIC,
+ * which makes its gets optimistic too, falling back to the lock after a
+ * few tries that met a change (the lock also repairs a dead writer's
+ * work).  Choose KV_OPTIMISTIC when several processes or threads read the
+ * same store at once; without it a get takes the lock, which is as fast
+ * for one process alone and serialises readers.
+ *
+ * What differs for optimistic gets: an expired entry reads as absent but
+ * is left for a writer to reclaim; gets through a read-only handle do not
+ * set a cache store's CLOCK reference bit, and their hits and misses are
+ * counted in the handle only (its kv_stats adds them); a get that returns
+ * an error may have written into the caller's buffer.  Through a read-only
+ * handle, kv_next, kv_ttl, kv_count and kv_stats read without the lock
+ * too; kv_wait and kv_watch poll (a change is seen within
+ * KV_READ_ONLY_POLL_MS); kv_check, and every call that writes, return
+ * KV_ERDONLY.  A file store opened read-only verifies each entry's check
+ * as it reads it, since it cannot tell whether the store was checked
+ * after a power loss: a damaged entry is KV_ECORRUPT. */
+#define KV_READ_ONLY_POLL_MS 10u
 
 /* Limits on creation options. */
 #define KV_NAME_MAX       200u          /* longest plain store name, in bytes */
@@ -192,7 +232,7 @@ KV_API void kv_options_init_size(kv_options_t *opts, size_t size);
  * tells whether this call created the store.
  *
  * Errors: KV_EINVAL (NULL out/name, unknown flags, KV_EXCL without
- * KV_CREATE, opts not filled by kv_options_init() or carrying fields this
+ * KV_CREATE, KV_CREATE without KV_RDWR, opts not filled by kv_options_init() or carrying fields this
  * library does not know set to nonzero, mode beyond 07777, slots 0 or >
  * KV_SLOTS_MAX, key_max 0 or > KV_KEY_MAX_LIMIT, val_max >
  * KV_VAL_MAX_LIMIT), KV_ENAME, KV_ENOENT, KV_EEXIST (KV_EXCL), KV_EPERM,
@@ -533,10 +573,21 @@ typedef struct kv_stats {
                               * of at most 88 bytes) */
     uint64_t entry_bytes;    /* key + value bytes of every entry */
     uint64_t dropped;        /* damaged entries that recovery deleted */
+    uint32_t read_mode;      /* how this handle's gets read: KV_READ_LOCKED,
+                              * KV_READ_OPTIMISTIC (KV_OPTIMISTIC) or
+                              * KV_READ_ONLY (a read-only handle) */
+    uint32_t reserved;       /* 0 */
 } kv_stats_t;
 
+/* kv_stats_t.read_mode */
+#define KV_READ_LOCKED     0u
+#define KV_READ_OPTIMISTIC 1u
+#define KV_READ_ONLY       2u
+
 /* Fills *st.  Counting probe lengths scans every slot under the lock, so it
- * costs O(slots).  If the lock cannot be taken in time, fills only the
+ * costs O(slots).  A read-only handle reads everything without the lock:
+ * figures of the moments it read them, which may not add up while writers
+ * work; its hits and misses are the store's plus its own.  If the lock cannot be taken in time, fills only the
  * fields that need no lock (geometry, layout_version, holder_pid,
  * holder_since_ms, lock_timeouts), zeroes the rest and returns
  * KV_ETIMEDOUT, so a stuck holder can be diagnosed.  Called through the

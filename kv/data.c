@@ -442,12 +442,19 @@ int kv__data_get(kv_t *kv, const void *key, size_t key_len, void *buf, size_t ca
         return rc;
     if (!buf && cap)
         return KV_EINVAL;
+    if ((rc = kv__store_check_fork(kv)) != 0)
+        return rc;
     hash = kv__table_hash(&kv->table, key, key_len);
     kv__table_prefetch(&kv->table, hash, 0);
-    if ((rc = kv__store_lock_within(kv, &hold, timeout_ms)) != 0)
-        return rc;
-    rc = get_locked(kv, hash, key, key_len, buf, cap, &len, meta);
-    kv__store_unlock(kv, &hold);
+    rc = kv->optimistic
+             ? kv__optimistic_get(kv, hash, key, key_len, buf, cap, &len, meta, timeout_ms)
+             : OPTIMISTIC_CONTENDED;
+    if (rc == OPTIMISTIC_CONTENDED) {
+        if ((rc = kv__store_lock_within(kv, &hold, timeout_ms)) != 0)
+            return rc;
+        rc = get_locked(kv, hash, key, key_len, buf, cap, &len, meta);
+        kv__store_unlock(kv, &hold);
+    }
     if (val_len && (rc == 0 || rc == KV_ERANGE))
         *val_len = len;
     return rc;
@@ -465,6 +472,21 @@ int kv_get(kv_t *kv, const void *key, size_t key_len, void *buf, size_t cap, siz
     return kv_get_ex(kv, key, key_len, buf, cap, val_len, NULL);
 }
 
+/* kv_ttl through an optimistic handle: the expiry of a get, judged as
+ * under the lock. */
+static int ttl_optimistic(kv_t *kv, const void *key, size_t key_len, int64_t *ttl_ms)
+{
+    kv_meta_t meta;
+    uint64_t now = kv__os_clock_ms();
+    int rc = kv__data_get(kv, key, key_len, NULL, 0, NULL, &meta, kv__store_timeout(kv));
+    if (rc != 0 && rc != KV_ERANGE)
+        return rc;
+    if (!kv__validate_expiry(meta.expires_ms, now))
+        return KV_ECORRUPT;
+    *ttl_ms = meta.expires_ms ? (int64_t)(meta.expires_ms > now ? meta.expires_ms - now : 0) : -1;
+    return 0;
+}
+
 int kv_ttl(kv_t *kv, const void *key, size_t key_len, int64_t *ttl_ms)
 {
     lazy_clock_t clk = { 0 };
@@ -474,6 +496,8 @@ int kv_ttl(kv_t *kv, const void *key, size_t key_len, int64_t *ttl_ms)
     int rc = kv__store_check_key(kv, key, key_len);
     if (rc || !ttl_ms)
         return rc ? rc : KV_EINVAL;
+    if (kv->optimistic)
+        return ttl_optimistic(kv, key, key_len, ttl_ms);
     hash = kv__table_hash(&kv->table, key, key_len);
     if ((rc = kv__store_lock(kv, &hold)) != 0)
         return rc;
@@ -629,6 +653,12 @@ int kv_count(kv_t *kv, uint64_t *count)
     int rc;
     if (!kv || !count)
         return KV_EINVAL;
+    if (!kv->writable) { /* the count of some moment during the call */
+        if ((rc = kv__store_check_fork(kv)) != 0)
+            return rc;
+        *count = *(const volatile uint64_t *)&kv->hdr->used;
+        return 0;
+    }
     if ((rc = kv__store_lock(kv, &hold)) != 0)
         return rc;
     *count = kv->hdr->used;

@@ -63,6 +63,46 @@ static int next_locked(kv_t *kv, uint64_t *cursor, kv_entry_t *e, uint64_t now_m
     return KV_ENOTFOUND;
 }
 
+/* A read-only handle's step of kv_next: from *cursor to the next live
+ * entry, copied out.  Every used slot it passes has its seq read first, so
+ * an entry skipped as expired was expired, and the one copied is whole. */
+typedef struct next_read {
+    uint64_t from, at; /* where the read starts; the slot it stopped at */
+    uint64_t now_ms;
+    kv_entry_t *e;
+} next_read_t;
+
+static int read_next(const kv_t *kv, void *ctx)
+{
+    next_read_t *n = ctx;
+    for (n->at = n->from; n->at <= kv->table.mask; n->at++) {
+        const kv_slot_t *s = kv__table_slot(&kv->table, n->at);
+        uint32_t seq = kv__optimistic_seq(s), state = kv__table_state(s);
+        int rc;
+        if (state == KV_SLOT_EMPTY || state == KV_SLOT_TOMB)
+            continue;
+        if (seq & 1u)
+            return OPTIMISTIC_BUSY;
+        rc = kv__table_expired(s, n->now_ms) ? 1 : copy_entry((kv_t *)kv, n->at, state, n->e);
+        if (!kv__optimistic_unmoved(s, seq))
+            return OPTIMISTIC_AGAIN;
+        if (rc != 1)
+            return rc == KV_ECORRUPT ? kv__optimistic_damaged(s, seq) : rc;
+    }
+    return KV_ENOTFOUND;
+}
+
+/* kv_next without the lock.  *pos as next_locked leaves it. */
+static int next_optimistic(kv_t *kv, uint64_t *pos, kv_entry_t *e, uint64_t now_ms)
+{
+    next_read_t n = { *pos, *pos, now_ms, e };
+    int rc = kv__optimistic_retry(kv, read_next, &n, kv__store_timeout(kv));
+    if (rc == OPTIMISTIC_DONE)
+        rc = 0;
+    *pos = rc == 0 ? n.at + 1 : rc == KV_ENOTFOUND ? kv->table.mask + 1 : n.at;
+    return rc;
+}
+
 int kv_next(kv_t *kv, uint64_t *cursor, kv_entry_t *e)
 {
     store_hold_t hold;
@@ -70,8 +110,18 @@ int kv_next(kv_t *kv, uint64_t *cursor, kv_entry_t *e)
     int rc;
     if (!kv || !cursor || !e || (!e->key && e->key_cap) || (!e->val && e->val_cap))
         return KV_EINVAL;
+    if ((rc = kv__store_check_fork(kv)) != 0)
+        return rc;
     pos = *cursor;
     now = kv__os_clock_ms();
+    if (!kv->writable) {
+        if (pos > kv->table.mask)
+            return KV_ENOTFOUND;
+        rc = next_optimistic(kv, &pos, e, now);
+        if (rc == 0 || rc == KV_ENOTFOUND)
+            *cursor = pos;
+        return rc;
+    }
     do {
         if (pos > kv->table.mask)
             return KV_ENOTFOUND;
@@ -106,32 +156,27 @@ static void stats_unlocked(const kv_t *kv, kv_stats_t *st)
     st->holder_since_ms = st->holder_pid
         ? atomic_load_explicit(&h->holder_since_ms, memory_order_relaxed) : 0;
     st->lock_timeouts = atomic_load_explicit(&h->lock_timeouts, memory_order_relaxed);
+    st->read_mode = !kv->writable ? KV_READ_ONLY
+                  : kv->optimistic ? KV_READ_OPTIMISTIC : KV_READ_LOCKED;
 }
 
-/* Fills *st: the lock-free fields, then the rest under the lock. */
-static int stats_read(kv_t *kv, kv_stats_t *st)
+/* The fields that come from the slots, the data area and the header's
+ * counters; the caller holds the lock, or has a read-only handle (then the
+ * counters are read racily and its own counts added). */
+static void stats_counted(kv_t *kv, kv_stats_t *st)
 {
     const kv_header_t *h = kv->hdr;
-    store_hold_t hold;
     table_census_t c;
     alloc_census_t data;
-    int rc;
-    stats_unlocked(kv, st);
-    if ((rc = kv__store_lock(kv, &hold)) != 0) {
-        stats_unlocked(kv, st); /* again: our own wait stamped the holder's time */
-        return rc;
-    }
-    kv__store_fold(kv);
     kv__table_census(&kv->table, &c);
     (void)kv__alloc_census(&kv->table, &data); /* kv_check reports damage */
     st->dropped = h->dropped;
     st->generation = atomic_load_explicit(&h->generation, memory_order_relaxed);
     st->recoveries = h->recoveries;
-    st->hits = h->hits;
-    st->misses = h->misses;
+    st->hits = h->hits + atomic_load_explicit(&kv->optimistic_hits, memory_order_relaxed);
+    st->misses = h->misses + atomic_load_explicit(&kv->optimistic_misses, memory_order_relaxed);
     st->expirations = h->expirations;
     st->evictions = h->evictions;
-    kv__store_unlock(kv, &hold);
     st->used = c.used;
     st->tombstones = c.tombstones;
     st->load_factor = (double)c.used / (double)st->slots;
@@ -142,6 +187,26 @@ static int stats_read(kv_t *kv, kv_stats_t *st)
     st->data_used = data.used_granules * KV_GRANULE;
     st->data_free = data.free_granules * KV_GRANULE;
     st->data_largest_free = data.largest_free * KV_GRANULE;
+}
+
+/* Fills *st: the lock-free fields, then the rest under the lock (or, for
+ * a read-only handle, without it). */
+static int stats_read(kv_t *kv, kv_stats_t *st)
+{
+    store_hold_t hold;
+    int rc;
+    stats_unlocked(kv, st);
+    if (!kv->writable) {
+        stats_counted(kv, st);
+        return 0;
+    }
+    if ((rc = kv__store_lock(kv, &hold)) != 0) {
+        stats_unlocked(kv, st); /* again: our own wait stamped the holder's time */
+        return rc;
+    }
+    kv__store_fold(kv);
+    stats_counted(kv, st);
+    kv__store_unlock(kv, &hold);
     return 0;
 }
 

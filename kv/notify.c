@@ -13,7 +13,8 @@
  * compares the word and sleeps atomically, so a wake that lands between the
  * waiter's unlock and its sleep makes the sleep return at once: no lost
  * wake-up, and a writer pays no atomic read-modify-write or fence for it,
- * and no system call while nobody waits.
+ * and no system call while nobody waits.  A read-only handle cannot count
+ * itself, so it polls (KV_READ_ONLY_POLL_MS, kv.h).
  */
 #include "store.h"
 
@@ -46,8 +47,17 @@ static int enter_wait(kv_t *kv, uint64_t seen, uint32_t lock_ms, uint32_t *seq,
 {
     kv_header_t *h = kv->hdr;
     store_hold_t hold;
-    int rc = kv__store_lock_within(kv, &hold, lock_ms);
-    if (rc)
+    int rc;
+    if (!kv->writable) {
+        /* It may not write `waiters`, so no writer knows to wake it: it
+         * reads the words without the mutex and naps at most
+         * KV_READ_ONLY_POLL_MS (wait_change).  A writer that did see
+         * other waiters wakes it sooner. */
+        *seq = atomic_load_explicit(&h->change_seq, memory_order_acquire);
+        *current = atomic_load_explicit(&h->generation, memory_order_acquire);
+        return 0;
+    }
+    if ((rc = kv__store_lock_within(kv, &hold, lock_ms)) != 0)
         return rc;
     *seq = atomic_load_explicit(&h->change_seq, memory_order_relaxed);
     *current = atomic_load_explicit(&h->generation, memory_order_relaxed);
@@ -77,8 +87,14 @@ static int wait_change(kv_t *kv, uint64_t seen, uint32_t timeout_ms, uint64_t *c
             return kv__os_monotonic_ms() >= deadline ? 0 : rc; /* out of time: a timeout */
         if (*current != seen)
             return 0;
-        rc = kv__os_wait(kv->obj, &h->change_seq, seq, (uint32_t)(deadline - now));
-        atomic_fetch_sub_explicit(&h->waiters, 1, memory_order_relaxed);
+        if (kv->writable) {
+            rc = kv__os_wait(kv->obj, &h->change_seq, seq, (uint32_t)(deadline - now));
+            atomic_fetch_sub_explicit(&h->waiters, 1, memory_order_relaxed);
+        } else {
+            uint64_t left = deadline - now;
+            rc = kv__os_wait(kv->obj, &h->change_seq, seq,
+                             left < KV_READ_ONLY_POLL_MS ? (uint32_t)left : KV_READ_ONLY_POLL_MS);
+        }
         if (rc == KV_ETIMEDOUT)
             rc = 0; /* the deadline check above answers it, with a fresh read */
     }

@@ -29,7 +29,12 @@ enum {
     OS_OPEN_CREATE = 1u << 0, /* create the object if it does not exist */
     OS_OPEN_EXCL   = 1u << 1, /* with OS_OPEN_CREATE: KV_EEXIST if it exists */
     OS_OPEN_FILE   = 1u << 2, /* `name` is a file path, else a named-memory name */
-    OS_OPEN_PROBE  = 1u << 3  /* only to look at it (kv_unlink): no attach lock */
+    OS_OPEN_PROBE  = 1u << 3, /* only to look at it (kv_unlink): no attach lock */
+    OS_OPEN_READ   = 1u << 4  /* read-only: opened and mapped for reading alone,
+                               * so read permission suffices and no store
+                               * byte can be written through it; the attach
+                               * lock is taken shared (never alone), and no
+                               * mutex call is made on such an object */
 };
 
 /* Who owns an existing object: the core lets a caller attach to another
@@ -108,7 +113,8 @@ int kv__os_object_size(os_object_t *obj, uint64_t *size);
  * Only called while attached alone. */
 int kv__os_object_reserve(os_object_t *obj, uint64_t size);
 
-/* Maps `size` bytes of the object read-write and returns the address. */
+/* Maps `size` bytes of the object (read-write, or read-only for an object
+ * opened with OS_OPEN_READ) and returns the address. */
 int kv__os_object_map(os_object_t *obj, uint64_t size, void **addr);
 
 /* Turns an exclusive attach lock into a shared one once the store is ready

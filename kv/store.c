@@ -22,7 +22,7 @@
 #include "fault.h"
 #include "store.h"
 
-#define KV_ALL_OPEN_FLAGS (KV_RDWR | KV_CREATE | KV_EXCL | KV_CACHE | KV_ANY_OWNER)
+#define KV_ALL_OPEN_FLAGS (KV_RDWR | KV_CREATE | KV_EXCL | KV_CACHE | KV_ANY_OWNER | KV_OPTIMISTIC)
 /* How long an opener waits for a creator that has made an object but not yet
  * sized it (a window of a few system calls). */
 #define EMPTY_OBJECT_RETRIES 20
@@ -43,8 +43,10 @@ static void holder_set(kv_t *kv)
 
 void kv__store_fold(kv_t *kv)
 {
-    kv->hdr->hits += kv->hits;
-    kv->hdr->misses += kv->misses;
+    kv->hdr->hits += kv->hits +
+        atomic_exchange_explicit(&kv->optimistic_hits, 0, memory_order_relaxed);
+    kv->hdr->misses += kv->misses +
+        atomic_exchange_explicit(&kv->optimistic_misses, 0, memory_order_relaxed);
     kv->hits = kv->misses = 0;
 }
 
@@ -120,6 +122,8 @@ int kv__store_lock_within(kv_t *kv, store_hold_t *hold, uint32_t timeout_ms)
     int rc = kv__store_check_fork(kv);
     if (rc)
         return rc;
+    if (!kv->writable)
+        return KV_ERDONLY;
     rc = kv__os_mutex_trylock(kv->obj);
     if (rc == OS_LOCK_BUSY)
         rc = store_wait(kv, timeout_ms);
@@ -322,6 +326,7 @@ static int store_attach_existing(kv_t *kv, uint64_t size, int alone)
 static unsigned open_flags(const char *name, unsigned flags)
 {
     return (kv__validate_name_is_path(name) ? OS_OPEN_FILE : 0u) |
+           ((flags & KV_RDWR) ? 0u : OS_OPEN_READ) |
            ((flags & KV_CREATE) ? OS_OPEN_CREATE : 0u) | ((flags & KV_EXCL) ? OS_OPEN_EXCL : 0u);
 }
 
@@ -429,7 +434,8 @@ int kv_open(kv_t **out, const char *name, unsigned flags, const kv_options_t *ca
     kv_t *kv;
     int rc;
     if (!out || !name || (flags & ~KV_ALL_OPEN_FLAGS) ||
-        ((flags & KV_EXCL) && !(flags & KV_CREATE)))
+        ((flags & KV_EXCL) && !(flags & KV_CREATE)) ||
+        ((flags & KV_CREATE) && !(flags & KV_RDWR)))
         return KV_EINVAL;
     *out = NULL;
     if ((rc = options_read(caller_opts, opts)) != 0)
@@ -451,6 +457,7 @@ int kv_open(kv_t **out, const char *name, unsigned flags, const kv_options_t *ca
     kv->pid = kv__os_pid();
     kv->forks = atomic_load_explicit(&kv__os_forks, memory_order_relaxed);
     kv->writable = (flags & KV_RDWR) != 0;
+    kv->optimistic = !kv->writable || (flags & KV_OPTIMISTIC);
     kv->file = kv__validate_name_is_path(name);
     kv->cache = (flags & KV_CACHE) != 0; /* for a store this call creates */
     if ((rc = store_attach(kv, name, flags, opts, &want, &why)) != 0) {
@@ -474,7 +481,8 @@ static void fold_at_close(kv_t *kv)
 {
     store_hold_t hold;
     uint32_t wait = kv__store_timeout(kv);
-    if ((!kv->hits && !kv->misses) ||
+    if ((!kv->hits && !kv->misses && !atomic_load(&kv->optimistic_hits) &&
+         !atomic_load(&kv->optimistic_misses)) ||
         kv__store_lock_within(kv, &hold, wait < CLOSE_FOLD_WAIT_MS ? wait : CLOSE_FOLD_WAIT_MS))
         return;
     kv__store_fold(kv);
@@ -485,7 +493,8 @@ int kv_close(kv_t *kv)
 {
     /* Both touch the mapping: not in a child after fork() (it is the
      * parent's handle), nor past the end of a store someone truncated. */
-    if (kv && kv->obj && kv->hdr && kv__store_check_fork(kv) == 0 && kv__store_intact(kv)) {
+    if (kv && kv->writable && kv->obj && kv->hdr && kv__store_check_fork(kv) == 0 &&
+        kv__store_intact(kv)) {
         fold_at_close(kv);
         mark_clean_if_last(kv);
     }

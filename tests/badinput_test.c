@@ -236,7 +236,7 @@ TEST(unknown_flags)
 {
     kv_t *kv = fixture(), *other = NULL;
     REQUIRE(kv);
-    CHECK_EQ(kv_open(&other, store, KV_RDWR | (KV_ANY_OWNER << 1), NULL), KV_EINVAL);
+    CHECK_EQ(kv_open(&other, store, KV_RDWR | (KV_OPTIMISTIC << 1), NULL), KV_EINVAL);
     CHECK_EQ(kv_open(&other, store, KV_RDWR | 0x80000000u, NULL), KV_EINVAL);
     CHECK_BAD(kv, kv_put(kv, "b1", 2, "v", 1, 0x2u), KV_EINVAL);
     CHECK_BAD(kv, kv_put(kv, "new", 3, "v", 1, 0x100u), KV_EINVAL);

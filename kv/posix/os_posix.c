@@ -65,6 +65,7 @@ struct os_object {
     int fd;
     int is_file;     /* file-backed (msync on flush) rather than named memory */
     int unnamed;     /* an O_TMPFILE inode not yet linked (publish) */
+    int read_only;   /* OS_OPEN_READ: O_RDONLY and PROT_READ */
     place_t place;   /* where its name is, or will be */
     void *addr;      /* mapping, or NULL */
     uint64_t mapped; /* bytes mapped */
@@ -343,7 +344,7 @@ static int open_existing(const place_t *pl, const char *name, os_object_t *obj,
     }
     if (!rc) {
         snprintf(proc, sizeof proc, "/proc/self/fd/%d", path);
-        obj->fd = open(proc, O_RDWR | O_CLOEXEC);
+        obj->fd = open(proc, (obj->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
         if (obj->fd < 0)
             rc = from_errno(errno);
     }
@@ -418,6 +419,8 @@ static int attach_named_new(os_object_t *obj, os_found_t *found, uint32_t timeou
  * existing one exclusively if nobody else has it, else shared. */
 static int attach(os_object_t *obj, os_found_t *found, uint32_t timeout_ms)
 {
+    if (obj->read_only) /* never alone: it may not repair or format */
+        return attach_lock(obj->fd, LOCK_SH, timeout_ms);
     if (found->created && !obj->unnamed)
         return attach_named_new(obj, found, timeout_ms);
     if (found->created || try_lock(obj->fd, LOCK_EX) == 0) {
@@ -462,6 +465,7 @@ int kv__os_object_open(const char *name, unsigned flags, uint32_t mode, uint32_t
     }
     obj->fd = -1;
     obj->is_file = (flags & OS_OPEN_FILE) != 0;
+    obj->read_only = (flags & OS_OPEN_READ) != 0;
     obj->place = pl;
     for (int tries = 0; tries < 3; tries++) {
         rc = open_or_create(&pl, name, flags, mode, obj, found, why);
@@ -539,7 +543,8 @@ int kv__os_object_map(os_object_t *obj, uint64_t size, void **addr)
     void *p;
     if (size != (uint64_t)(size_t)size)
         return KV_ENOMEM; /* larger than this process's address space */
-    p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, obj->fd, 0);
+    p = mmap(NULL, (size_t)size, obj->read_only ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED,
+             obj->fd, 0);
     if (p == MAP_FAILED)
         return from_errno(errno);
     if (obj->addr)

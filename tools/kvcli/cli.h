@@ -233,6 +233,9 @@ void *cli_grow(void *buf, size_t *cap, size_t need, size_t max);
 /* Opens c->store with `flags` and `opts`, reporting any error as
  * "kvcli: STORE: message".  Returns 0 or the kv error. */
 int cli_open_store(const cli_t *c, unsigned flags, const kv_options_t *opts, kv_t **kv);
+/* cli_open_store's flags for a command that only reads: writable and
+ * KV_OPTIMISTIC where the caller may write, else read-only. */
+#define CLI_OPEN_READER 0u
 
 /* An iteration over every entry, with buffers sized from the store.  With
  * no value buffer (e.val NULL) kv_next() copies keys only. */

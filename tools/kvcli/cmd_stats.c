@@ -111,6 +111,14 @@ static double fragmentation(const kv_stats_t *st)
     return st->data_free ? 1.0 - (double)st->data_largest_free / (double)st->data_free : 0.0;
 }
 
+/* How this kvcli's gets read (kv_stats_t.read_mode). */
+static const char *read_mode_text(const kv_stats_t *st, int json)
+{
+    if (st->read_mode == KV_READ_ONLY)
+        return json ? "read-only" : "optimistic, read-only (no write permission)";
+    return st->read_mode == KV_READ_OPTIMISTIC ? "optimistic" : "locked";
+}
+
 static void print_stats_text(const cli_t *c, const kv_stats_t *st, int stuck)
 {
     char buf[160];
@@ -131,6 +139,7 @@ static void print_stats_text(const cli_t *c, const kv_stats_t *st, int stuck)
         printf("%-*s%.3f\n", STAT_NAME_WIDTH + 1, "fragmentation:", fragmentation(st));
     describe_lock(st, buf, sizeof buf);
     printf("lock %s%s\n", buf, stuck ? " (stuck)" : "");
+    printf("%-*s%s\n", STAT_NAME_WIDTH + 1, "reads:", read_mode_text(st, 0));
 }
 
 static void print_stats_json(const cli_t *c, const kv_stats_t *st, int stuck)
@@ -149,6 +158,7 @@ static void print_stats_json(const cli_t *c, const kv_stats_t *st, int stuck)
         fputs(",\"fragmentation\":null", stdout);
     else
         printf(",\"fragmentation\":%.6g", fragmentation(st));
+    printf(",\"read_mode\":\"%s\"", read_mode_text(st, 1));
     printf(",\"lock_stuck\":%s,\"holder_since\":", stuck ? "true" : "false");
     if (st->holder_pid) {
         uint64_t now = cli_now_ms();
@@ -212,7 +222,7 @@ static int cmd_check(cli_t *c, kv_t *unused)
 
     (void)unused;
     /* A header too damaged to attach to is corruption too. */
-    if ((err = cli_open_store(c, 0, &c->opts, &kv)) != 0)
+    if ((err = cli_open_store(c, CLI_OPEN_READER, &c->opts, &kv)) != 0)
         return err == KV_ECORRUPT ? CLI_CORRUPT : cli_exit_for(err);
     if ((report = calloc(1, CHECK_REPORT_MAX)) == NULL) {
         kv_close(kv);

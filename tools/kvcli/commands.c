@@ -67,7 +67,7 @@ void cli_print_usage(const cli_command_t *cmd)
 int cli_run(cli_t *c)
 {
     static const unsigned flags[] = {
-        [OPEN_READ] = 0, [OPEN_WRITE] = KV_RDWR, [OPEN_CREATE] = KV_CREATE | KV_RDWR};
+        [OPEN_READ] = CLI_OPEN_READER, [OPEN_WRITE] = KV_RDWR, [OPEN_CREATE] = KV_CREATE | KV_RDWR};
     kv_t *kv = NULL;
     int err, rc;
 

@@ -36,11 +36,23 @@ int cli_open_store(const cli_t *c, unsigned flags, const kv_options_t *opts, kv_
 {
     char why[512];
     kv_options_t o = *opts;
+    unsigned owner = c->any_owner ? KV_ANY_OWNER : 0u;
     int err;
 
     o.error = why;
     o.error_cap = sizeof why;
-    err = kv_open(kv, c->store, flags | (c->any_owner ? KV_ANY_OWNER : 0u), &o);
+    /* A reading command opens writable if it may, with optimistic gets
+     * (a dead writer's work is repaired by the lock they fall back to, and
+     * stats can take the lock), else read-only: all a reader with only
+     * read permission can have. */
+    if (flags == CLI_OPEN_READER) {
+        err = kv_open(kv, c->store, KV_RDWR | KV_OPTIMISTIC | owner, &o);
+        if (err != KV_EPERM)
+            goto opened;
+        flags = 0;
+    }
+    err = kv_open(kv, c->store, flags | owner, &o);
+opened:
     if (err)
         cli_fail(c, err, why[0] ? "%s" : NULL, why); /* what exactly was refused */
     return err;
