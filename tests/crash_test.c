@@ -37,8 +37,11 @@
  * the recovering child died after its repair was done, before its open
  * cleared the holder mark).
  *
- * One more case: a watcher process blocked in kv_wait must be woken when a
- * writer dies mid-put and the next operation recovers the store.
+ * Two more cases: a watcher process blocked in kv_wait must be woken when a
+ * writer dies mid-put and the next operation recovers the store; and a
+ * read-only handle, which reads without the lock, must read a key a
+ * writer died replacing as whole or time out, never hang, until a writer
+ * recovers the store.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -1047,6 +1050,87 @@ TEST(crash_wakes_watcher)
     TEST_DONE();
 }
 
+/* ---------------------------------------------------------------------- */
+/* Readers without the lock and a writer that dies mid-put                 */
+/* ---------------------------------------------------------------------- */
+
+/* Reads REPLACE_KEY through `kv`: 1 if it holds its value before (`old`)
+ * or after the replace, 0 if anything else, 2 for KV_ETIMEDOUT. */
+static int read_replaced(kv_t *kv, const entry_t *old)
+{
+    char buf[256];
+    size_t n = 0;
+    int rc = kv_get(kv, REPLACE_KEY, strlen(REPLACE_KEY), buf, sizeof buf, &n);
+    if (rc == KV_ETIMEDOUT)
+        return 2;
+    if (rc != 0)
+        fprintf(stderr, "  get %s: %s\n", REPLACE_KEY, kv_strerror(rc));
+    return rc == 0 && ((n == old->val_len && memcmp(buf, old->val, n) == 0) ||
+                       (n == strlen(REPLACE_VAL) && memcmp(buf, REPLACE_VAL, n) == 0));
+}
+
+/* Whether every base entry but REPLACE_KEY reads as the model says. */
+static int others_intact(kv_t *kv, const model_t *m)
+{
+    for (unsigned i = 0; i < m->n; i++) {
+        if (strcmp(m->e[i].key, REPLACE_KEY) != 0 &&
+            !util_has(kv, m->e[i].key, strlen(m->e[i].key), m->e[i].val, m->e[i].val_len))
+            return 0;
+    }
+    return 1;
+}
+
+/* For every crash point of an out-of-line replace: a read-only handle,
+ * which cannot repair, reads the replaced key as whole (old or new) or
+ * says KV_ETIMEDOUT within its lock timeout (a point inside the slot's
+ * bracket), reads every other entry meanwhile, and reads the key again
+ * once a writable KV_OPTIMISTIC handle's get has fallen back to the lock
+ * and so recovered the store. */
+TEST(read_only_meets_dead_writer)
+{
+    const op_t *op = find_op("put-replace");
+    static model_t m;
+    int points = 0, timeouts = 0;
+    if (!util_dead_holder_reported())
+        return TEST_SKIP;
+    REQUIRE(op);
+    for (int k = 1; k < 100; k++) {
+        char name[256];
+        kv_t *ro = NULL, *opt = NULL, *kv = make_base(op, name, &m);
+        REQUIRE(kv);
+        const entry_t *old = &m.e[model_find(&m, REPLACE_KEY)];
+        int outcome = run_child(name, op->name, 0, k);
+        CHECK(outcome >= 0);
+        REQUIRE_EQ(kv_open(&ro, name, 0, NULL), 0);
+        CHECK_EQ(kv_set_timeout(ro, 200), 0);
+        int64_t t0 = util_now_ms();
+        int seen = read_replaced(ro, old);
+        int64_t took = util_now_ms() - t0;
+        CHECK(seen == 1 || (seen == 2 && outcome == 1));
+        CHECK(took < 2000); /* never a hang */
+        timeouts += seen == 2;
+        CHECK(others_intact(ro, &m));
+        CHECK_EQ(kv_put(ro, "x", 1, "y", 1, 0), KV_ERDONLY);
+        REQUIRE_EQ(kv_open(&opt, name, KV_RDWR | KV_OPTIMISTIC, NULL), 0);
+        CHECK_EQ(read_replaced(opt, old), 1); /* the lock recovers */
+        CHECK_EQ(read_replaced(ro, old), 1);
+        kv_stats_t s;
+        CHECK_EQ(kv_stats(kv, &s), 0);
+        CHECK_EQ(s.recoveries, outcome == 1 ? 1 : 0);
+        kv_close(opt);
+        kv_close(ro);
+        util_dispose(kv, name);
+        if (outcome != 1 || test_failures)
+            break;
+        points++;
+    }
+    printf("  read-only reader at each of %d crash points: %d mid-change (KV_ETIMEDOUT), "
+           "the rest whole\n", points, timeouts);
+    CHECK(points >= op->min_points);
+    CHECK(timeouts >= 1);
+    TEST_DONE();
+}
+
 static const spawn_role_t roles[] = {
     { "op", role_op }, { "wait", role_wait }, { "recover", role_recover },
 };
@@ -1085,6 +1169,7 @@ static const test_case_t tests[] = {
     TEST_ENTRY(walk_recover_evict_far),
     TEST_ENTRY(walk_recover_evict_bytes),
     TEST_ENTRY(crash_wakes_watcher),
+    TEST_ENTRY(read_only_meets_dead_writer),
 };
 
 int main(int argc, char **argv)

@@ -3,10 +3,12 @@
  *
  * Helper processes are this binary re-executed in a role (spawn.h), never
  * fork()ed.  Writers each own a family of keys and write, overwrite and
- * delete them in a fixed pattern while readers iterate and get concurrently;
- * every value encodes its own key, a version and a checksum, so a reader can
- * tell a torn or misplaced value from a good one without knowing the
- * schedule.  The parent then checks the final state exactly.  Other cases:
+ * delete them in a fixed pattern while readers iterate and get concurrently
+ * (under the lock, optimistically, and through a read-only handle); every
+ * value encodes its own key, a version and a checksum, so a reader can tell
+ * a torn or misplaced value from a good one without knowing the schedule.
+ * A counter case checks that optimistic gets are never older than a put
+ * that had returned before they began.  The parent then checks the final state exactly.  Other cases:
  * several processes racing to create one store (exactly one must be told it
  * created it), and the real kvcli program reading and writing a store the
  * test also uses (its path comes from the KVCLI environment variable, which
@@ -23,7 +25,7 @@
 #include "util.h"
 
 enum {
-    WRITERS = 4, READERS = 2, PER_WRITER = 1000, ROUNDS = 100,
+    WRITERS = 4, READERS = 3, PER_WRITER = 1000, ROUNDS = 100,
     MP_SLOTS = 8192, MP_KEY_MAX = 32, MP_VAL_MAX = 200,
     READER_LIMIT_S = 120, /* a reader that never sees "stop" gives up */
 };
@@ -157,15 +159,23 @@ static unsigned read_pass(kv_t *kv, uint64_t *rng)
     return bad;
 }
 
-/* Role "reader STORE SEED": reads (the keys it gets drawn from SEED) until
+/* How reader r opens the store: under the lock, writable with optimistic
+ * gets, and read-only (optimistic, the mapping read-only). */
+static const unsigned reader_flags[READERS] = { KV_RDWR, KV_RDWR | KV_OPTIMISTIC, 0 };
+
+/* Role "reader STORE SEED R": reads (the keys it gets drawn from SEED) until
  * it has seen STOP_KEY (put by the parent once the writers are done) and
- * made one more pass after that.  Exits 0 if every value it saw was
- * well-formed. */
+ * made one more pass after that, through a handle opened with
+ * reader_flags[R].  Exits 0 if every value it saw was well-formed. */
 static int role_reader(int argc, char **argv)
 {
-    kv_t *kv = argc == 3 ? util_role_open("reader", argv[1]) : NULL;
+    unsigned r = argc == 4 ? (unsigned)atoi(argv[3]) % READERS : 0;
+    kv_t *kv = NULL;
     time_t deadline = time(NULL) + READER_LIMIT_S;
-    uint64_t rng = argc == 3 ? strtoull(argv[2], NULL, 10) : 0;
+    uint64_t rng = argc == 4 ? strtoull(argv[2], NULL, 10) : 0;
+    int rc = argc == 4 ? kv_open(&kv, argv[1], reader_flags[r], NULL) : KV_EINVAL;
+    if (rc)
+        fprintf(stderr, "  reader %u: open: %s\n", r, kv_strerror(rc));
     unsigned bad = 0, passes = 0;
     int stop = 0;
     if (!kv)
@@ -179,8 +189,73 @@ static int role_reader(int argc, char **argv)
     kv_close(kv);
     if (!stop)
         fprintf(stderr, "  reader: never saw %s\n", STOP_KEY);
-    fprintf(stderr, "  reader: %u passes, %u bad values\n", passes, bad);
+    fprintf(stderr, "  reader (%s): %u passes, %u bad values\n",
+            r == 0 ? "locked" : r == 1 ? "optimistic" : "read-only", passes, bad);
     return (bad || !stop) ? 1 : 0;
+}
+
+/* Role "counter STORE N": for i = 1..N puts COUNT_KEY = i (padded out of
+ * line every other time, so both kinds of slot change), then ACK_KEY = i.
+ * Exits 0 or 1. */
+#define COUNT_KEY "count"
+#define ACK_KEY   "ack"
+static int role_counter(int argc, char **argv)
+{
+    kv_t *kv = argc == 3 ? util_role_open("counter", argv[1]) : NULL;
+    unsigned n = argc == 3 ? (unsigned)atoi(argv[2]) : 0, bad = 0;
+    char v[MP_VAL_MAX];
+    if (!kv)
+        return 1;
+    for (unsigned i = 1; i <= n && !bad; i++) {
+        int len = snprintf(v, sizeof v, "%u:%*s", i, (i & 1u) ? 150 : 1, "");
+        bad += kv_put(kv, COUNT_KEY, strlen(COUNT_KEY), v, (size_t)len, 0) != 0;
+        len = snprintf(v, sizeof v, "%u", i);
+        bad += kv_put(kv, ACK_KEY, strlen(ACK_KEY), v, (size_t)len, 0) != 0;
+    }
+    kv_close(kv);
+    return bad ? 1 : 0;
+}
+
+/* The number a counter value starts with, or 0 if key is absent. */
+static unsigned read_number(kv_t *kv, const char *key, int *err)
+{
+    char v[MP_VAL_MAX + 1];
+    size_t n = 0;
+    int rc = kv_get(kv, key, strlen(key), v, MP_VAL_MAX, &n);
+    if (rc == KV_ENOTFOUND)
+        return 0;
+    *err |= rc != 0;
+    v[rc == 0 ? n : 0] = '\0';
+    return (unsigned)strtoul(v, NULL, 10);
+}
+
+/* Role "monotonic STORE N R": through a handle opened with reader_flags[R],
+ * reads ACK_KEY, then COUNT_KEY, until ACK_KEY reads N: the count must be
+ * at least the ack read before it (that put returned before the ack's
+ * began), and neither may go back.  Exits 0 or 1. */
+static int role_monotonic(int argc, char **argv)
+{
+    unsigned n = argc == 4 ? (unsigned)atoi(argv[2]) : 0, last_ack = 0, last_count = 0;
+    unsigned r = argc == 4 ? (unsigned)atoi(argv[3]) % READERS : 0, reads = 0, stale = 0;
+    time_t deadline = time(NULL) + READER_LIMIT_S;
+    kv_t *kv = NULL;
+    int err = argc == 4 ? kv_open(&kv, argv[1], reader_flags[r], NULL) : 1;
+    while (!err && last_ack < n && time(NULL) < deadline) {
+        unsigned ack = read_number(kv, ACK_KEY, &err);
+        unsigned count = read_number(kv, COUNT_KEY, &err);
+        if (count < ack || ack < last_ack || count < last_count) {
+            if (stale++ < 5)
+                fprintf(stderr, "  monotonic: ack %u then count %u (before: %u, %u)\n", ack,
+                        count, last_ack, last_count);
+        }
+        last_ack = ack;
+        last_count = count;
+        reads++;
+    }
+    kv_close(kv);
+    fprintf(stderr, "  monotonic (%s): %u reads, %u stale, last ack %u of %u\n",
+            r == 1 ? "optimistic" : r == 2 ? "read-only" : "locked", reads, stale, last_ack, n);
+    return err || stale || last_ack < n ? 1 : 0;
 }
 
 /* Sleeps until a millisecond before `when`, then spins: spawn_sleep_ms is
@@ -226,10 +301,12 @@ static int role_creator(int argc, char **argv)
 /* Cases                                                                    */
 /* ------------------------------------------------------------------------ */
 
-/* Starts `role` with args; REQUIRE-style failure is left to the caller. */
-static int start_role(spawn_proc_t *p, const char *role, const char *arg1, const char *arg2)
+/* Starts `role` with args (arg3 may be NULL); REQUIRE-style failure is
+ * left to the caller. */
+static int start_role(spawn_proc_t *p, const char *role, const char *arg1, const char *arg2,
+                      const char *arg3)
 {
-    const char *args[] = { arg1, arg2, NULL };
+    const char *args[] = { arg1, arg2, arg3, NULL };
     return spawn_role(p, role, args, NULL);
 }
 
@@ -252,6 +329,23 @@ static unsigned final_state_errors(kv_t *kv)
     return bad;
 }
 
+/* A counter writer and optimistic readers, writable and read-only: no read
+ * is older than a put that returned before it began. */
+TEST(optimistic_never_stale)
+{
+    spawn_proc_t writer, readers[2];
+    kv_t *kv = util_fresh(store, "mono", MP_SLOTS, MP_KEY_MAX, MP_VAL_MAX);
+    REQUIRE(kv);
+    for (unsigned r = 0; r < 2; r++)
+        REQUIRE_EQ(start_role(&readers[r], "monotonic", store, "20000", r ? "2" : "1"), 0);
+    REQUIRE_EQ(start_role(&writer, "counter", store, "20000", NULL), 0);
+    CHECK_EQ(util_wait_code(&writer), 0);
+    for (unsigned r = 0; r < 2; r++)
+        CHECK_EQ(util_wait_code(&readers[r]), 0);
+    util_dispose(kv, store);
+    TEST_DONE();
+}
+
 TEST(writers_and_readers)
 {
     spawn_proc_t writers[WRITERS], readers[READERS];
@@ -260,12 +354,14 @@ TEST(writers_and_readers)
     kv_t *kv = util_fresh(store, "mp", MP_SLOTS, MP_KEY_MAX, MP_VAL_MAX);
     REQUIRE(kv);
     for (unsigned r = 0; r < READERS; r++) {
+        char which[8];
         snprintf(arg, sizeof arg, "%llu", (unsigned long long)util_rand(&rng));
-        REQUIRE_EQ(start_role(&readers[r], "reader", store, arg), 0);
+        snprintf(which, sizeof which, "%u", r);
+        REQUIRE_EQ(start_role(&readers[r], "reader", store, arg, which), 0);
     }
     for (unsigned w = 0; w < WRITERS; w++) {
         snprintf(arg, sizeof arg, "%u", w);
-        REQUIRE_EQ(start_role(&writers[w], "writer", store, arg), 0);
+        REQUIRE_EQ(start_role(&writers[w], "writer", store, arg, NULL), 0);
     }
     for (unsigned w = 0; w < WRITERS; w++)
         CHECK_EQ(util_wait_code(&writers[w]), 0);
@@ -307,7 +403,7 @@ TEST(create_race)
     race_store_name(dir, sizeof dir, "race");
     for (unsigned i = 0; i < RACERS; i++) {
         snprintf(arg, sizeof arg, "%u", i);
-        REQUIRE_EQ(start_role(&p[i], "creator", store, arg), 0);
+        REQUIRE_EQ(start_role(&p[i], "creator", store, arg, NULL), 0);
     }
     for (unsigned i = 0; i < RACERS; i++) {
         int code = util_wait_code(&p[i]);
@@ -516,6 +612,7 @@ TEST(kvcli_get_and_put)
 
 static const test_case_t tests[] = {
     TEST_ENTRY(writers_and_readers),
+    TEST_ENTRY(optimistic_never_stale),
     TEST_ENTRY(create_race),
     TEST_ENTRY(killed_creators),
     TEST_ENTRY(kvcli_get_and_put),
@@ -524,6 +621,8 @@ static const test_case_t tests[] = {
 static const spawn_role_t roles[] = {
     { "writer", role_writer },
     { "reader", role_reader },
+    { "counter", role_counter },
+    { "monotonic", role_monotonic },
     { "creator", role_creator },
 };
 
