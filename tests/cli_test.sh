@@ -187,6 +187,41 @@ stuck_lock_test() {
 }
 stuck_lock_test
 
+# A store created 0644 by root serves another user's reads: kvcli as nobody
+# opens it read-only (optimistic gets, a read-only mapping), says so in
+# stats, and cannot change it.  kvcli is copied where nobody may run it.
+read_only_user_test() {
+    local s="clitest8-$$" ro="$TMP/ro"
+    if [ "$(id -u)" != 0 ] || ! id nobody >/dev/null 2>&1; then
+        skip "a 0644 store read by another user (needs root and a nobody account)"
+        return
+    fi
+    mkdir -p "$ro" && cp "$KVCLI" "$ro/kvcli" && chmod 755 "$TMP" "$ro" || return
+    as_nobody() {
+        setpriv --reuid=nobody --regid=nogroup --clear-groups "$ro/kvcli" "$@" \
+            >"$TMP/out" 2>"$TMP/err"
+        rc=$?
+    }
+    expect "create a 0644 store" 0 create "$s" --mode 644
+    expect "put as its owner" 0 put "$s" greeting hello
+    as_nobody get "$s" greeting
+    check "nobody gets a value of a 0644 store" rc_is 0
+    check "nobody's get prints it" out_is "hello"
+    as_nobody list "$s"
+    check "nobody lists its keys" out_has "greeting"
+    as_nobody stats "$s"
+    check "nobody's stats say it reads read-only" out_has "optimistic, read-only"
+    as_nobody put "$s" greeting changed
+    check "nobody's put is refused (exit 3)" rc_is 3
+    check "with a permission error" err_has "permission denied"
+    expect "the value is unchanged" 0 get "$s" greeting
+    check "  and reads hello" out_is "hello"
+    run stats "$s"
+    check "the owner's stats read optimistically, writable" out_has "reads:           optimistic"
+    "$KVCLI" destroy "$s" >/dev/null 2>&1
+}
+read_only_user_test
+
 # ---- time to live ----------------------------------------------------------
 
 "$KVCLI" create "$S4" --slots 64 >/dev/null
