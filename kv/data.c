@@ -442,8 +442,6 @@ int kv__data_get(kv_t *kv, const void *key, size_t key_len, void *buf, size_t ca
         return rc;
     if (!buf && cap)
         return KV_EINVAL;
-    if ((rc = kv__store_check_fork(kv)) != 0)
-        return rc;
     hash = kv__table_hash(&kv->table, key, key_len);
     kv__table_prefetch(&kv->table, hash, 0);
     rc = kv->optimistic
@@ -472,19 +470,22 @@ int kv_get(kv_t *kv, const void *key, size_t key_len, void *buf, size_t cap, siz
     return kv_get_ex(kv, key, key_len, buf, cap, val_len, NULL);
 }
 
-/* kv_ttl through an optimistic handle: the expiry of a get, judged as
- * under the lock. */
+/* kv_ttl's answer for a live entry expiring at expires_ms (0: never). */
+static int ttl_of(uint64_t expires_ms, uint64_t now_ms, int64_t *ttl_ms)
+{
+    if (!kv__validate_expiry(expires_ms, now_ms))
+        return KV_ECORRUPT;
+    *ttl_ms = expires_ms ? (int64_t)(expires_ms > now_ms ? expires_ms - now_ms : 0) : -1;
+    return 0;
+}
+
+/* kv_ttl through an optimistic handle: the expiry of a get. */
 static int ttl_optimistic(kv_t *kv, const void *key, size_t key_len, int64_t *ttl_ms)
 {
     kv_meta_t meta;
     uint64_t now = kv__os_clock_ms();
     int rc = kv__data_get(kv, key, key_len, NULL, 0, NULL, &meta, kv__store_timeout(kv));
-    if (rc != 0 && rc != KV_ERANGE)
-        return rc;
-    if (!kv__validate_expiry(meta.expires_ms, now))
-        return KV_ECORRUPT;
-    *ttl_ms = meta.expires_ms ? (int64_t)(meta.expires_ms > now ? meta.expires_ms - now : 0) : -1;
-    return 0;
+    return rc != 0 && rc != KV_ERANGE ? rc : ttl_of(meta.expires_ms, now, ttl_ms);
 }
 
 int kv_ttl(kv_t *kv, const void *key, size_t key_len, int64_t *ttl_ms)
@@ -502,11 +503,9 @@ int kv_ttl(kv_t *kv, const void *key, size_t key_len, int64_t *ttl_ms)
     if ((rc = kv__store_lock(kv, &hold)) != 0)
         return rc;
     rc = find_live(kv, hash, key, key_len, &f, &clk);
-    if (rc == 0 && (!kv__validate_expiry(f.slot->expires_ms, clock_now(&clk)) ||
-                    expiry_unhinted(kv, &f)))
-        rc = KV_ECORRUPT;
-    else if (rc == 0)
-        *ttl_ms = f.slot->expires_ms ? (int64_t)(f.slot->expires_ms - clock_now(&clk)) : -1;
+    if (rc == 0)
+        rc = expiry_unhinted(kv, &f) ? KV_ECORRUPT
+                                     : ttl_of(f.slot->expires_ms, clock_now(&clk), ttl_ms);
     kv__store_unlock(kv, &hold);
     return rc;
 }

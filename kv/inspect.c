@@ -110,8 +110,6 @@ int kv_next(kv_t *kv, uint64_t *cursor, kv_entry_t *e)
     int rc;
     if (!kv || !cursor || !e || (!e->key && e->key_cap) || (!e->val && e->val_cap))
         return KV_EINVAL;
-    if ((rc = kv__store_check_fork(kv)) != 0)
-        return rc;
     pos = *cursor;
     now = kv__os_clock_ms();
     if (!kv->writable) {

@@ -87,14 +87,12 @@ static int wait_change(kv_t *kv, uint64_t seen, uint32_t timeout_ms, uint64_t *c
             return kv__os_monotonic_ms() >= deadline ? 0 : rc; /* out of time: a timeout */
         if (*current != seen)
             return 0;
-        if (kv->writable) {
-            rc = kv__os_wait(kv->obj, &h->change_seq, seq, (uint32_t)(deadline - now));
+        uint64_t nap = deadline - now;
+        if (!kv->writable && nap > KV_READ_ONLY_POLL_MS)
+            nap = KV_READ_ONLY_POLL_MS; /* uncounted: no writer wakes it */
+        rc = kv__os_wait(kv->obj, &h->change_seq, seq, (uint32_t)nap);
+        if (kv->writable)
             atomic_fetch_sub_explicit(&h->waiters, 1, memory_order_relaxed);
-        } else {
-            uint64_t left = deadline - now;
-            rc = kv__os_wait(kv->obj, &h->change_seq, seq,
-                             left < KV_READ_ONLY_POLL_MS ? (uint32_t)left : KV_READ_ONLY_POLL_MS);
-        }
         if (rc == KV_ETIMEDOUT)
             rc = 0; /* the deadline check above answers it, with a fresh read */
     }

@@ -86,6 +86,9 @@ static int read_in_epoch(const kv_t *kv, optimistic_read_fn read, void *ctx)
 int kv__optimistic_retry(kv_t *kv, optimistic_read_fn read, void *ctx, uint32_t timeout_ms)
 {
     uint64_t deadline = 0;
+    int forked = kv__store_check_fork(kv); /* the lock checks it for locked reads */
+    if (forked)
+        return forked;
     for (uint32_t tries = 0;; tries++) {
         int rc = read_in_epoch(kv, read, ctx);
         if (rc <= 0)
@@ -175,13 +178,10 @@ static int read_get(const kv_t *kv, void *ctx)
 {
     const kv_table_t *t = &kv->table;
     get_read_t *g = ctx;
-    uint64_t limit = atomic_load_explicit(&t->hints->probe_max, memory_order_relaxed);
-    uint64_t i = g->hash & t->mask;
+    uint64_t limit = kv__table_probe_limit(t), i = g->hash & t->mask;
     g->slot = NULL;
     g->rc = KV_ENOTFOUND;
     g->val_len = 0;
-    if (limit > t->mask)
-        limit = t->mask + 1;
     for (uint64_t step = 0; step < limit; step++, i = (i + 1) & t->mask) {
         const kv_slot_t *s = kv__table_slot(t, i);
         uint32_t state = kv__table_state(s);

@@ -69,14 +69,6 @@ static int slot_holds(const kv_table_t *t, kv_slot_t *s, uint32_t state, uint32_
     return memcmp(bytes, key, key_len) == 0;
 }
 
-/* How many slots from its home a lookup compares keys in: the store's probe
- * bound (kv_hints_t), read once, and never more than the table. */
-static uint64_t probe_limit(const kv_table_t *t)
-{
-    uint64_t limit = atomic_load_explicit(&t->hints->probe_max, memory_order_relaxed);
-    return limit <= t->mask ? limit : t->mask + 1;
-}
-
 /* The first free slot (empty or tombstone) from slot i on, looking at no
  * more than `left` slots; TABLE_NONE if there is none. */
 static uint64_t first_free(const kv_table_t *t, uint64_t i, uint64_t left)
@@ -92,7 +84,7 @@ static uint64_t first_free(const kv_table_t *t, uint64_t i, uint64_t left)
 int kv__table_lookup(const kv_table_t *t, uint32_t hash, const void *key, uint32_t key_len,
                  table_pos_t *pos)
 {
-    uint64_t i = hash & t->mask, limit = probe_limit(t), step;
+    uint64_t i = hash & t->mask, limit = kv__table_probe_limit(t), step;
     pos->free = TABLE_NONE;
     /* At most the probe bound: tombstones can leave a table with no empty
      * slot to stop at, and no entry lies further from its home. */
@@ -258,7 +250,7 @@ const char *kv__table_check_slot(const kv_table_t *t, uint64_t i, uint64_t now_m
         return "entry check does not match its bytes (torn, by a power loss or a stray write)";
     if (!reachable(t, i))
         return "entry unreachable: an empty slot lies between it and its home";
-    if (kv__table_probe_length(t, i) > probe_limit(t))
+    if (kv__table_probe_length(t, i) > kv__table_probe_limit(t))
         return "entry unreachable: further from its home than the store's probe bound";
     if (kv__table_lookup(t, s->hash, bytes, state, &pos) != 0 || pos.found != i)
         return "key stored twice";

@@ -97,6 +97,14 @@ static inline void kv__table_prefetch(const kv_table_t *t, uint32_t hash, int fo
     }
 }
 
+/* How many slots from its home a lookup compares keys in: the store's probe
+ * bound (kv_hints_t), read once, and never more than the table. */
+static inline uint64_t kv__table_probe_limit(const kv_table_t *t)
+{
+    uint64_t limit = atomic_load_explicit(&t->hints->probe_max, memory_order_relaxed);
+    return limit <= t->mask ? limit : t->mask + 1;
+}
+
 /* A used slot's value length, without the reference bit. */
 static inline uint32_t kv__table_val_len(const kv_slot_t *s)
 {
