@@ -576,7 +576,14 @@ typedef struct kv_stats {
     uint32_t read_mode;      /* how this handle's gets read: KV_READ_LOCKED,
                               * KV_READ_OPTIMISTIC (KV_OPTIMISTIC) or
                               * KV_READ_ONLY (a read-only handle) */
-    uint32_t reserved;       /* 0 */
+    uint32_t waits_armed;    /* how many of the store's wait words (one for
+                              * kv_wait, 30 shared by kv_watch's keys by
+                              * hash) a sleeper has armed since their last
+                              * wake: the next change to one of them costs
+                              * its writer a wake-up call.  A sleeper killed
+                              * while asleep leaves its word armed until the
+                              * next such change, never longer */
+    uint64_t wakeups;        /* wake-up calls writers made, all processes */
 } kv_stats_t;
 
 /* kv_stats_t.read_mode */

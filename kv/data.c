@@ -406,17 +406,17 @@ static int find_live(kv_t *kv, uint32_t hash, const void *key, size_t key_len, f
 }
 
 static int get_locked(kv_t *kv, uint32_t hash, const void *key, size_t key_len, void *buf,
-                      size_t cap, size_t *len, kv_meta_t *meta)
+                      size_t cap, size_t *len, kv_meta_t *meta, data_use_t use)
 {
     lazy_clock_t clk = { 0 };
     found_t f;
     int rc = find_live(kv, hash, key, key_len, &f, &clk);
     if (rc) {
-        kv->misses += rc == KV_ENOTFOUND;
+        kv->misses += rc == KV_ENOTFOUND && use == DATA_GET;
         return rc;
     }
-    kv->hits++;
-    if (kv->cache && !(f.slot->val_len & KV_VAL_REF))
+    kv->hits += use == DATA_GET;
+    if (kv->cache && use == DATA_GET && !(f.slot->val_len & KV_VAL_REF))
         f.slot->val_len |= KV_VAL_REF; /* CLOCK's reference bit, on a line already read */
     *len = f.val_len;
     if (meta) {
@@ -432,7 +432,7 @@ static int get_locked(kv_t *kv, uint32_t hash, const void *key, size_t key_len, 
 }
 
 int kv__data_get(kv_t *kv, const void *key, size_t key_len, void *buf, size_t cap,
-                 size_t *val_len, kv_meta_t *meta, uint32_t timeout_ms)
+                 size_t *val_len, kv_meta_t *meta, uint32_t timeout_ms, data_use_t use)
 {
     store_hold_t hold;
     size_t len = 0;
@@ -445,12 +445,12 @@ int kv__data_get(kv_t *kv, const void *key, size_t key_len, void *buf, size_t ca
     hash = kv__table_hash(&kv->table, key, key_len);
     kv__table_prefetch(&kv->table, hash, 0);
     rc = kv->optimistic
-             ? kv__optimistic_get(kv, hash, key, key_len, buf, cap, &len, meta, timeout_ms)
+             ? kv__optimistic_get(kv, hash, key, key_len, buf, cap, &len, meta, timeout_ms, use)
              : OPTIMISTIC_CONTENDED;
     if (rc == OPTIMISTIC_CONTENDED) {
         if ((rc = kv__store_lock_within(kv, &hold, timeout_ms)) != 0)
             return rc;
-        rc = get_locked(kv, hash, key, key_len, buf, cap, &len, meta);
+        rc = get_locked(kv, hash, key, key_len, buf, cap, &len, meta, use);
         kv__store_unlock(kv, &hold);
     }
     if (val_len && (rc == 0 || rc == KV_ERANGE))
@@ -462,7 +462,7 @@ int kv_get_ex(kv_t *kv, const void *key, size_t key_len, void *buf, size_t cap,
               size_t *val_len, kv_meta_t *meta)
 {
     return kv__data_get(kv, key, key_len, buf, cap, val_len, meta,
-                        kv ? kv__store_timeout(kv) : 0);
+                        kv ? kv__store_timeout(kv) : 0, DATA_GET);
 }
 
 int kv_get(kv_t *kv, const void *key, size_t key_len, void *buf, size_t cap, size_t *val_len)
@@ -484,7 +484,8 @@ static int ttl_optimistic(kv_t *kv, const void *key, size_t key_len, int64_t *tt
 {
     kv_meta_t meta;
     uint64_t now = kv__os_clock_ms();
-    int rc = kv__data_get(kv, key, key_len, NULL, 0, NULL, &meta, kv__store_timeout(kv));
+    int rc = kv__data_get(kv, key, key_len, NULL, 0, NULL, &meta, kv__store_timeout(kv),
+                          DATA_PEEK);
     return rc != 0 && rc != KV_ERANGE ? rc : ttl_of(meta.expires_ms, now, ttl_ms);
 }
 

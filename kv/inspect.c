@@ -158,6 +158,16 @@ static void stats_unlocked(const kv_t *kv, kv_stats_t *st)
                   : kv->optimistic ? KV_READ_OPTIMISTIC : KV_READ_LOCKED;
 }
 
+/* The wait words armed now (kv_stats_t.waits_armed). */
+static uint32_t waits_armed(const kv_table_t *t, const kv_header_t *h)
+{
+    uint32_t n = (atomic_load_explicit(&h->wake_pending, memory_order_relaxed) &
+                  KV_WAKE_STORE) != 0;
+    for (uint32_t w = 0; w < KV_WAIT_WORDS; w++)
+        n += atomic_load_explicit(&t->waits->word[w].armed, memory_order_relaxed) != 0;
+    return n;
+}
+
 /* The fields that come from the slots, the data area and the header's
  * counters; the caller holds the lock, or has a read-only handle (then the
  * counters are read racily and its own counts added). */
@@ -185,6 +195,8 @@ static void stats_counted(kv_t *kv, kv_stats_t *st)
     st->data_used = data.used_granules * KV_GRANULE;
     st->data_free = data.free_granules * KV_GRANULE;
     st->data_largest_free = data.largest_free * KV_GRANULE;
+    st->waits_armed = waits_armed(&kv->table, h);
+    st->wakeups = kv->table.waits->wakeups;
 }
 
 /* Fills *st: the lock-free fields, then the rest under the lock (or, for

@@ -56,7 +56,8 @@
  *  of every slot, and moves generation past every entry's version (an entry
  *  committed just before a crash may carry generation + 1), since a
  *  recovery is a change too.  Every change of generation also bumps the
- *  futex word change_seq, which kv_wait sleeps on.
+ *  futex word change_seq, which kv_wait sleeps on, and every change to a
+ *  key the wait word of its hash if a kv_watch sleeper armed it (touch).
  *
  * Recovery runs when the mutex reports a dead owner (EOWNERDEAD /
  * WAIT_ABANDONED), or when a process attaches alone and finds the holder
@@ -190,6 +191,42 @@ static void publish(kv_header_t *h, uint64_t generation)
     atomic_store_explicit(&h->change_seq, seq + 1, memory_order_release);
 }
 
+/* Tells kv_watch sleepers of word w (layout.h kv_waits_t) that a key of
+ * theirs changed: if one armed the word, bumps its seq, disarms it and
+ * leaves its bit in wake_pending for kv__store_unlock to wake after
+ * unlocking.  Under the mutex, which a sleeper holds to arm the word and
+ * read its seq (notify.c): one that armed before this hold is woken, one
+ * that arms after reads the bumped seq and re-reads its key after it.  An
+ * unarmed word is only read: a put that nobody watches writes no line of
+ * the wait words.  A holder killed before unlocking leaves the bits to the
+ * next one that changes the store (its recovery does). */
+static void touch_word(const kv_table_t *t, kv_header_t *h, uint32_t w)
+{
+    kv_wait_word_t *word = &t->waits->word[w];
+    uint32_t seq;
+    if (!atomic_load_explicit(&word->armed, memory_order_relaxed))
+        return;
+    seq = atomic_load_explicit(&word->seq, memory_order_relaxed);
+    atomic_store_explicit(&word->seq, seq + 1, memory_order_relaxed);
+    atomic_store_explicit(&word->armed, 0, memory_order_relaxed);
+    atomic_store_explicit(&h->wake_pending,
+                          atomic_load_explicit(&h->wake_pending, memory_order_relaxed) | 1u << w,
+                          memory_order_relaxed);
+}
+
+/* touch_word for the word of a key with this slot hash. */
+static void touch(const kv_table_t *t, kv_header_t *h, uint32_t hash)
+{
+    touch_word(t, h, kv__wait_word_of(hash));
+}
+
+/* touch_word for every word: a change to every slot (clear, recovery). */
+static void touch_all(const kv_table_t *t, kv_header_t *h)
+{
+    for (uint32_t w = 0; w < KV_WAIT_WORDS; w++)
+        touch_word(t, h, w);
+}
+
 void kv__journal_publish(kv_header_t *h)
 {
     publish(h, atomic_load_explicit(&h->generation, memory_order_relaxed) + 1);
@@ -284,6 +321,7 @@ uint64_t kv__journal_insert(const kv_table_t *t, kv_header_t *h, uint64_t i,
     KV_CRASH_POINT();
     h->used++;
     h->tombstones -= was_tomb;
+    touch(t, h, e->hash);
     publish(h, version);
     return version;
 }
@@ -313,6 +351,8 @@ uint64_t kv__journal_replace(const kv_table_t *t, kv_header_t *h, uint64_t i,
     commit_u32(&h->journal_op, KV_JOURNAL_REPLACE);
     KV_CRASH_POINT();
     reach(t, i, e->hash); /* an eviction in place puts another key here */
+    touch(t, h, s->hash);
+    touch(t, h, e->hash);
     slot_begin(s);
     copy_slot(s, img);
     slot_end(s);
@@ -350,6 +390,8 @@ uint64_t kv__journal_evict_insert(const kv_table_t *t, kv_header_t *h, uint64_t 
     commit_u32(&s->key_len, key_len);
     slot_end(s);
     h->tombstones += 1 - (uint64_t)(prev == KV_SLOT_TOMB);
+    touch(t, h, victim->hash);
+    touch(t, h, e->hash);
     publish(h, version);
     KV_CRASH_POINT();
     commit_u32(&h->journal_op, KV_JOURNAL_IDLE);
@@ -441,6 +483,7 @@ static void remove_entry(const kv_table_t *t, kv_header_t *h, uint64_t i, int pu
     release(t, block);
     h->used--;
     h->tombstones++;
+    touch(t, h, s->hash);
     if (publish_it)
         kv__journal_publish(h);
     KV_CRASH_POINT();
@@ -472,6 +515,7 @@ static void empty_all_slots(const kv_table_t *t, kv_header_t *h)
     h->used = 0;
     h->tombstones = 0;
     h->swept_tombstones = 0;
+    touch_all(t, h);
     kv__journal_publish(h);
 }
 
@@ -659,6 +703,7 @@ int kv__journal_recover(const kv_table_t *t, kv_header_t *h)
     KV_CRASH_POINT();
     h->recoveries++;
     generation = atomic_load_explicit(&h->generation, memory_order_relaxed);
+    touch_all(t, h);
     publish(h, (census.version_max > generation ? census.version_max : generation) + 1);
     even_slots(t);
     epoch_end(t);

@@ -7,6 +7,7 @@
  *   offset 256            journal image: one slot (128 bytes)
  *   offset 384            kv_alloc_t: the data area's free lists (alloc.c)
  *   offset 960            kv_hints_t: read-mostly flags, a line of their own
+ *   offset 1024           kv_waits_t: the wait words of kv_watch (notify.c)
  *   offset header_size    slot 0 .. slot (slot_count - 1), 128 bytes each
  *   offset data_offset    the data area: data_granules * 16 bytes
  *
@@ -145,9 +146,11 @@ typedef struct kv_header {
     _Atomic uint32_t journal_op; /* KV_JOURNAL_*: the commit word of the journal */
     uint32_t journal_slot;   /* slot the journal image belongs to */
     _Atomic uint32_t change_seq; /* futex word: bumped with every generation */
-    _Atomic uint32_t waiters;    /* processes sleeping on change_seq (a hint:
-                                  * a waiter killed asleep leaves it high,
-                                  * which costs writers a wake-up call) */
+    _Atomic uint32_t wake_pending;/* who the holder wakes after unlocking:
+                                  * bit w < KV_WAIT_WORDS, word w of
+                                  * kv_waits_t was armed and changed;
+                                  * KV_WAKE_STORE, a kv_wait sleeper armed
+                                  * change_seq (notify.c) */
     _Atomic uint64_t lock_timeouts; /* bumped without the lock by waiters that gave up */
     uint32_t journal_slot2;  /* EVICT: the slot the new entry went to */
     uint32_t journal_state2; /* EVICT: that slot's state before (EMPTY or TOMB) */
@@ -250,15 +253,45 @@ typedef struct kv_hints {
     uint32_t reserved[13];     /* 0 */
 } kv_hints_t;
 
+/* kv_watch sleepers' words.  A change to a key bumps the word its hash
+ * picks (kv__wait_word_of), and wakes sleepers only if one armed it: a
+ * watcher of one key sleeps through changes to the keys of the other
+ * words, and writers pay a system call only for a word that someone
+ * armed since its last wake.  A sleeper killed while armed costs one wake,
+ * which disarms the word: no count of sleepers can be left high. */
+#define KV_WAIT_WORDS 30u
+#define KV_WAKE_STORE (1u << 31) /* wake_pending: the store-wide word */
+typedef struct kv_wait_word {
+    _Atomic uint32_t seq;    /* futex word: bumped by a hold that changed
+                              * a key of this word while it was armed */
+    _Atomic uint32_t armed;  /* 1: someone may sleep on seq; set by a
+                              * sleeper, cleared by the hold that bumps
+                              * seq, both under the mutex */
+} kv_wait_word_t;
+typedef struct kv_waits {
+    uint64_t wakeups;        /* wake calls made by holders, all processes */
+    uint64_t reserved;       /* 0 */
+    kv_wait_word_t word[KV_WAIT_WORDS];
+} kv_waits_t;
+
+/* The wait word of a key with this slot hash: the hash's top bits scaled
+ * to KV_WAIT_WORDS, independent of the home slot (its low bits).  Part of
+ * the format: every process must pick the same word. */
+static inline uint32_t kv__wait_word_of(uint32_t hash)
+{
+    return (uint32_t)(((uint64_t)hash * KV_WAIT_WORDS) >> 32);
+}
+
 #define KV_JOURNAL_IMAGE_OFFSET ((uint32_t)sizeof(kv_header_t))
 #define KV_ALLOC_OFFSET (KV_JOURNAL_IMAGE_OFFSET + KV_SLOT_SIZE)
-/* Slot 0's offset: the header, the journal image, the free lists and the
- * hints, rounded up to a slot so that every slot's two lines form an
- * aligned 128-byte pair. */
+/* The hints end the first KiB; the wait words follow.  Slot 0's offset is
+ * the end of the wait words, rounded up to a slot so that every slot's two
+ * lines form an aligned 128-byte pair. */
+#define KV_HINTS_OFFSET (1024u - (uint32_t)sizeof(kv_hints_t))
+#define KV_WAITS_OFFSET 1024u
 #define KV_HEADER_SIZE \
-    ((uint32_t)((KV_ALLOC_OFFSET + sizeof(kv_alloc_t) + sizeof(kv_hints_t) + KV_SLOT_SIZE - 1) / \
-                KV_SLOT_SIZE * KV_SLOT_SIZE))
-#define KV_HINTS_OFFSET (KV_HEADER_SIZE - (uint32_t)sizeof(kv_hints_t))
+    ((uint32_t)((KV_WAITS_OFFSET + sizeof(kv_waits_t) + KV_SLOT_SIZE - 1) / KV_SLOT_SIZE * \
+                KV_SLOT_SIZE))
 
 /* The layout is the contract between processes: pin every offset. */
 _Static_assert(sizeof(kv_header_t) == 4 * KV_CACHE_LINE, "header is four lines");
@@ -279,6 +312,8 @@ _Static_assert(KV_ALLOC_OFFSET + sizeof(kv_alloc_t) <= KV_HINTS_OFFSET, "hints a
 _Static_assert(sizeof(kv_block_t) == KV_GRANULE, "a block head is one granule");
 _Static_assert(sizeof(kv_alloc_t) == 8 + KV_ALLOC_CLASSES / 8 + 4 * KV_ALLOC_CLASSES + 8,
                "free lists have no padding");
-_Static_assert(KV_HEADER_SIZE == 1024 && KV_HINTS_OFFSET == 960, "slot 0 at 1024");
+_Static_assert(sizeof(kv_waits_t) == 4 * KV_CACHE_LINE, "wait words are four lines");
+_Static_assert(KV_WAIT_WORDS < 31, "wake_pending has a bit per word below KV_WAKE_STORE");
+_Static_assert(KV_HEADER_SIZE == 1280 && KV_HINTS_OFFSET == 960, "slot 0 at 1280");
 
 #endif /* KV_LAYOUT_H */

@@ -1,20 +1,36 @@
 /*
  * notify.c — waiting for changes without polling.
  *
- * Every change publishes a new generation and then bumps change_seq, a
- * 32-bit word in the header that waiters sleep on (kv__os_wait: a shared futex
- * on Linux).  A waiter that must sleep takes the store's mutex, reads
- * change_seq and the generation, counts itself in `waiters`, drops the mutex
- * and sleeps on the change_seq it read.  A writer bumps change_seq and reads
- * `waiters` under the same mutex (journal.c publish, store.c unlock), so the
- * mutex orders the two: either the writer's hold came first and the waiter
- * reads its generation and does not sleep, or the waiter's came first and
- * the writer sees it counted and wakes it after unlocking.  The kernel
- * compares the word and sleeps atomically, so a wake that lands between the
- * waiter's unlock and its sleep makes the sleep return at once: no lost
- * wake-up, and a writer pays no atomic read-modify-write or fence for it,
- * and no system call while nobody waits.  A read-only handle cannot count
- * itself, so it polls (KV_READ_ONLY_POLL_MS, kv.h).
+ * Two kinds of sleeper, one protocol.  kv_wait sleeps on change_seq, a
+ * 32-bit header word that every change bumps; kv_watch sleeps on the wait
+ * word its key's hash picks (layout.h kv_waits_t), which a change to a key
+ * of that word bumps.  A sleeper that must sleep takes the store's mutex,
+ * reads the word's seq and arms it (change_seq: the KV_WAKE_STORE bit of
+ * wake_pending; a wait word: its `armed` flag), drops the mutex, checks
+ * once more that what it waits for has not happened, and sleeps on the seq
+ * it read (kv__os_wait: a shared futex on Linux).  A writer's hold that
+ * changes a key reads the armed flags under the same mutex (journal.c
+ * touch_word, store.c take_wakes), so the mutex orders the two: either the
+ * writer's hold came first and the sleeper sees its change, or the
+ * sleeper's came first and the writer sees the word armed, bumps its seq,
+ * disarms it and wakes it after unlocking.  The kernel compares the word
+ * and sleeps atomically, so a wake that lands between the sleeper's unlock
+ * and its sleep makes the sleep return at once: no lost wake-up.
+ *
+ * An armed flag, not a count: a wake wakes every sleeper of the word, and
+ * each that sleeps again re-arms it, so a sleeper killed (or timed out)
+ * while armed costs one wake-up call and then nothing; no count is left
+ * high for every later put to pay for.  A put that nobody watches reads
+ * one armed flag and writes no line of the wait words.  A watcher wakes
+ * for changes to the keys of its word only (1 in KV_WAIT_WORDS of random
+ * keys), and its re-reads count neither as hits nor misses nor as a use of
+ * the entry for CLOCK (a peek, data.c).
+ *
+ * A read-only handle may not arm anything (it cannot write the mapping),
+ * so no writer knows to wake it: it reads the seq without the mutex and
+ * sleeps at most KV_READ_ONLY_POLL_MS (kv.h) before it looks again, which
+ * costs writers nothing; a writer that woke an armed sleeper of the same
+ * word wakes it too.
  */
 #include "store.h"
 
@@ -38,33 +54,56 @@ static uint32_t lock_budget(const kv_t *kv, uint64_t deadline, uint64_t now)
     return left < handle ? (uint32_t)left : handle;
 }
 
-/* Under the mutex: reads change_seq and the generation into *seq and
- * *current and, if the generation is still `seen`, counts this waiter in
- * `waiters` (see the top of this file).  Returns 0 or what taking the
- * mutex within lock_ms returned. */
-static int enter_wait(kv_t *kv, uint64_t seen, uint32_t lock_ms, uint32_t *seq,
-                      uint64_t *current)
+/* Arms `seq` for a sleep: under the mutex, reads it and runs arm() on the
+ * store, waiting at most lock_ms for the lock; a read-only handle only
+ * reads it (see the top of this file).  Returns 0 or what taking the mutex
+ * returned. */
+static int arm_word(kv_t *kv, _Atomic uint32_t *seq, void (*arm)(kv_t *, void *), void *what,
+                    uint32_t lock_ms, uint32_t *seen_seq)
 {
-    kv_header_t *h = kv->hdr;
     store_hold_t hold;
     int rc;
     if (!kv->writable) {
-        /* It may not write `waiters`, so no writer knows to wake it: it
-         * reads the words without the mutex and naps at most
-         * KV_READ_ONLY_POLL_MS (wait_change).  A writer that did see
-         * other waiters wakes it sooner. */
-        *seq = atomic_load_explicit(&h->change_seq, memory_order_acquire);
-        *current = atomic_load_explicit(&h->generation, memory_order_acquire);
+        *seen_seq = atomic_load_explicit(seq, memory_order_acquire);
         return 0;
     }
     if ((rc = kv__store_lock_within(kv, &hold, lock_ms)) != 0)
         return rc;
-    *seq = atomic_load_explicit(&h->change_seq, memory_order_relaxed);
-    *current = atomic_load_explicit(&h->generation, memory_order_relaxed);
-    if (*current == seen)
-        atomic_fetch_add_explicit(&h->waiters, 1, memory_order_relaxed);
-    kv__store_unlock(kv, &hold);
+    *seen_seq = atomic_load_explicit(seq, memory_order_relaxed);
+    arm(kv, what);
+    kv__store_unlock(kv, &hold); /* changed nothing: wakes no one */
     return 0;
+}
+
+/* arm() of kv_wait: the store-wide bit of wake_pending, which the next
+ * changing hold takes (store.c take_wakes). */
+static void arm_store(kv_t *kv, void *unused)
+{
+    kv_header_t *h = kv->hdr;
+    (void)unused;
+    atomic_store_explicit(&h->wake_pending,
+                          atomic_load_explicit(&h->wake_pending, memory_order_relaxed) |
+                              KV_WAKE_STORE,
+                          memory_order_relaxed);
+}
+
+/* arm() of kv_watch: the key's wait word. */
+static void arm_key_word(kv_t *kv, void *word)
+{
+    (void)kv;
+    atomic_store_explicit(&((kv_wait_word_t *)word)->armed, 1, memory_order_relaxed);
+}
+
+/* Sleeps on seq while it is still seen_seq, at most nap_ms, and no longer
+ * than a read-only handle's poll.  Returns 0 (woken, changed, or the nap
+ * is over: the caller looks again) or KV_EINTR. */
+static int sleep_on(kv_t *kv, _Atomic uint32_t *seq, uint32_t seen_seq, uint64_t nap_ms)
+{
+    int rc;
+    if (!kv->writable && nap_ms > KV_READ_ONLY_POLL_MS)
+        nap_ms = KV_READ_ONLY_POLL_MS; /* unarmed: no writer wakes it */
+    rc = kv__os_wait(kv->obj, seq, seen_seq, (uint32_t)nap_ms);
+    return rc == KV_EINTR ? rc : 0;
 }
 
 /* Sleeps until the generation differs from `seen` or timeout_ms passes, and
@@ -78,23 +117,19 @@ static int wait_change(kv_t *kv, uint64_t seen, uint32_t timeout_ms, uint64_t *c
     int rc = 0;
     for (;;) {
         uint32_t seq;
-        /* A change already seen needs no lock: the generation is stored
-         * with release (journal.c publish). */
+        /* The generation is stored with release (journal.c publish), and
+         * read again after arming: a change before the arming is seen
+         * here, one after it bumps change_seq and wakes the sleep. */
         *current = atomic_load_explicit(&h->generation, memory_order_acquire);
         if (*current != seen || rc == KV_EINTR || (now = kv__os_monotonic_ms()) >= deadline)
             return rc;
-        if ((rc = enter_wait(kv, seen, lock_budget(kv, deadline, now), &seq, current)) != 0)
+        if ((rc = arm_word(kv, &h->change_seq, arm_store, NULL, lock_budget(kv, deadline, now),
+                           &seq)) != 0)
             return kv__os_monotonic_ms() >= deadline ? 0 : rc; /* out of time: a timeout */
+        *current = atomic_load_explicit(&h->generation, memory_order_acquire);
         if (*current != seen)
             return 0;
-        uint64_t nap = deadline - now;
-        if (!kv->writable && nap > KV_READ_ONLY_POLL_MS)
-            nap = KV_READ_ONLY_POLL_MS; /* uncounted: no writer wakes it */
-        rc = kv__os_wait(kv->obj, &h->change_seq, seq, (uint32_t)nap);
-        if (kv->writable)
-            atomic_fetch_sub_explicit(&h->waiters, 1, memory_order_relaxed);
-        if (rc == KV_ETIMEDOUT)
-            rc = 0; /* the deadline check above answers it, with a fresh read */
+        rc = sleep_on(kv, &h->change_seq, seq, deadline - now);
     }
 }
 
@@ -113,15 +148,11 @@ int kv_wait(kv_t *kv, uint64_t seen, uint32_t timeout_ms, uint64_t *generation)
 }
 
 /* The version of key's live entry (0 if absent) and when it expires, read
- * waiting at most lock_ms for the lock, and a generation no later than the
- * read: any change after the read moves the store past it, so waiting on it
- * cannot miss one. */
+ * waiting at most lock_ms for the lock: a peek, which counts as no get. */
 static int key_version(kv_t *kv, const void *key, size_t key_len, uint32_t lock_ms,
-                       kv_meta_t *meta, uint64_t *generation)
+                       kv_meta_t *meta)
 {
-    int rc;
-    *generation = atomic_load_explicit(&kv->hdr->generation, memory_order_acquire);
-    rc = kv__data_get(kv, key, key_len, NULL, 0, NULL, meta, lock_ms);
+    int rc = kv__data_get(kv, key, key_len, NULL, 0, NULL, meta, lock_ms, DATA_PEEK);
     if (rc == KV_ENOTFOUND)
         meta->version = meta->expires_ms = 0;
     return rc == KV_ENOTFOUND || rc == KV_ERANGE ? 0 : rc;
@@ -130,7 +161,7 @@ static int key_version(kv_t *kv, const void *key, size_t key_len, uint32_t lock_
 /* How long to sleep: until the deadline, or until just after the entry
  * expires — expiry changes nothing in the store until someone looks, so
  * the watcher must look itself. */
-static uint32_t sleep_ms(uint64_t deadline, uint64_t now, const kv_meta_t *meta)
+static uint64_t sleep_ms(uint64_t deadline, uint64_t now, const kv_meta_t *meta)
 {
     uint64_t until = deadline;
     if (meta->expires_ms) {
@@ -139,45 +170,43 @@ static uint32_t sleep_ms(uint64_t deadline, uint64_t now, const kv_meta_t *meta)
         if (now + left + 1 < until)
             until = now + left + 1;
     }
-    return (uint32_t)(until - now);
+    return until - now;
 }
 
-/* Sleeps until the store moves past `generation`, the entry's expiry
- * passes, or the deadline.  Returns 0 when the key must be read again, 1
- * when the deadline passed first, or KV_EINTR. */
-static int sleep_for_key(kv_t *kv, uint64_t generation, const kv_meta_t *meta,
-                         uint64_t deadline)
+/* One look at the key for kv_watch: arms the key's word, then reads the
+ * key (a change after the arming bumps the word, so the sleep on the seq
+ * read before the key cannot miss it), then sleeps if the version is still
+ * `seen`.  Returns 0 to look again, 1 when the version differs (in *meta)
+ * or the deadline passed, or an error. */
+static int watch_once(kv_t *kv, const void *key, size_t key_len, kv_wait_word_t *word,
+                      uint64_t seen, uint64_t deadline, kv_meta_t *meta)
 {
-    for (;;) {
-        uint64_t now = kv__os_monotonic_ms(), current;
-        int rc;
-        if (now >= deadline)
-            return 1;
-        if ((rc = wait_change(kv, generation, sleep_ms(deadline, now, meta), &current)) != 0)
-            return rc;
-        if (current != generation || (meta->expires_ms && kv__os_clock_ms() >= meta->expires_ms))
-            return 0;
-    }
+    uint64_t now = kv__os_monotonic_ms();
+    uint32_t seq;
+    int rc = arm_word(kv, &word->seq, arm_key_word, word, lock_budget(kv, deadline, now), &seq);
+    /* A read that fails (the lock not had in time, damage) leaves *meta
+     * alone: there is nothing true to report. */
+    if (rc || (rc = key_version(kv, key, key_len, lock_budget(kv, deadline, now), meta)) != 0)
+        return rc;
+    if (meta->version != seen || (now = kv__os_monotonic_ms()) >= deadline)
+        return 1;
+    return sleep_on(kv, &word->seq, seq, sleep_ms(deadline, now, meta));
 }
 
 int kv_watch(kv_t *kv, const void *key, size_t key_len, uint64_t seen, uint32_t timeout_ms,
              uint64_t *version)
 {
     kv_meta_t meta = { 0, 0 };
-    uint64_t deadline, generation;
+    kv_wait_word_t *word;
+    uint64_t deadline;
     int rc = kv__store_check_key(kv, key, key_len);
     if (rc)
         return rc;
+    word = &kv->table.waits->word[kv__wait_word_of(kv__table_hash(&kv->table, key, key_len))];
     deadline = kv__os_monotonic_ms() + timeout_ms;
-    do {
-        /* A read that fails (the lock not had in time, damage) leaves
-         * *version alone: there is nothing true to report. */
-        rc = key_version(kv, key, key_len, lock_budget(kv, deadline, kv__os_monotonic_ms()),
-                         &meta, &generation);
-        if (rc)
-            return rc;
-    } while (meta.version == seen && (rc = sleep_for_key(kv, generation, &meta, deadline)) == 0);
-    if (version) /* KV_EINTR too: the last read is still the truth */
+    while ((rc = watch_once(kv, key, key_len, word, seen, deadline, &meta)) == 0)
+        ;
+    if (version && (rc == 1 || rc == KV_EINTR)) /* after a read: the truth */
         *version = meta.version;
     return rc == 1 ? 0 : rc;
 }

@@ -222,16 +222,19 @@ static void count(kv_t *kv, int rc)
 }
 
 int kv__optimistic_get(kv_t *kv, uint32_t hash, const void *key, size_t key_len, void *buf,
-                       size_t cap, size_t *val_len, kv_meta_t *meta, uint32_t timeout_ms)
+                       size_t cap, size_t *val_len, kv_meta_t *meta, uint32_t timeout_ms,
+                       data_use_t use)
 {
     get_read_t g = { hash, key, (uint32_t)key_len, buf, cap, meta != NULL, NULL, 0, 0,
                      { 0, 0 }, 0 };
     int rc = kv__optimistic_retry(kv, read_get, &g, timeout_ms);
     if (rc != OPTIMISTIC_DONE)
         return rc;
-    count(kv, g.rc);
-    if (g.rc == 0 || g.rc == KV_ERANGE)
-        reference(kv, g.slot);
+    if (use == DATA_GET) {
+        count(kv, g.rc);
+        if (g.rc == 0 || g.rc == KV_ERANGE)
+            reference(kv, g.slot);
+    }
     *val_len = g.val_len;
     if (meta)
         *meta = g.meta;

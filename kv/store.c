@@ -50,19 +50,45 @@ void kv__store_fold(kv_t *kv)
     kv->hits = kv->misses = 0;
 }
 
+/* Wakes the sleepers of every word in `pending` (kv_header_t.wake_pending). */
+static void wake_words(kv_t *kv, uint32_t pending)
+{
+    kv_header_t *h = kv->hdr;
+    if (pending & KV_WAKE_STORE)
+        kv__os_wake_all(kv->obj, &h->change_seq);
+    for (uint32_t w = 0; w < KV_WAIT_WORDS; w++)
+        if (pending & 1u << w)
+            kv__os_wake_all(kv->obj, &kv->table.waits->word[w].seq);
+}
+
+/* Takes the words a changing hold must wake (journal.c touch_word, notify.c
+ * arm_store), counting the wake calls.  Under the mutex, which orders it
+ * against a sleeper arming a word: either this sees it armed, or the
+ * sleeper reads this hold's seq and does not sleep.  wake_pending is on
+ * line 3, which a change writes anyway; a hold that changed nothing reads
+ * no other line. */
+static uint32_t take_wakes(kv_t *kv)
+{
+    kv_header_t *h = kv->hdr;
+    uint32_t pending = atomic_load_explicit(&h->wake_pending, memory_order_relaxed);
+    if (pending) {
+        atomic_store_explicit(&h->wake_pending, 0, memory_order_relaxed);
+        for (uint32_t bits = pending; bits; bits &= bits - 1)
+            kv->table.waits->wakeups++;
+    }
+    return pending;
+}
+
 /* Drops the mutex; see store.h. */
 void kv__store_unlock(kv_t *kv, const store_hold_t *hold)
 {
     kv_header_t *h = kv->hdr;
     int changed = atomic_load_explicit(&h->generation, memory_order_relaxed) != hold->generation;
-    /* Read under the mutex, which orders it against a waiter counting
-     * itself (notify.c): either this sees the waiter, or the waiter reads
-     * this hold's change_seq and does not sleep.  The generation is on the
-     * counters' line, which the hold touched anyway; a get that changed
-     * nothing reads no other line. */
-    int wake = changed && atomic_load_explicit(&h->waiters, memory_order_relaxed) != 0;
-    if (changed) /* the counters' line is written by this hold anyway */
+    uint32_t wake = 0;
+    if (changed) { /* the counters' line is written by this hold anyway */
+        wake = take_wakes(kv);
         kv__store_fold(kv);
+    }
     /* Only a waiter stamps the time (store_wait), so the uncontended path
      * reads no clock; a stamp that lands after this clear is cleared by the
      * next unlock. */
@@ -72,7 +98,7 @@ void kv__store_unlock(kv_t *kv, const store_hold_t *hold)
     kv__os_mutex_unlock(kv->obj);
     /* Wake after unlocking, so sleepers do not wake into a held lock. */
     if (wake)
-        kv__os_wake_all(kv->obj, &h->change_seq);
+        wake_words(kv, wake);
 }
 
 /* The slow path of kv__store_lock_within: the lock is held by someone else.
@@ -274,6 +300,15 @@ static void mark_clean_if_last(kv_t *kv)
     (void)kv__os_object_flush(kv->obj); /* if this fails, the next open scans */
 }
 
+/* Disarms every wait word: a process that attaches alone knows no one
+ * sleeps on them, so sleepers killed while armed cost no wake at all. */
+static void disarm_all(kv_t *kv)
+{
+    atomic_store_explicit(&kv->hdr->wake_pending, 0, memory_order_relaxed);
+    for (uint32_t w = 0; w < KV_WAIT_WORDS; w++)
+        atomic_store_explicit(&kv->table.waits->word[w].armed, 0, memory_order_relaxed);
+}
+
 /* Alone with an existing store: no process is inside the mutex, whatever its
  * bytes say (a holder that died, a file-backed store from before a reboot).
  * Repair if the last holder died mid-operation, then format a fresh mutex,
@@ -292,7 +327,7 @@ static int store_repair_alone(kv_t *kv)
         KV_CRASH_POINT();
     }
     atomic_store_explicit(&h->holder_pid, 0, memory_order_relaxed);
-    atomic_store_explicit(&h->waiters, 0, memory_order_relaxed); /* nobody else is here */
+    disarm_all(kv); /* nobody else is here, so nobody sleeps */
     if (rc || (rc = kv__os_mutex_init(kv->obj)) != 0)
         return rc;
     h->lock_abi = kv__os_mutex_abi();

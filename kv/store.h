@@ -72,9 +72,15 @@ void kv__store_unlock(kv_t *kv, const store_hold_t *hold);
 /* Checks a key argument: present, non-empty, within the store's limit. */
 int kv__store_check_key(const kv_t *kv, const void *key, size_t key_len);
 
-/* kv_get_ex waiting at most timeout_ms for the lock (kv_watch's reads). */
+/* What a get is for: a caller's get, counted in hits and misses and, in a
+ * cache store, marking its entry used for CLOCK; or the library's own look
+ * (kv_watch's re-reads, kv_ttl), which must not make a watched store's hit
+ * rate or eviction order mean something else. */
+typedef enum data_use { DATA_GET = 0, DATA_PEEK = 1 } data_use_t;
+
+/* kv_get_ex waiting at most timeout_ms for the lock, for `use`. */
 int kv__data_get(kv_t *kv, const void *key, size_t key_len, void *buf, size_t cap,
-                 size_t *val_len, kv_meta_t *meta, uint32_t timeout_ms);
+                 size_t *val_len, kv_meta_t *meta, uint32_t timeout_ms, data_use_t use);
 
 /* Hands a sized struct (kv.h: kv_info_t, kv_stats_t) to a caller whose
  * struct has dst_size bytes: the first min(dst_size, src_size) bytes of
@@ -120,9 +126,10 @@ int kv__optimistic_damaged(const kv_slot_t *s, uint32_t seq);
  * *val_len set), KV_ECORRUPT; on a read-only handle KV_ETIMEDOUT when a
  * slot stayed mid-change for timeout_ms; on a writable one
  * OPTIMISTIC_CONTENDED instead of waiting.  An expired entry is absent (and
- * left in place). */
+ * left in place).  A DATA_PEEK is neither counted nor marks the entry. */
 int kv__optimistic_get(kv_t *kv, uint32_t hash, const void *key, size_t key_len, void *buf,
-                       size_t cap, size_t *val_len, kv_meta_t *meta, uint32_t timeout_ms);
+                       size_t cap, size_t *val_len, kv_meta_t *meta, uint32_t timeout_ms,
+                       data_use_t use);
 
 /* Copies n bytes out of the mapping; dst may be NULL when n is 0. */
 void kv__store_copy_out(void *dst, const unsigned char *src, size_t n);

@@ -28,6 +28,7 @@ void kv__table_init(kv_table_t *t, void *base, const kv_geometry_t *g, uint64_t 
     t->data = (unsigned char *)base + g->data_offset;
     t->alloc = (kv_alloc_t *)((unsigned char *)base + KV_ALLOC_OFFSET);
     t->hints = (kv_hints_t *)((unsigned char *)base + KV_HINTS_OFFSET);
+    t->waits = (kv_waits_t *)((unsigned char *)base + KV_WAITS_OFFSET);
     t->geo = *g;
     t->mask = g->slot_count - 1;
     t->seed = seed;

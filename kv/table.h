@@ -18,6 +18,7 @@ typedef struct kv_table {
     unsigned char *data;  /* granule 0 of the data area */
     kv_alloc_t *alloc;    /* the data area's free lists, in the header */
     kv_hints_t *hints;    /* the header's read-mostly line */
+    kv_waits_t *waits;    /* kv_watch's wait words (notify.c) */
     kv_geometry_t geo;    /* validated private copy; never re-read from the mapping */
     uint64_t mask;        /* slot_count - 1 */
     uint64_t seed;        /* XXH3 seed of this store */

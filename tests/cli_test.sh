@@ -72,7 +72,7 @@ py() {
 # ---- create ----------------------------------------------------------------
 
 expect "create new store" 0 create "$S" --slots 64 --key-max 32 --value-max 4k
-check "create says created" out_has "$S: created (memory 278576, slots 64, key_max 32, value_max 4096)"
+check "create says created" out_has "$S: created (memory 278832, slots 64, key_max 32, value_max 4096)"
 expect "create existing store" 0 create "$S"
 check "create says it already exists" out_has "$S: already exists"
 expect "create --exclusive on existing store" 3 create "$S" --exclusive
@@ -359,7 +359,7 @@ sys.exit(not (s["expirations"] >= 2 and s["cache"] is False))'
 # ---- cache stores ----------------------------------------------------------
 
 expect "create --cache" 0 create "$S5" --cache --slots 8 --value-max 16
-check "  says it is a cache" out_is "$S5: created (memory 2048, slots 8, key_max 64, value_max 16, cache)
+check "  says it is a cache" out_is "$S5: created (memory 2304, slots 8, key_max 64, value_max 16, cache)
 "
 expect "stats of a cache" 0 stats "$S5"
 check "  cache: yes" out_has "cache:           yes"
@@ -485,7 +485,7 @@ expect "get a base64-loaded value" 0 get "$S" latin1-é
 check "  bytes right" [ "$(od -An -tx1 "$TMP/out" | tr -d ' ')" = "e9" ]
 expect "dump" 0 dump "$S"
 cp "$TMP/out" "$TMP/dump1"
-check "  header first" [ "$(head -1 "$TMP/dump1")" = '{"kv_dump":2,"memory":278576,"slots":64,"key_max":32,"value_max":4096,"cache":false}' ]
+check "  header first" [ "$(head -1 "$TMP/dump1")" = '{"kv_dump":2,"memory":278832,"slots":64,"key_max":32,"value_max":4096,"cache":false}' ]
 check "  one line per entry" [ "$(wc -l <"$TMP/dump1")" -eq 15 ]
 check "  invalid UTF-8 as base64" grep -qF '{"key_b64":"/251bABrZXk=","value_b64":"AAEC/w=="}' "$TMP/dump1"
 check "  JSON escapes" grep -qF '{"key":"q\"uote\\back","value":"line1\u000aline2\u0000end"}' "$TMP/dump1"
@@ -621,7 +621,7 @@ expect "create a cache store" 0 create "$S6" --cache --slots 32 --key-max 16 --v
 "$KVCLI" put "$S6" k v
 expect "dump a cache store" 0 dump "$S6"
 cp "$TMP/out" "$TMP/cache-dump"
-check "  the header says cache" [ "$(head -1 "$TMP/cache-dump")" = '{"kv_dump":2,"memory":9872,"slots":32,"key_max":16,"value_max":100,"cache":true}' ]
+check "  the header says cache" [ "$(head -1 "$TMP/cache-dump")" = '{"kv_dump":2,"memory":10128,"slots":32,"key_max":16,"value_max":100,"cache":true}' ]
 "$KVCLI" destroy "$S6" >/dev/null
 expect "load it where the store is gone" 0 load "$S6" "$TMP/cache-dump"
 check "  into a new store" out_is "$S6: loaded 1 entries into a new store

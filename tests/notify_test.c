@@ -309,10 +309,18 @@ TEST(killed_watcher_is_harmless)
     CHECK(st.signaled);
     CHECK_EQ(spawn_wait(&w2, &st), 0);
     CHECK(st.signaled);
+    /* They left their words armed (kv_wait's and k's): one change wakes
+     * and disarms both, and later changes wake no one. */
+    kv_stats_t before = util_stats(kv);
+    CHECK_EQ(before.waits_armed, 2);
 
     CHECK_EQ(util_put(kv, "k", "2"), 0);
     CHECK(util_has_str(kv, "k", "2"));
     kv_stats_t s = util_stats(kv);
+    CHECK_EQ(s.waits_armed, 0);
+    CHECK_EQ(s.wakeups, before.wakeups + 2);
+    CHECK_EQ(util_put(kv, "k", "2b"), 0);
+    CHECK_EQ(util_stats(kv).wakeups, s.wakeups);
     CHECK_EQ(s.recoveries, 0);
     CHECK_EQ(s.holder_pid, 0);
     CHECK_EQ(kv_check(kv, NULL, 0), 0);
@@ -334,6 +342,41 @@ TEST(killed_watcher_is_harmless)
     TEST_DONE();
 }
 
+/* A watcher of one key sleeps through changes to most other keys (only
+ * those sharing its wait word, 1 in 30 by hash, wake it), still wakes for
+ * its own, and its re-reads count as no hit or miss. */
+TEST(watcher_wakes_for_its_word)
+{
+    enum { OTHERS = 600 };
+    spawn_proc_t w;
+    char k[32];
+    kv_t *kv = util_fresh(store, "word", 2048, 32, 64);
+    REQUIRE(kv);
+    REQUIRE_EQ(util_put(kv, "watched", "0"), 0);
+    REQUIRE_EQ(start_watcher(&w, "watched", util_version(kv, "watched"), 20000), 0);
+    spawn_sleep_ms(300);
+    uint64_t wakeups = util_stats(kv).wakeups;
+    for (int i = 0; i < OTHERS; i++) {
+        snprintf(k, sizeof k, "other-%d", i);
+        CHECK_EQ(util_put(kv, k, "x"), 0);
+    }
+    /* Expected about OTHERS / 30; a wake per change would be OTHERS. */
+    kv_stats_t s = util_stats(kv);
+    CHECK(s.wakeups - wakeups < OTHERS / 4);
+    int64_t t0 = util_now_ms();
+    CHECK_EQ(util_put(kv, "watched", "1"), 0);
+    CHECK_EQ(util_wait_code(&w), 0);
+    CHECK(util_now_ms() - t0 < 2000);
+    /* Two gets: this process's util_version and the watcher's check of
+     * what it reports; its wake-ups' re-reads add none (the watcher's
+     * handle folded its counts in at close). */
+    s = util_stats(kv);
+    CHECK_EQ(s.hits, 2);
+    CHECK_EQ(s.misses, 0);
+    util_dispose(kv, store);
+    TEST_DONE();
+}
+
 /* ------------------------------------------------------------------------ */
 
 static const test_case_t tests[] = {
@@ -342,6 +385,7 @@ static const test_case_t tests[] = {
     TEST_ENTRY(watch_key_processes),
     TEST_ENTRY(watch_sees_expiry),
     TEST_ENTRY(killed_watcher_is_harmless),
+    TEST_ENTRY(watcher_wakes_for_its_word),
 };
 
 static const spawn_role_t roles[] = {

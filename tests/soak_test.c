@@ -375,8 +375,9 @@ static int reader_check(void *ctx, const void *key, size_t key_len, const void *
          (j < COUNTERS ? parse_counter(val, val_len, &num)
                        : parse_value(key, key_len, val, val_len, &seq));
     if (!ok && t->bad++ < 5)
-        fprintf(stderr, "  reader: bad entry %.*s = %.*s\n", (int)key_len, (const char *)key,
-                (int)(val_len > 80 ? 80 : val_len), (const char *)val);
+        fprintf(stderr, "  reader: bad entry %.*s = %.*s (%zu bytes)\n", (int)key_len,
+                (const char *)key, (int)(val_len > 80 ? 80 : val_len), (const char *)val,
+                val_len);
     return 0;
 }
 

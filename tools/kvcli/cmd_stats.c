@@ -40,7 +40,8 @@ static const struct stat_field {
     STAT_FIELD(data_bytes, ST_U64, 0),     STAT_FIELD(data_used, ST_U64, 1),
     STAT_FIELD(data_free, ST_U64, 1),      STAT_FIELD(data_largest_free, ST_U64, 1),
     STAT_FIELD(inline_entries, ST_U64, 1), STAT_FIELD(entry_bytes, ST_U64, 1),
-    STAT_FIELD(dropped, ST_U64, 1),
+    STAT_FIELD(dropped, ST_U64, 1),        STAT_FIELD(waits_armed, ST_U32, 1),
+    STAT_FIELD(wakeups, ST_U64, 1),
 };
 
 /* Formats one stats field, for JSON if `json` (booleans differ).  Returns
