@@ -64,7 +64,7 @@ plot() {
   gnuplot <<EOF
 set terminal $term size 900,560
 set output '$png'
-set title 'kvbench: 90% get / 10% put overwrite, random keys'
+set title 'kvbench: processes on one store, random keys (get: 100% get; 90/10: 90% get / 10% put overwrite)'
 set xlabel 'processes'
 set ylabel 'ops/s, all processes together'
 set xtics (1, 2, 4)

@@ -2,9 +2,11 @@
  * bench.h — kvbench's internal interfaces: the system seam, the shared
  * inputs, the one per-operation loop, the workloads and the report.
  *
- * kvbench compares kv with peers in one run.  Each system (kv, the "floor"
- * baseline, the "bare" loop over the floor's table, the "harness" that does
- * nothing, LMDB, Redis) is one bench_sys_t in its own sys_*.c; the
+ * kvbench compares kv with peers in one run.  Each system (kv and
+ * "kv-opt", kv reading without the lock; the "floor" baseline and
+ * "floor-nolock", its get without the lock; the "bare" loop over the
+ * floor's table; the "harness" that does nothing; LMDB, Redis) is one
+ * bench_sys_t, in the sys_*.c of its kind; the
  * workloads (workloads.c, procs.c) are written once against that interface,
  * so every system runs the same operations on the same keys: keys.c fixes
  * the access order from a seed, and key_gen() below writes each key as it
@@ -143,9 +145,10 @@ typedef struct bench_sys {
     void (*close)(void *h, int destroy);
 } bench_sys_t;
 
-extern const bench_sys_t bench_sys_harness, bench_sys_bare, bench_sys_floor, bench_sys_kv,
-    bench_sys_kv_cache, bench_sys_lmdb, bench_sys_redis;
-#define BENCH_MAX_SYS 7 /* the systems above */
+extern const bench_sys_t bench_sys_harness, bench_sys_bare, bench_sys_floor,
+    bench_sys_floor_nolock, bench_sys_kv, bench_sys_kv_opt, bench_sys_kv_cache, bench_sys_lmdb,
+    bench_sys_redis;
+#define BENCH_MAX_SYS 9 /* the systems above */
 
 /* Records why the current operation failed (printf-style); returns BENCH_ERR. */
 int bench_error(const char *fmt, ...);
@@ -275,8 +278,19 @@ void ycsb_section(const bench_sys_t *const *sys, size_t n, const bench_store_t *
                   uint64_t ops);
 void procs_section(const bench_sys_t *const *sys, size_t n, const bench_store_t *s,
                    const bench_keys_t *k, const bench_opts_t *o);
-#define PROCS_REPS 3 /* multi-process runs per system and process count */
-#define PROCS_MIX_OPS 65536u /* a worker's 90/10 sequence, replayed until its deadline */
+#define PROCS_REPS 3 /* multi-process runs per system, mix and process count */
+#define PROCS_MIX_OPS 65536u /* a worker's sequence, replayed until its deadline */
+
+/* The multi-process section's operation mixes (procs.c), in the order run. */
+typedef struct procs_mix {
+    const char *name;    /* in the rows' workload, "100% get" */
+    const char *tag;     /* in the summary and the plot's series, "get" */
+    unsigned update_pct; /* share of puts (overwrites) */
+} procs_mix_t;
+#define PROCS_MIXES 2
+extern const procs_mix_t procs_mixes[PROCS_MIXES];
+/* Writes the rows' workload for mix m at nproc processes into out[0..cap). */
+void procs_workload(char *out, size_t cap, const procs_mix_t *m, unsigned nproc);
 /* Fills the keys order[from..to) of the set into the store (batched if it
  * can). */
 int bench_fill(const bench_sys_t *sys, void *h, const bench_keys_t *k, uint32_t from,
@@ -338,7 +352,8 @@ void report_row(const char *section, const char *sys, const char *store, const c
 /* One point of the processes-vs-ops/s plot. */
 void report_plot(const char *series, unsigned procs, double ops_per_s);
 /* The summaries of the rows so far: harness, bare loop, floor and kv side
- * by side with raw and net ratios; processes against one process. */
+ * by side with raw and net ratios, then harness, floor-nolock and kv-opt;
+ * processes against one process, for each mix. */
 void report_floor_check(void);
 void report_procs_scaling(void);
 /* A free-form line on stdout (and nothing in the CSV). */

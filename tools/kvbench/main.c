@@ -6,16 +6,19 @@
  *           peers' batched forms) on a small store (10k keys in 16k slots,
  *           cache-resident) and a big one (1M keys in 2M slots), and put
  *           overwrite of 4 KiB values (10k keys in 16k slots);
- *   procs   1, 2 and 4 processes, 90% get / 10% put, on the small and big
- *           stores (systems with a per-process attach: kv, the floor, the
- *           bare loop and the harness);
+ *   procs   1, 2 and 4 processes, 100% get and 90% get / 10% put, on the
+ *           small and big stores (systems with a per-process attach: kv,
+ *           kv-opt, the floor, floor-nolock, the bare loop and the harness);
  *   ycsb    YCSB A, B and C with zipfian keys over 1M records (not Redis:
  *           a network round trip per operation would dominate the run).
- * Then two summaries of those rows: the floor check (harness, bare loop,
- * floor and kv side by side, raw and net ratios) and the processes'
- * throughput against one process.  In every section the selected systems
- * run side by side, taking turns within each repetition (the VM's speed
- * drifts by tens of percent between runs; turns keep the ratios honest).
+ * kv-opt is kv with optimistic gets (KV_OPTIMISTIC), floor-nolock the floor
+ * with gets that take no lock: the pair of rows beside kv and the floor.
+ * Then summaries of those rows: the floor check (harness, bare loop, floor
+ * and kv side by side, raw and net ratios; then floor-nolock and kv-opt)
+ * and the processes' throughput against one process.  In every section
+ * the selected systems run side by side, taking turns within each
+ * repetition (the VM's speed drifts by tens of percent between runs; turns
+ * keep the ratios honest).
  * The systems are in sys_*.c, the workloads in workloads.c and procs.c.
  * --memory-workload runs memory.c's mixed-size workload instead.
  * A benchmark, not a test: it prints figures and never judges them.
@@ -28,8 +31,9 @@
 #include "bench.h"
 
 static const bench_sys_t *const systems[] = {
-    &bench_sys_kv,      &bench_sys_kv_cache, &bench_sys_floor, &bench_sys_bare,
-    &bench_sys_harness, &bench_sys_lmdb,     &bench_sys_redis,
+    &bench_sys_kv,      &bench_sys_kv_opt,       &bench_sys_kv_cache,
+    &bench_sys_floor,   &bench_sys_floor_nolock, &bench_sys_bare,
+    &bench_sys_harness, &bench_sys_lmdb,         &bench_sys_redis,
 };
 #define NSYS (sizeof systems / sizeof systems[0])
 _Static_assert(NSYS <= BENCH_MAX_SYS, "BENCH_MAX_SYS too small");
@@ -40,7 +44,8 @@ static const char usage[] =
     "               [--csv FILE] [--plot-data FILE]\n"
     "       kvbench --memory-workload [--redis-port N] [--memcached-port N]\n"
     "               [--memcached-lru-port N] [--csv FILE]\n"
-    "  systems: kv, kvcache, floor, bare, harness, lmdb, redis.\n"
+    "  systems: kv, kv-opt, kvcache, floor, floor-nolock, bare, harness, lmdb, redis\n"
+    "  (kv-opt: kv's gets without the lock; floor-nolock: the floor's likewise).\n"
     "  --quick: no big store (YCSB on the small one), fewer operations.\n"
     "  --ops: operations per repetition, for every store and YCSB (a multiple of\n"
     "  the key count when larger than it).\n"
@@ -248,8 +253,8 @@ static void run_sections(const bench_opts_t *o, const plan_t *p)
                 single_section(sys, n, &p->st[s], &p->keys[s], o);
     }
     if ((n = section_systems(o, BENCH_SEC_PROCS, sys)) != 0) {
-        report_section("== processes: 90% get / 10% put overwrite, random keys, "
-                       "ns/op = 1e9 / total ops/s ==");
+        report_section("== processes: 100% get, then 90% get / 10% put overwrite, random "
+                       "keys, ns/op = 1e9 / total ops/s ==");
         for (size_t s = ST_SMALL; s <= ST_BIG; s++)
             if (p->on[s])
                 procs_section(sys, n, &p->st[s], &p->keys[s], o);

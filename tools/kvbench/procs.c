@@ -1,16 +1,20 @@
 /*
  * procs.c — the multi-process section: 1, 2 and 4 processes sharing one
- * store, each doing 90% get / 10% put overwrite on uniformly random keys for
- * a fixed time (--duration-ms).  Total ops/s is the sum over workers of each
- * worker's operations divided by its own elapsed time.  A worker replays a
- * 90/10 sequence of PROCS_MIX_OPS key numbers made before the start (its
- * own: the seed is its index) in batches of CHECK_EVERY operations through
- * the system's run(), reading the clock between batches.
+ * store, each doing one of two mixes on uniformly random keys for a fixed
+ * time (--duration-ms): 100% get, where readers that take no lock (kv-opt,
+ * floor-nolock) can scale with the cores, and 90% get / 10% put overwrite,
+ * where the puts' lock is shared by all.  Total ops/s is the sum over
+ * workers of each worker's operations divided by its own elapsed time.  A
+ * worker replays a sequence of PROCS_MIX_OPS key numbers of its mix made
+ * before the start (its own: the seed is its index) in batches of
+ * CHECK_EVERY operations through the system's run(), reading the clock
+ * between batches.
  *
- * The parent creates and fills one store per system (kv and the floor), all
- * open at once.  For each process count the systems take turns, kv, floor,
- * kv, floor, ... for PROCS_REPS runs each, and each system's median is
- * reported, so the ratio compares runs made close in time.  A run starts
+ * The parent creates and fills one store per system (kv, kv-opt, the floor,
+ * ...), all open at once, and runs the mixes in turn on them.  For each mix
+ * and process count the systems take turns, kv, kv-opt, floor, ..., kv,
+ * kv-opt, floor, ... for PROCS_REPS runs each, and each system's median is
+ * reported, so the ratios compare runs made close in time.  A run starts
  * its workers with posix_spawn of this same binary ("kvbench --worker SYS
  * STORE ..."); a worker attaches by name through the system's attach(),
  * makes its inputs from the sizes alone (keys.c; keys come from key_gen()
@@ -37,8 +41,17 @@ extern char **environ;
 
 #define MAX_PROCS 4
 #define CHECK_EVERY 256 /* operations between clock reads: one batch */
-#define PROCS_UPDATE_PCT 10
 #define PROCS_SEED UINT64_C(1000) /* + the worker's index */
+
+const procs_mix_t procs_mixes[PROCS_MIXES] = {
+    { "100% get", "get", 0 },
+    { "90% get/10% put", "90/10", 10 },
+};
+
+void procs_workload(char *out, size_t cap, const procs_mix_t *m, unsigned nproc)
+{
+    snprintf(out, cap, "%s, %u proc%s", m->name, nproc, nproc > 1 ? "s" : "");
+}
 
 typedef struct worker {
     pid_t pid;
@@ -84,10 +97,10 @@ static int64_t worker_loop(const bench_sys_t *sys, void *h, const bench_keys_t *
     return ops;
 }
 
-/* argv: SYS STORE KEYS KEY_SIZE VAL_SIZE DURATION_MS INDEX */
+/* argv: SYS STORE KEYS KEY_SIZE VAL_SIZE DURATION_MS UPDATE_PCT INDEX */
 int procs_worker(int argc, char **argv)
 {
-    const bench_sys_t *sys = argc == 7 ? bench_find_sys(argv[0]) : NULL;
+    const bench_sys_t *sys = argc == 8 ? bench_find_sys(argv[0]) : NULL;
     bench_opts_t o = { 0 };
     bench_keys_t k;
     unsigned char *keybuf = NULL;
@@ -102,8 +115,8 @@ int procs_worker(int argc, char **argv)
     o.key_size = (uint32_t)strtoul(argv[3], NULL, 10);
     o.val_size = (uint32_t)strtoul(argv[4], NULL, 10);
     if (keys_make(&k, (uint32_t)strtoul(argv[2], NULL, 10), o.key_size, o.val_size) == 0 &&
-        mix_make(&seq, PROCS_MIX_OPS, k.count, PROCS_UPDATE_PCT, 0,
-                 PROCS_SEED + strtoull(argv[6], NULL, 10)) == 0 &&
+        mix_make(&seq, PROCS_MIX_OPS, k.count, (unsigned)strtoul(argv[6], NULL, 10), 0,
+                 PROCS_SEED + strtoull(argv[7], NULL, 10)) == 0 &&
         (keybuf = keys_buffer(&k, 1)) != NULL && sys->attach(&h, argv[1], &o) == 0 &&
         worker_warm(sys, h, &k, keybuf) == 0 && dprintf(1, "ready\n") > 0) {
         wait_for_start();
@@ -186,13 +199,14 @@ static int collect(worker_t *w, int ok, double *total)
     return ok ? bench_error("a worker failed (see its message above)") : BENCH_ERR;
 }
 
-/* One run with nproc workers; *ops_s gets the total ops/s. */
+/* One run of mix m with nproc workers; *ops_s gets the total ops/s. */
 static int run_procs(const bench_sys_t *sys, const char *store, const bench_keys_t *k,
-                     const bench_opts_t *o, unsigned nproc, double *ops_s)
+                     const bench_opts_t *o, const procs_mix_t *m, unsigned nproc,
+                     double *ops_s)
 {
-    char a[5][24], line[16];
+    char a[6][24], line[16];
     char *argv[] = { "kvbench", "--worker", (char *)sys->name, (char *)store,
-                     a[0], a[1], a[2], a[3], a[4], NULL };
+                     a[0], a[1], a[2], a[3], a[4], a[5], NULL };
     worker_t w[MAX_PROCS];
     unsigned started = 0;
     int start[2], rc = 0;
@@ -202,8 +216,9 @@ static int run_procs(const bench_sys_t *sys, const char *store, const bench_keys
     snprintf(a[1], sizeof a[1], "%u", o->key_size);
     snprintf(a[2], sizeof a[2], "%u", o->val_size);
     snprintf(a[3], sizeof a[3], "%u", o->duration_ms);
+    snprintf(a[4], sizeof a[4], "%u", m->update_pct);
     for (; started < nproc && !rc; started += !rc) {
-        snprintf(a[4], sizeof a[4], "%u", started);
+        snprintf(a[5], sizeof a[5], "%u", started);
         rc = spawn_worker(&w[started], argv, start[0]);
     }
     close(start[0]);
@@ -218,13 +233,14 @@ static int run_procs(const bench_sys_t *sys, const char *store, const bench_keys
     return rc;
 }
 
-/* One system's shared store and its runs at the current process count. */
+/* One system's shared store and its runs at the current mix and process
+ * count. */
 typedef struct shared {
     const bench_sys_t *sys;
     void *h;                  /* NULL: no store (note says why) */
     char name[128];           /* the store's name, for the workers */
     char note[256];           /* why the store or a run failed */
-    int failed;               /* a run at the current process count failed */
+    int failed;               /* a run at the current mix and count failed */
     double ops_s[PROCS_REPS]; /* total ops/s of each run */
 } shared_t;
 
@@ -249,19 +265,20 @@ static void shared_open(shared_t *sh, const bench_sys_t *sys, const bench_store_
     sh->h = NULL;
 }
 
-/* PROCS_REPS runs of nproc workers on every store, the systems taking
- * turns, then each system's row and plot point. */
+/* PROCS_REPS runs of mix m with nproc workers on every store, the systems
+ * taking turns, then each system's row and plot point. */
 static void procs_point(shared_t *sh, size_t n, const bench_store_t *s, const bench_keys_t *k,
-                        const bench_opts_t *o, unsigned nproc)
+                        const bench_opts_t *o, const procs_mix_t *m, unsigned nproc)
 {
     char name[64], series[64];
     for (size_t i = 0; i < n; i++)
         sh[i].failed = sh[i].h == NULL;
     for (unsigned rep = 0; rep < PROCS_REPS; rep++)
         for (size_t i = 0; i < n; i++)
-            if (!sh[i].failed && run_procs(sh[i].sys, sh[i].name, k, o, nproc, &sh[i].ops_s[rep]))
+            if (!sh[i].failed &&
+                run_procs(sh[i].sys, sh[i].name, k, o, m, nproc, &sh[i].ops_s[rep]))
                 shared_fail(&sh[i]);
-    snprintf(name, sizeof name, "90%% get/10%% put, %u proc%s", nproc, nproc > 1 ? "s" : "");
+    procs_workload(name, sizeof name, m, nproc);
     for (size_t i = 0; i < n; i++) {
         bench_fig_t ns = { 0, 0, 0, 0 };
         double per_op[PROCS_REPS];
@@ -271,7 +288,7 @@ static void procs_point(shared_t *sh, size_t n, const bench_store_t *s, const be
             ns = bench_figure(per_op, PROCS_REPS);
         report_row("procs", sh[i].sys->name, s->label, name, name, ns,
                    sh[i].failed ? sh[i].note : NULL);
-        snprintf(series, sizeof series, "%s/%s", sh[i].sys->name, s->label);
+        snprintf(series, sizeof series, "%s/%s/%s", sh[i].sys->name, s->label, m->tag);
         if (sh[i].sys != &bench_sys_harness) /* its ops/s would flatten the others' lines */
             report_plot(series, nproc, ns.median > 0 ? 1e9 / ns.median : 0);
     }
@@ -284,8 +301,9 @@ void procs_section(const bench_sys_t *const *sys, size_t n, const bench_store_t 
     shared_t sh[BENCH_MAX_SYS];
     for (size_t i = 0; i < n; i++)
         shared_open(&sh[i], sys[i], s, k, o);
-    for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++)
-        procs_point(sh, n, s, k, o, counts[c]);
+    for (size_t m = 0; m < PROCS_MIXES; m++)
+        for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++)
+            procs_point(sh, n, s, k, o, &procs_mixes[m], counts[c]);
     for (size_t i = 0; i < n; i++)
         if (sh[i].h)
             sys[i]->close(sh[i].h, 1);

@@ -10,10 +10,11 @@
  * workload (> 1: slower than kv); "spread" is (slowest - fastest
  * repetition) / median, the run's own measure of its noise.  The floor
  * check puts the harness, the bare loop, the floor and kv next to each
- * other; the processes summary divides throughput at 2 and 4 processes by
- * throughput at 1.  Errors travel as text: a system function that fails
- * calls bench_error(), and the section puts bench_last_error() in the
- * row's note.
+ * other, then the harness, floor-nolock and kv-opt (the gets without the
+ * lock); the processes summary divides throughput at 2 and 4 processes by
+ * throughput at 1, for each mix, store and system.  Errors travel as text:
+ * a system function that fails calls bench_error(), and the section puts
+ * bench_last_error() in the row's note.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,7 +23,7 @@
 #include "bench.h"
 
 #define MAX_ROWS 512
-#define MAX_SERIES 8
+#define MAX_SERIES 32 /* systems x stores x mixes of the processes section */
 #define MAX_POINTS 4
 
 static char last_error[256];
@@ -95,7 +96,7 @@ void report_line(const char *fmt, ...)
 
 void report_section(const char *title)
 {
-    printf("\n%s\n%-8s %-6s %-30s %10s %14s %7s %7s %7s\n", title, "system", "store",
+    printf("\n%s\n%-12s %-6s %-30s %10s %14s %7s %7s %7s\n", title, "system", "store",
            "workload", "ns/op", "ops/s", "vs kv", "spread", "on-cpu");
     fflush(stdout);
 }
@@ -133,6 +134,15 @@ static bench_fig_t find_fig(const char *section, const char *sys, const char *st
             strcmp(rows[i].store, store) == 0 && strcmp(rows[i].workload, workload) == 0)
             return rows[i].f;
     return none;
+}
+
+/* Whether system sys has a row in the section. */
+static int has_rows(const char *section, const char *sys)
+{
+    for (unsigned i = 0; i < row_count; i++)
+        if (strcmp(rows[i].section, section) == 0 && strcmp(rows[i].sys, sys) == 0)
+            return 1;
+    return 0;
 }
 
 static void keep_row(const char *section, const char *sys, const char *store,
@@ -185,7 +195,7 @@ void report_row(const char *section, const char *sys, const char *store, const c
         keep_row(section, sys, store, workload, f);
     kv = find_fig(section, "kv", store, base).median;
     ratio = f.median > 0 && kv > 0 ? f.median / kv : 0;
-    printf("%-8s %-6s %-30s", sys, store, workload);
+    printf("%-12s %-6s %-30s", sys, store, workload);
     print_num(10, 1, f.median);
     print_num(14, 0, f.median > 0 ? 1e9 / f.median : 0);
     print_num(7, 2, ratio);
@@ -201,81 +211,137 @@ void report_row(const char *section, const char *sys, const char *store, const c
 /* Summaries                                                               */
 /* ---------------------------------------------------------------------- */
 
-void report_floor_check(void)
+/* A space, then a column header in `width` columns. */
+static void print_head(int width, const char *name)
 {
-    printf("\n== floor check: ns/op (medians of the rows above); raw = kv / floor, "
-           "net = (kv - harness) / (floor - harness);\n"
-           "   floor/bare = the floor through the harness over the floor in hand-written loops;\n"
-           "   4k: the floor's put copies the value once, so its figure is a put plus one 4 KiB "
-           "memcpy ==\n%-6s %-16s %8s %8s %8s %8s %10s %6s %6s\n",
-           "store", "workload", "harness", "bare", "floor", "kv", "floor/bare", "raw", "net");
+    printf(" %*s", width, name);
+}
+
+/* The width of a column named `name`: 8, or the name's length if longer. */
+static int col_width(const char *name)
+{
+    return strlen(name) > 8 ? (int)strlen(name) : 8;
+}
+
+/* The title and column headers of a floor-check table (floor_table()). */
+static void floor_table_head(const char *title, const char *kv, const char *floor,
+                             const char *bare)
+{
+    printf("\n%s\n%-6s %-16s", title, "store", "workload");
+    print_head(8, "harness");
+    if (bare)
+        print_head(8, bare);
+    print_head(col_width(floor), floor);
+    print_head(col_width(kv), kv);
+    if (bare)
+        print_head(10, "floor/bare");
+    printf(" %6s %6s\n", "raw", "net");
+}
+
+/* One floor-check table: every single-process row of system `kv` beside
+ * the harness's, `bare`'s (NULL: no such columns) and `floor`'s figures
+ * for the same store and workload, with kv / floor raw and net.  Prints
+ * nothing when `kv` has no such row. */
+static void floor_table(const char *title, const char *kv, const char *floor, const char *bare)
+{
+    int wf = col_width(floor), wk = col_width(kv);
+    if (!has_rows("single", kv))
+        return;
+    floor_table_head(title, kv, floor, bare);
     for (unsigned i = 0; i < row_count; i++) {
         const row_t *r = &rows[i];
-        double h, bare, fl, kv = r->f.median;
-        if (strcmp(r->section, "single") != 0 || strcmp(r->sys, "kv") != 0)
+        double h, b = 0, fl, k = r->f.median;
+        if (strcmp(r->section, "single") != 0 || strcmp(r->sys, kv) != 0)
             continue;
         h = find_fig("single", "harness", r->store, r->workload).median;
-        bare = find_fig("single", "bare", r->store, r->workload).median;
-        fl = find_fig("single", "floor", r->store, r->workload).median;
+        fl = find_fig("single", floor, r->store, r->workload).median;
         printf("%-6s %-16s", r->store, r->workload);
         print_num(8, 1, h);
-        print_num(8, 1, bare);
-        print_num(8, 1, fl);
-        print_num(8, 1, kv);
-        print_num(10, 2, fl > 0 && bare > 0 ? fl / bare : 0);
-        print_num(6, 2, fl > 0 ? kv / fl : 0);
-        print_num(6, 2, h > 0 && fl > h && kv > h ? (kv - h) / (fl - h) : 0);
+        if (bare)
+            print_num(8, 1, b = find_fig("single", bare, r->store, r->workload).median);
+        print_num(wf, 1, fl);
+        print_num(wk, 1, k);
+        if (bare)
+            print_num(10, 2, fl > 0 && b > 0 ? fl / b : 0);
+        print_num(6, 2, fl > 0 ? k / fl : 0);
+        print_num(6, 2, h > 0 && fl > h && k > h ? (k - h) / (fl - h) : 0);
         printf("\n");
     }
     fflush(stdout);
 }
 
-/* ns per operation in each of nproc processes (the row holds ns per
- * operation of all of them together); 0 if there is no such row. */
-static double per_process_ns(const char *sys, const char *store, unsigned nproc)
+void report_floor_check(void)
+{
+    floor_table("== floor check: ns/op (medians of the rows above); raw = kv / floor, "
+                "net = (kv - harness) / (floor - harness);\n"
+                "   floor/bare = the floor through the harness over the floor in hand-written "
+                "loops;\n"
+                "   4k: the floor's put copies the value once, so its figure is a put plus one "
+                "4 KiB memcpy ==",
+                "kv", "floor", "bare");
+    floor_table("== floor check without the lock: kv-opt (optimistic gets) against floor-nolock "
+                "(gets with no lock at all);\n"
+                "   raw = kv-opt / floor-nolock, net as above; the puts and deletes of both take "
+                "the lock, as kv's and the floor's ==",
+                "kv-opt", "floor-nolock", NULL);
+}
+
+/* ns per operation in each of nproc processes of mix m (the row holds ns
+ * per operation of all of them together); 0 if there is no such row. */
+static double per_process_ns(const procs_mix_t *m, const char *sys, const char *store,
+                             unsigned nproc)
 {
     char name[64];
-    snprintf(name, sizeof name, "90%% get/10%% put, %u proc%s", nproc, nproc > 1 ? "s" : "");
+    procs_workload(name, sizeof name, m, nproc);
     return find_fig("procs", sys, store, name).median * nproc;
 }
 
 /* Throughput at nproc over throughput at 1; with the harness's per-op time
  * taken out of both when `net`.  0 if a figure is missing. */
-static double scaling(const char *sys, const char *store, unsigned nproc, int net)
+static double scaling(const procs_mix_t *m, const char *sys, const char *store, unsigned nproc,
+                      int net)
 {
-    double t1 = per_process_ns(sys, store, 1), tn = per_process_ns(sys, store, nproc);
+    double t1 = per_process_ns(m, sys, store, 1), tn = per_process_ns(m, sys, store, nproc);
     if (net) {
-        t1 -= per_process_ns("harness", store, 1);
-        tn -= per_process_ns("harness", store, nproc);
+        t1 -= per_process_ns(m, "harness", store, 1);
+        tn -= per_process_ns(m, "harness", store, nproc);
     }
     return t1 > 0 && tn > 0 ? nproc * t1 / tn : 0;
 }
 
+/* One line of the processes summary: sys on store, mix m. */
+static void scaling_line(const procs_mix_t *m, const char *store, const char *sys)
+{
+    int is_harness = strcmp(sys, "harness") == 0;
+    printf("%-6s %-6s %-12s", m->tag, store, sys);
+    for (unsigned n = 1; n <= 4; n *= 2) {
+        double t = per_process_ns(m, sys, store, n);
+        print_num(7, 2, t > 0 ? n * 1e3 / t : 0);
+    }
+    print_num(8, 2, scaling(m, sys, store, 2, 0));
+    print_num(8, 2, is_harness ? 0 : scaling(m, sys, store, 2, 1));
+    print_num(8, 2, scaling(m, sys, store, 4, 0));
+    print_num(8, 2, is_harness ? 0 : scaling(m, sys, store, 4, 1));
+    printf("\n");
+}
+
 void report_procs_scaling(void)
 {
-    static const char *const systems[] = { "harness", "bare", "floor", "kv" };
     static const char *const stores[] = { "small", "big" };
+    char one[64];
     printf("\n== processes: Mops/s of all processes together (medians); n/1 = throughput at n "
            "over throughput at 1,\n   net: the harness's time per operation in each process "
-           "taken out first ==\n%-6s %-8s %7s %7s %7s %8s %8s %8s %8s\n",
-           "store", "system", "1 proc", "2 procs", "4 procs", "2/1 raw", "2/1 net", "4/1 raw",
-           "4/1 net");
-    for (size_t s = 0; s < sizeof stores / sizeof stores[0]; s++)
-        for (size_t i = 0; i < sizeof systems / sizeof systems[0]; i++) {
-            const char *sys = systems[i], *store = stores[s];
-            int is_harness = i == 0;
-            if (per_process_ns(sys, store, 1) <= 0)
-                continue;
-            printf("%-6s %-8s", store, sys);
-            for (unsigned n = 1; n <= 4; n *= 2) {
-                double t = per_process_ns(sys, store, n);
-                print_num(7, 2, t > 0 ? n * 1e3 / t : 0);
-            }
-            print_num(8, 2, scaling(sys, store, 2, 0));
-            print_num(8, 2, is_harness ? 0 : scaling(sys, store, 2, 1));
-            print_num(8, 2, scaling(sys, store, 4, 0));
-            print_num(8, 2, is_harness ? 0 : scaling(sys, store, 4, 1));
-            printf("\n");
+           "taken out first; mix: get = 100%% get, 90/10 = 90%% get / 10%% put ==\n"
+           "%-6s %-6s %-12s %7s %7s %7s %8s %8s %8s %8s\n",
+           "mix", "store", "system", "1 proc", "2 procs", "4 procs", "2/1 raw", "2/1 net",
+           "4/1 raw", "4/1 net");
+    for (size_t m = 0; m < PROCS_MIXES; m++)
+        for (size_t s = 0; s < sizeof stores / sizeof stores[0]; s++) {
+            procs_workload(one, sizeof one, &procs_mixes[m], 1);
+            for (unsigned i = 0; i < row_count; i++)
+                if (strcmp(rows[i].section, "procs") == 0 &&
+                    strcmp(rows[i].store, stores[s]) == 0 && strcmp(rows[i].workload, one) == 0)
+                    scaling_line(&procs_mixes[m], stores[s], rows[i].sys);
         }
     fflush(stdout);
 }

@@ -3,10 +3,13 @@
  * API in kv.h only (what an application sees).  Stores are named memory,
  * created with key_max = --key-size and val_max = the store's value size
  * and no budget, which gives every slot room for one entry of that size.
- * Workers attach with kv_open() by name.  "kvcache" is the same store
- * created with KV_CACHE (single process only).  For the memory workload a
- * store is made for a budget in bytes (kv_options_t.memory), with kv's
- * default slot count for it ("kv") and with one slot per 2 KiB ("kv-2k").
+ * Workers attach with kv_open() by name.  "kv-opt" is the same store
+ * opened with KV_OPTIMISTIC by the parent and by every worker, so its gets
+ * read without the lock (its puts lock as kv's do); "kvcache" is the same
+ * store created with KV_CACHE (single process only).  For the memory
+ * workload a store is made for a budget in bytes (kv_options_t.memory),
+ * with kv's default slot count for it ("kv") and with one slot per 2 KiB
+ * ("kv-2k").
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,10 +77,23 @@ static int kvc_create(void **h, const char *name, const bench_store_t *s, uint32
     return create_store(h, name, 0, s->slots, o->key_size, val_size, KV_CACHE);
 }
 
+/* The same store, its handles reading without the lock. */
+static int kvo_create(void **h, const char *name, const bench_store_t *s, uint32_t val_size,
+                      const bench_opts_t *o)
+{
+    return create_store(h, name, 0, s->slots, o->key_size, val_size, KV_OPTIMISTIC);
+}
+
 static int kvs_attach(void **h, const char *name, const bench_opts_t *o)
 {
     (void)o;
     return kv_open_handle(h, name, KV_RDWR, NULL);
+}
+
+static int kvo_attach(void **h, const char *name, const bench_opts_t *o)
+{
+    (void)o;
+    return kv_open_handle(h, name, KV_RDWR | KV_OPTIMISTIC, NULL);
 }
 
 static int kvs_get(void *h, const void *key, size_t klen, void *buf, size_t cap)
@@ -120,6 +136,16 @@ const bench_sys_t bench_sys_kv = {
     .sections = BENCH_SEC_SINGLE | BENCH_SEC_PROCS | BENCH_SEC_YCSB,
     .create = kvs_create,
     .attach = kvs_attach,
+    .run = kvs_run,
+    .clear = kvs_clear,
+    .close = kvs_close,
+};
+
+const bench_sys_t bench_sys_kv_opt = {
+    .name = "kv-opt",
+    .sections = BENCH_SEC_SINGLE | BENCH_SEC_PROCS | BENCH_SEC_YCSB,
+    .create = kvo_create,
+    .attach = kvo_attach,
     .run = kvs_run,
     .clear = kvs_clear,
     .close = kvs_close,
