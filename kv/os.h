@@ -34,7 +34,10 @@ enum {
                                * so read permission suffices and no store
                                * byte can be written through it; the attach
                                * lock is taken shared (never alone), and no
-                               * mutex call is made on such an object */
+                               * mutex call is made on such an object (one
+                               * that is made all the same is refused with
+                               * KV_ERDONLY, never a fault).  Never with
+                               * OS_OPEN_CREATE (KV_EINVAL) */
 };
 
 /* Who owns an existing object: the core lets a caller attach to another
@@ -110,7 +113,7 @@ int kv__os_object_size(os_object_t *obj, uint64_t *size);
  * reserved now (posix_fallocate / SetEndOfFile), so that running out of
  * room fails here (KV_ENOSPC), never later with SIGBUS.  Whatever the
  * object held before is gone (an unformatted object re-created in place).
- * Only called while attached alone. */
+ * Only called while attached alone (KV_ERDONLY on a read-only object). */
 int kv__os_object_reserve(os_object_t *obj, uint64_t size);
 
 /* Maps `size` bytes of the object (read-write, or read-only for an object
@@ -122,13 +125,16 @@ int kv__os_object_map(os_object_t *obj, uint64_t size, void **addr);
 int kv__os_object_share(os_object_t *obj);
 
 /* Writes the mapping to its backing file and waits (msync); no-op for named
- * memory. */
+ * memory.  Through a read-only object Windows cannot wait for the disk's
+ * cache (FlushFileBuffers needs write access): the pages are written, no
+ * more. */
 int kv__os_object_flush(os_object_t *obj);
 
 /* For a closing handle only: 1 if the attach lock could be taken
  * exclusively at once, so no other process has the object open and none
- * can open it before this one closes; else 0.  Either way this handle's
- * attach lock may be gone (a conversion is not atomic): close it next. */
+ * can open it before this one closes; else 0 (always for a read-only
+ * object, which is never alone).  Either way this handle's attach lock may
+ * be gone (a conversion is not atomic): close it next. */
 int kv__os_object_last_one(os_object_t *obj);
 
 /* Unmaps, releases the attach lock and closes.  NULL is accepted. */
@@ -152,7 +158,10 @@ enum { OS_LOCK_OK = 0, OS_LOCK_OWNER_DIED = 1, OS_LOCK_BUSY = 2 };
 uint32_t kv__os_mutex_abi(void);
 
 /* Formats a fresh, unlocked, process-shared robust mutex in the header's
- * lock area (KV_LOCK_AREA bytes).  Only called while attached alone. */
+ * lock area (KV_LOCK_AREA bytes).  Only called while attached alone.
+ *
+ * On a read-only object init, trylock and lock return KV_ERDONLY, and
+ * unlock and consistent do nothing: it may not write the lock. */
 int kv__os_mutex_init(os_object_t *obj);
 
 /* Locks if the mutex is free, without waiting and without a system call.
@@ -178,11 +187,15 @@ void kv__os_mutex_unlock(os_object_t *obj);
  * step, so a change made before the sleep is never missed.  Works across
  * processes.  Returns 0 (woken, or the word differed: the caller rechecks),
  * KV_ETIMEDOUT, or KV_EINTR (a signal handler ran meanwhile: the caller
- * returns, so a handler that sets a flag is seen at once). */
+ * returns, so a handler that sets a flag is seen at once).  Through a
+ * read-only object, which may not write the mapping, the sleep is uncounted
+ * (Windows looks at the word every millisecond or so; POSIX sleeps on the
+ * futex), so no writer knows to wake it: notify.c keeps such naps short. */
 int kv__os_wait(os_object_t *obj, _Atomic uint32_t *word, uint32_t expected,
                 uint32_t timeout_ms);
 
-/* Wakes every process sleeping in kv__os_wait on obj's `word`. */
+/* Wakes every process sleeping in kv__os_wait on obj's `word`.  Windows
+ * ignores a call through a read-only object (only writers wake). */
 void kv__os_wake_all(os_object_t *obj, _Atomic uint32_t *word);
 
 /* ---- small services --------------------------------------------------- */

@@ -5,7 +5,8 @@
  * (KV_EFORKED), running out of file descriptors (KV_EMFILE, not the generic
  * KV_EIO), and waits that never outlive their own timeout: kv_watch on a
  * stuck lock answers KV_ETIMEDOUT on time and writes nothing, and a signal
- * handler ends kv_wait/kv_watch with KV_EINTR.
+ * handler ends kv_wait/kv_watch with KV_EINTR; and a read-only handle's
+ * OS object refuses, rather than faults on, whatever would write the store.
  *
  * A stuck lock is a helper process (this binary in the "holdlock" role)
  * that takes the store's mutex through the library's own lock entry and
@@ -48,6 +49,20 @@ static int role_holdlock(int argc, char **argv)
     fflush(stdout);
     spawn_sleep_ms((unsigned)strtoul(argv[2], NULL, 10));
     return 0;
+}
+
+/* "put-now STORE KEY": puts KEY with lock timeout 0, so it fails unless the
+ * store's mutex is free.  Exits 0 if the put succeeded. */
+static int role_put_now(int argc, char **argv)
+{
+    kv_t *kv = argc == 3 ? util_role_open("put-now", argv[1]) : NULL;
+    int rc;
+    if (!kv)
+        return 2;
+    kv_set_timeout(kv, 0);
+    rc = util_put(kv, argv[2], "now");
+    kv_close(kv);
+    return rc == 0 ? 0 : 1;
 }
 
 /* Starts a lock holder on `name` and returns once it holds the lock (a
@@ -193,6 +208,65 @@ TEST(watch_on_stuck_lock)
     CHECK_EQ(kv_stats(kv, &s), 0);
     CHECK_EQ(s.recoveries, 1);
     util_dispose(kv, store);
+    TEST_DONE();
+}
+
+/* ------------------------------------------------------------------------ */
+/* A read-only handle's object                                              */
+/* ------------------------------------------------------------------------ */
+
+/* Through `name`'s read-only handle, the OS layer refuses what would write
+ * the store or take its mutex (KV_ERDONLY, where a call on its read-only
+ * mapping would fault), says it is never alone, and still waits on the
+ * change word: a timeout when it holds what is expected, at once when not.
+ * Afterwards another process locks at once (no thread here holds the
+ * mutex: a Win32 mutex is recursive, so this thread's put would not tell)
+ * and the reader sees its put.  Returns TEST_FAIL early if the handle
+ * cannot be opened; failures are counted either way. */
+static int read_only_object(kv_t *kv, const char *name)
+{
+    const char *args[] = { name, "other", NULL };
+    spawn_proc_t p;
+    kv_t *ro = NULL;
+    uint32_t seq;
+    REQUIRE_EQ(kv_open(&ro, name, 0, NULL), 0);
+    CHECK_EQ(kv__os_mutex_trylock(ro->obj), KV_ERDONLY);
+    CHECK_EQ(kv__os_mutex_lock(ro->obj, 10), KV_ERDONLY);
+    kv__os_mutex_consistent(ro->obj); /* both do nothing: it never locked */
+    kv__os_mutex_unlock(ro->obj);
+    CHECK_EQ(kv__os_mutex_init(ro->obj), KV_ERDONLY);
+    CHECK_EQ(kv__os_object_reserve(ro->obj, ro->object_size), KV_ERDONLY);
+    CHECK_EQ(kv__os_object_last_one(ro->obj), 0);
+    seq = atomic_load_explicit(&ro->hdr->change_seq, memory_order_acquire);
+    CHECK_EQ(kv__os_wait(ro->obj, &ro->hdr->change_seq, seq, 20), KV_ETIMEDOUT);
+    CHECK_EQ(kv__os_wait(ro->obj, &ro->hdr->change_seq, seq + 1, 5000), 0);
+    kv__os_wake_all(ro->obj, &ro->hdr->change_seq);
+    CHECK_EQ(util_put(ro, "k", "x"), KV_ERDONLY);
+    REQUIRE_EQ(spawn_role(&p, "put-now", args, NULL), 0);
+    CHECK_EQ(util_wait_code(&p), 0);
+    CHECK(util_has_str(ro, "other", "now"));
+    CHECK(util_has_str(ro, "k", "1"));
+    kv_close(ro);
+    CHECK_EQ(util_put(kv, "k", "2"), 0);
+    TEST_DONE();
+}
+
+TEST(read_only_object_refuses_writes)
+{
+    char dir[512], path[600];
+    kv_t *kv = util_fresh(store, "roobj", 64, 16, 32), *file = NULL;
+    REQUIRE(kv);
+    REQUIRE_EQ(util_put(kv, "k", "1"), 0);
+    read_only_object(kv, store);
+    util_dispose(kv, store);
+    REQUIRE_EQ(util_tmpdir(dir, sizeof dir), 0);
+    snprintf(path, sizeof path, "%s/roobj.kv", dir);
+    REQUIRE_EQ(util_create(&file, path, 64, 16, 32), 0);
+    REQUIRE_EQ(util_put(file, "k", "1"), 0);
+    read_only_object(file, path);
+    kv_close(file);
+    CHECK_EQ(kv_unlink(path), 0);
+    util_rmdir(dir);
     TEST_DONE();
 }
 
@@ -350,6 +424,7 @@ TEST(out_of_file_descriptors)
 
 static const spawn_role_t roles[] = {
     { "holdlock", role_holdlock },
+    { "put-now", role_put_now },
 #if TEST_POSIX
     { "nofile", role_nofile },
 #endif
@@ -359,6 +434,7 @@ static const test_case_t tests[] = {
     TEST_ENTRY(options_carry_their_size),
     TEST_ENTRY(stats_and_info_carry_their_size),
     TEST_ENTRY(watch_on_stuck_lock),
+    TEST_ENTRY(read_only_object_refuses_writes),
     TEST_ENTRY(wait_interrupted_by_signal),
     TEST_ENTRY(handle_after_fork),
     TEST_ENTRY(out_of_file_descriptors),

@@ -3,7 +3,8 @@
  * change and never with a read or a failed write; kv_wait returns at once
  * when the generation moved already, else when a change comes or its
  * timeout passes (measured); kv_watch wakes for its key only — written,
- * deleted, created, or expired with nothing written at all.
+ * deleted, created, or expired with nothing written at all; through a
+ * read-only handle too, which polls.
  *
  * Watchers and writers are this binary re-executed in a role (spawn.h),
  * never fork()ed: watcher processes blocked in kv_wait/kv_watch that a
@@ -48,19 +49,31 @@ static int role_put(int argc, char **argv)
 
 /* "wait STORE SEEN TIMEOUT_MS": kv_wait.  Exits 0 if woken with a
  * generation other than SEEN, 1 if the timeout passed with none, 2 on
- * anything else. */
-static int role_wait(int argc, char **argv)
+ * anything else.  "wait-ro": the same through a read-only handle. */
+static int wait_as(int argc, char **argv, kv_t *kv)
 {
-    kv_t *kv = argc == 4 ? util_role_open("wait", argv[1]) : NULL;
     uint64_t seen = argc == 4 ? arg_u64(argv[2]) : 0, g = seen;
     int rc;
-    if (!kv)
+    if (!kv || argc != 4)
         return 2;
     rc = kv_wait(kv, seen, (uint32_t)arg_u64(argv[3]), &g);
     kv_close(kv);
     if (rc != 0)
         return 2;
     return g != seen ? 0 : 1;
+}
+
+static int role_wait(int argc, char **argv)
+{
+    return wait_as(argc, argv, argc == 4 ? util_role_open("wait", argv[1]) : NULL);
+}
+
+static int role_wait_ro(int argc, char **argv)
+{
+    kv_t *kv = NULL;
+    if (argc == 4 && kv_open(&kv, argv[1], 0, NULL) != 0)
+        fprintf(stderr, "  wait-ro: cannot open %s read-only\n", argv[1]);
+    return wait_as(argc, argv, kv);
 }
 
 /* "watch STORE KEY SEEN TIMEOUT_MS": kv_watch.  Exits 0 if woken and the key
@@ -231,6 +244,58 @@ TEST(wait_woken_by_writer_process)
     TEST_DONE();
 }
 
+/* Read-only handles wait by polling (they may not count themselves as
+ * waiters): two read-only waiter processes and a counted one beside them
+ * are all woken by one writer's put; in this process a read-only kv_wait
+ * times out with nothing changed, and kv_wait and kv_watch see a writer
+ * process's put within the poll. */
+TEST(wait_read_only_processes)
+{
+    enum { READERS = 2 };
+    spawn_proc_t ro[READERS], counted, writer;
+    kv_t *kv = util_fresh(store, "waitro", 64, 32, 64), *rd = NULL;
+    char s[32];
+    REQUIRE(kv);
+    uint64_t g0 = util_generation(kv), g = 0, v = 0;
+    snprintf(s, sizeof s, "%llu", (unsigned long long)g0);
+    for (int i = 0; i < READERS; i++)
+        REQUIRE_EQ(start(&ro[i], "wait-ro", store, s, "10000", NULL), 0);
+    REQUIRE_EQ(start_waiter(&counted, g0, 10000), 0);
+    spawn_sleep_ms(300); /* let them block (not needed for correctness) */
+    REQUIRE_EQ(start(&writer, "put", store, "k", "v", "0"), 0);
+    int64_t t0 = util_now_ms();
+    CHECK_EQ(util_wait_code(&writer), 0);
+    for (int i = 0; i < READERS; i++)
+        CHECK_EQ(util_wait_code(&ro[i]), 0);
+    CHECK_EQ(util_wait_code(&counted), 0);
+    int64_t took = util_now_ms() - t0;
+    printf("  2 read-only and 1 counted waiter woken %lld ms after the writer started\n",
+           (long long)took);
+    CHECK(took < 3000);
+
+    REQUIRE_EQ(kv_open(&rd, store, 0, NULL), 0);
+    g0 = util_generation(rd);
+    t0 = util_now_ms();
+    CHECK_EQ(kv_wait(rd, g0, 200, &g), 0);
+    took = util_now_ms() - t0;
+    CHECK(g == g0 && took >= 190 && took < 3000);
+    REQUIRE_EQ(start(&writer, "put", store, "k", "w", "300"), 0);
+    t0 = util_now_ms();
+    CHECK_EQ(kv_wait(rd, g0, 10000, &g), 0);
+    took = util_now_ms() - t0;
+    CHECK(g > g0 && took >= 250 && took < 3000);
+    CHECK_EQ(util_wait_code(&writer), 0);
+    uint64_t seen = util_version(rd, "k");
+    REQUIRE_EQ(start(&writer, "put", store, "k", "x", "300"), 0);
+    CHECK_EQ(kv_watch(rd, "k", 1, seen, 10000, &v), 0);
+    CHECK(v != seen && v == util_version(rd, "k"));
+    CHECK_EQ(util_wait_code(&writer), 0);
+    CHECK(util_has_str(rd, "k", "x"));
+    kv_close(rd);
+    util_dispose(kv, store);
+    TEST_DONE();
+}
+
 /* kv_watch in a process ignores other keys, wakes on a write of its key and
  * on its deletion, and on its creation when watched absent. */
 TEST(watch_key_processes)
@@ -382,6 +447,7 @@ TEST(watcher_wakes_for_its_word)
 static const test_case_t tests[] = {
     TEST_ENTRY(generation_and_wait_in_process),
     TEST_ENTRY(wait_woken_by_writer_process),
+    TEST_ENTRY(wait_read_only_processes),
     TEST_ENTRY(watch_key_processes),
     TEST_ENTRY(watch_sees_expiry),
     TEST_ENTRY(killed_watcher_is_harmless),
@@ -391,6 +457,7 @@ static const test_case_t tests[] = {
 static const spawn_role_t roles[] = {
     { "put", role_put },
     { "wait", role_wait },
+    { "wait-ro", role_wait_ro },
     { "watch", role_watch },
 };
 

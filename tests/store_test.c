@@ -617,6 +617,75 @@ TEST(read_only_handle)
     TEST_DONE();
 }
 
+/* Counts the entries kv_next returns (keys only). */
+static long count_entries(kv_t *kv)
+{
+    char k[64];
+    uint64_t cursor = 0;
+    long n = 0;
+    kv_entry_t e = { k, sizeof k, 0, NULL, 0, 0 };
+    while (kv_next(kv, &cursor, &e) == 0)
+        n++;
+    return n;
+}
+
+/* A file store through a read-only handle: every read works (get, next,
+ * count, ttl, stats, wait), kv_flush too, and every call that writes is
+ * KV_ERDONLY and changes nothing.  The file is made read-only first (chmod
+ * 0444; on Windows the read-only attribute), which a read-only handle
+ * opens and a writable one cannot (unless POSIX root, who may write it). */
+TEST(read_only_file_handle)
+{
+    char dir[512], path[600], report[64];
+    kv_options_t o = util_options(64, 16, 64);
+    kv_t *kv = NULL, *ro = NULL;
+    kv_stats_t st;
+    uint64_t n = 0, g = 0, g2 = 0, purged = 0;
+    int64_t ttl = 0, result = 0;
+    REQUIRE_EQ(util_tmpdir(dir, sizeof dir), 0);
+    snprintf(path, sizeof path, "%s/ro.kv", dir);
+    o.mode = 0644;
+    REQUIRE_EQ(kv_open(&kv, path, KV_RDWR | KV_CREATE, &o), 0);
+    REQUIRE_EQ(util_fill(kv, "r", 10), 0);
+    REQUIRE_EQ(util_put_ttl(kv, "t", "1", 600000), 0);
+    kv_close(kv);
+    REQUIRE_EQ(chmod(path, 0444), 0);
+    int rc = kv_open(&kv, path, KV_RDWR, NULL);
+    CHECK(rc == KV_EPERM || (TEST_POSIX && geteuid() == 0 && rc == 0));
+    if (rc == 0)
+        kv_close(kv);
+    REQUIRE_EQ(kv_open(&ro, path, 0, NULL), 0);
+    CHECK_EQ(util_verify(ro, "r", 10), 0);
+    CHECK_EQ(kv_count(ro, &n), 0);
+    CHECK_EQ(n, 11);
+    CHECK_EQ(count_entries(ro), 11);
+    CHECK(kv_ttl(ro, "t", 1, &ttl) == 0 && ttl > 0);
+    STATS(ro, st);
+    CHECK_EQ(st.read_mode, KV_READ_ONLY);
+    CHECK_EQ(kv_generation(ro, &g), 0);
+    CHECK_EQ(kv_wait(ro, g, 30, &g2), 0); /* nothing changes: it times out */
+    CHECK_EQ(g2, g);
+    CHECK_EQ(kv_flush(ro), 0);
+    CHECK_EQ(util_put(ro, "r1", "changed"), KV_ERDONLY);
+    CHECK_EQ(util_put(ro, "new", "x"), KV_ERDONLY);
+    CHECK_EQ(kv_del(ro, "r1", 2), KV_ERDONLY);
+    CHECK_EQ(kv_incr(ro, "t", 1, 1, &result), KV_ERDONLY);
+    CHECK_EQ(kv_purge_expired(ro, &purged), KV_ERDONLY);
+    CHECK_EQ(kv_clear(ro), KV_ERDONLY);
+    CHECK_EQ(kv_check(ro, report, sizeof report), KV_ERDONLY);
+    CHECK(util_has_str(ro, "t", "1"));
+    CHECK_EQ(kv_close(ro), 0);
+    REQUIRE_EQ(chmod(path, 0600), 0);
+    REQUIRE_EQ(kv_open(&kv, path, KV_RDWR, NULL), 0);
+    CHECK_EQ(util_verify(kv, "r", 10), 0);
+    CHECK(util_has_str(kv, "t", "1"));
+    CHECK_EQ(kv_check(kv, report, sizeof report), 0);
+    kv_close(kv);
+    CHECK_EQ(kv_unlink(path), 0);
+    util_rmdir(dir);
+    TEST_DONE();
+}
+
 TEST(file_backed_persists)
 {
     char dir[512], path[600];
@@ -1047,6 +1116,7 @@ static const test_case_t tests[] = {
     TEST_ENTRY(iterate_keys_only),
     TEST_ENTRY(iterate_keys_only_bad_cap),
     TEST_ENTRY(read_only_handle),
+    TEST_ENTRY(read_only_file_handle),
     TEST_ENTRY(file_backed_persists),
     TEST_ENTRY(open_close_no_leak),
     TEST_ENTRY(flush_named_memory),

@@ -457,6 +457,9 @@ int kv__os_object_open(const char *name, unsigned flags, uint32_t mode, uint32_t
     /* Before any handle exists, so no fork can copy a handle unnoticed. */
     pthread_once(&forks_watched, watch_forks);
     memset(found, 0, sizeof *found);
+    /* A new object is formatted, i.e. written: never through a read-only one. */
+    if ((flags & OS_OPEN_READ) && (flags & OS_OPEN_CREATE))
+        return KV_EINVAL;
     if ((rc = find_place(name, (flags & OS_OPEN_FILE) != 0, &pl, why)) != 0)
         return rc;
     if (!(obj = calloc(1, sizeof *obj))) {
@@ -530,6 +533,8 @@ int kv__os_object_size(os_object_t *obj, uint64_t *size)
 
 int kv__os_object_reserve(os_object_t *obj, uint64_t size)
 {
+    if (obj->read_only)
+        return KV_ERDONLY; /* only a creator alone reserves (os.h) */
     /* Truncating first turns whatever was there into zeros.
      * posix_fallocate returns the error instead of setting errno; unlike
      * ftruncate it allocates every page now, so a full tmpfs or disk fails
@@ -570,7 +575,10 @@ int kv__os_object_last_one(os_object_t *obj)
 {
     /* The OFD lock first: fcntl converts atomically, so a failure keeps the
      * shared hold.  Then the flock, which no one else can hold shared if
-     * the OFD lock was had (every opener takes both). */
+     * the OFD lock was had (every opener takes both).  A reader is never
+     * alone (os.h). */
+    if (obj->read_only)
+        return 0;
     return ofd_lock(obj->fd, LOCK_EX, F_OFD_SETLK) == 0 && try_lock(obj->fd, LOCK_EX) == 0;
 }
 
@@ -609,6 +617,8 @@ int kv__os_mutex_init(os_object_t *obj)
 {
     pthread_mutexattr_t attr;
     int e;
+    if (obj->read_only)
+        return KV_ERDONLY; /* never alone, and its mapping is PROT_READ */
     memset(store_mutex(obj), 0, KV_LOCK_AREA);
     if (pthread_mutexattr_init(&attr) != 0)
         return KV_EIO;
@@ -681,8 +691,13 @@ static int timed_lock(pthread_mutex_t *m, uint32_t timeout_ms)
 #endif
 }
 
+/* A read-only object's mapping is PROT_READ: locking there would fault on
+ * the lock word, so the mutex calls refuse it (os.h) rather than crash if
+ * the core ever reached them through one. */
 int kv__os_mutex_trylock(os_object_t *obj)
 {
+    if (obj->read_only)
+        return KV_ERDONLY;
     return lock_result(pthread_mutex_trylock(store_mutex(obj)));
 }
 
@@ -725,6 +740,8 @@ static int looks_free(pthread_mutex_t *m)
 int kv__os_mutex_lock(os_object_t *obj, uint32_t timeout_ms)
 {
     pthread_mutex_t *m = store_mutex(obj);
+    if (obj->read_only)
+        return KV_ERDONLY;
     for (int i = 0, pause = 1; i < SPIN_LIMIT; i++) {
         if (looks_free(m)) {
             int e = pthread_mutex_trylock(m);
@@ -741,12 +758,14 @@ int kv__os_mutex_lock(os_object_t *obj, uint32_t timeout_ms)
 
 void kv__os_mutex_consistent(os_object_t *obj)
 {
-    pthread_mutex_consistent(store_mutex(obj));
+    if (!obj->read_only) /* it never locked */
+        pthread_mutex_consistent(store_mutex(obj));
 }
 
 void kv__os_mutex_unlock(os_object_t *obj)
 {
-    pthread_mutex_unlock(store_mutex(obj));
+    if (!obj->read_only)
+        pthread_mutex_unlock(store_mutex(obj));
 }
 
 /* ---------------------------------------------------------------------- */

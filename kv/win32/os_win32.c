@@ -45,6 +45,12 @@
  * live store with a POSIX one (KV_EVERSION).  Every mutex and wait call
  * gets the object (os.h), which holds the kernel handles.
  *
+ * A read-only handle (OS_OPEN_READ) opens the file GENERIC_READ and maps
+ * PAGE_READONLY / FILE_MAP_READ, takes the attach lock shared only, and
+ * opens neither the store mutex nor the notify semaphore: it never locks,
+ * and it waits by looking at the word (kv__os_wait).  Named memory's open
+ * guard is the only kernel object it opens, with SYNCHRONIZE alone.
+ *
  * A store file written on Linux opens here: the header format is the same
  * and only lock_abi differs, and store.c adopts a store whose lock area
  * another layer formatted when this process is alone with it.  Alone means
@@ -106,8 +112,15 @@ _Static_assert(sizeof(win_lock_area_t) <= KV_LOCK_AREA, "fits the lock area");
 
 enum { ATTACH_NONE = 0, ATTACH_SHARED = 1, ATTACH_EXCLUSIVE = 2 };
 
+/* A read-only object (OS_OPEN_READ) is opened with GENERIC_READ and mapped
+ * PAGE_READONLY / FILE_MAP_READ, so read permission suffices and no store
+ * byte can be written through it.  It holds no store mutex and no notify
+ * semaphore (mutex and notify stay NULL): the core never locks through it,
+ * and its waits poll (see kv__os_wait).  Named memory's open guard is the
+ * one kernel object it uses, with SYNCHRONIZE alone. */
 struct os_object {
     int is_file;
+    int read_only;       /* OS_OPEN_READ */
     HANDLE file;         /* file-backed: the file; the attach lock is on it */
     HANDLE section;      /* the file-mapping object (named memory: created at reserve) */
     HANDLE guard;        /* named memory: the open guard */
@@ -249,13 +262,16 @@ static wchar_t *file_path(const char *name)
 /* ---------------------------------------------------------------------- */
 
 /* SDDL rights for three permission bits (r, w, x ignored): read and write
- * is everything, as an O_RDWR open on POSIX needs both. */
+ * is everything, as an O_RDWR open on POSIX needs both.  Read alone is
+ * GENERIC_READ | SYNCHRONIZE (hex: SDDL has no token for the latter): a
+ * read-only handle waits on named memory's open guard, and GENERIC_READ of
+ * a mutex does not include the right to wait on it (a file's does). */
 static const wchar_t *sddl_rights(uint32_t bits)
 {
     if ((bits & 6) == 6)
         return L"GA";
     if (bits & 4)
-        return L"GR";
+        return L"0x80100000";
     if (bits & 2)
         return L"GW";
     return NULL;
@@ -335,10 +351,14 @@ static void secattr_free(secattr_t *s)
 /* Objects: the pieces                                                     */
 /* ---------------------------------------------------------------------- */
 
-/* Opens (or creates, with `sa`) the store mutex and the notify semaphore. */
+/* Opens (or creates, with `sa`) the store mutex and the notify semaphore;
+ * a read-only object needs neither (see struct os_object) and opens
+ * nothing, so it needs no right on them at all. */
 static int open_sync_objects(os_object_t *obj, SECURITY_ATTRIBUTES *sa)
 {
     wchar_t name[OBJ_NAME_MAX];
+    if (obj->read_only)
+        return 0;
     object_name(obj->base, L":lock", name);
     obj->mutex = CreateMutexW(sa, FALSE, name);
     if (!obj->mutex)
@@ -385,14 +405,17 @@ static void attach_unlock(os_object_t *obj)
     obj->attach = ATTACH_NONE;
 }
 
-/* Opens or creates the file; *created says which.  CREATE_NEW first, so
- * creation is known rather than guessed.  FILE_FLAG_OPEN_REPARSE_POINT opens
+/* Opens or creates the file (a read-only object: GENERIC_READ, and never
+ * creates); *created says which.  CREATE_NEW first, so creation is known
+ * rather than guessed.  FILE_FLAG_OPEN_REPARSE_POINT opens
  * a symlink or junction itself instead of its target (O_NOFOLLOW's twin);
  * check_regular then refuses it. */
 static int open_file(os_object_t *obj, const char *name, unsigned flags,
                      SECURITY_ATTRIBUTES *sa)
 {
-    const DWORD access = GENERIC_READ | GENERIC_WRITE;
+    const DWORD access = obj->read_only ? GENERIC_READ : GENERIC_READ | GENERIC_WRITE;
+    /* Every opener shares read, write and delete, whatever it asks for
+     * itself: a reader must not lock writers out, nor they it. */
     const DWORD share = FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE;
     const DWORD attrs = FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT;
     if (!(obj->path = file_path(name)))
@@ -412,8 +435,9 @@ static int open_file(os_object_t *obj, const char *name, unsigned flags,
 }
 
 /* Refuses anything but a plain disk file; *size gets its size. */
-static int check_regular(HANDLE file, const char *name, uint64_t *size, os_why_t *why)
+static int check_regular(const os_object_t *obj, const char *name, uint64_t *size, os_why_t *why)
 {
+    HANDLE file = obj->file;
     BY_HANDLE_FILE_INFORMATION fi;
     LARGE_INTEGER sz;
     if (GetFileType(file) != FILE_TYPE_DISK) {
@@ -430,20 +454,28 @@ static int check_regular(HANDLE file, const char *name, uint64_t *size, os_why_t
         kv__why(why, "%s is a directory, not a kv store", name);
         return KV_ECORRUPT;
     }
-    /* A store is always mapped for writing, which Windows refuses on a
-     * read-only file; said here too because wine run as root lets the open
-     * through (unix root may write any file). */
-    if (fi.dwFileAttributes & FILE_ATTRIBUTE_READONLY)
+    /* A writable handle maps the store for writing, which Windows refuses on
+     * a read-only file; said here too because wine run as root lets the open
+     * through (unix root may write any file).  A read-only handle reads it. */
+    if ((fi.dwFileAttributes & FILE_ATTRIBUTE_READONLY) && !obj->read_only)
         return KV_EPERM;
     *size = (uint64_t)sz.QuadPart;
     return 0;
+}
+
+/* The access of a view, and of a named section opened for one: a read-only
+ * object's view cannot be written (a store through it faults), so nothing
+ * it reaches by mistake can change the store. */
+static DWORD view_access(const os_object_t *obj)
+{
+    return obj->read_only ? FILE_MAP_READ : FILE_MAP_READ | FILE_MAP_WRITE;
 }
 
 /* Maps the whole section and returns its size (whole pages). */
 static int map_whole(os_object_t *obj, uint64_t *size)
 {
     MEMORY_BASIC_INFORMATION mbi;
-    void *p = MapViewOfFile(obj->section, FILE_MAP_READ | FILE_MAP_WRITE, 0, 0, 0);
+    void *p = MapViewOfFile(obj->section, view_access(obj), 0, 0, 0);
     if (!p)
         return last_error();
     if (VirtualQuery(p, &mbi, sizeof mbi) == 0) {
@@ -472,7 +504,7 @@ static int attach_new_file(os_object_t *obj, const char *name, uint32_t timeout_
 {
     for (uint32_t waited = 0;; waited++) {
         int alone = attach_lock(obj, ATTACH_EXCLUSIVE, 0) == 0;
-        int rc = check_regular(obj->file, name, size, why);
+        int rc = check_regular(obj, name, size, why);
         if (rc)
             return rc;
         if (*size != 0)
@@ -488,31 +520,45 @@ static int attach_new_file(os_object_t *obj, const char *name, uint32_t timeout_
 }
 
 /* A file-backed store: open, take the attach lock as os_posix.c does with
- * flock, name the sync objects after the file's identity. */
+ * flock (shared only, read-only: it may neither format nor repair), name the
+ * sync objects after the file's identity. */
 static int open_file_store(os_object_t *obj, const char *name, unsigned flags,
                            uint32_t timeout_ms, secattr_t *sec, uint64_t *size, os_why_t *why)
 {
     int rc = open_file(obj, name, flags, &sec->sa);
     if (rc)
         return rc;
-    if ((rc = check_regular(obj->file, name, size, why)) != 0 || (flags & OS_OPEN_PROBE))
+    if ((rc = check_regular(obj, name, size, why)) != 0 || (flags & OS_OPEN_PROBE))
         return rc;
     if (obj->created)
         rc = attach_new_file(obj, name, timeout_ms, size, why);
-    else if (attach_lock(obj, ATTACH_EXCLUSIVE, 0) != 0)
-        rc = attach_lock(obj, ATTACH_SHARED, timeout_ms);
+    else if (obj->read_only || attach_lock(obj, ATTACH_EXCLUSIVE, 0) != 0)
+        rc = attach_lock(obj, ATTACH_SHARED, timeout_ms); /* read-only: never alone */
     if (rc)
         return rc;
     obj->alone = obj->attach == ATTACH_EXCLUSIVE;
     /* The size again: it may have grown while we waited for the lock. */
-    if ((rc = check_regular(obj->file, name, size, why)) != 0 ||
+    if ((rc = check_regular(obj, name, size, why)) != 0 ||
         (rc = file_base(obj->file, obj->base)) != 0)
         return rc;
     return open_sync_objects(obj, &sec->sa);
 }
 
+/* Opens (or creates) named memory's open guard.  A read-only object waits
+ * on it too, so that it never maps a section a creator is still
+ * formatting, but asks for SYNCHRONIZE alone: waiting and releasing need
+ * nothing more (CreateMutexExW opens an existing guard with the access
+ * asked, where CreateMutexW asks for all of it). */
+static HANDLE open_guard(const os_object_t *obj, SECURITY_ATTRIBUTES *sa, const wchar_t *name)
+{
+    if (obj->read_only)
+        return CreateMutexExW(sa, name, 0, SYNCHRONIZE);
+    return CreateMutexW(sa, FALSE, name);
+}
+
 /* Named memory: under the open guard, attach to the section if it exists,
- * else (create) be alone with nothing yet: kv__os_object_reserve makes it. */
+ * else (create) be alone with nothing yet: kv__os_object_reserve makes it.
+ * A read-only object never creates (kv__os_object_open). */
 static int open_named_store(os_object_t *obj, const char *name, unsigned flags,
                             uint32_t timeout_ms, secattr_t *sec, uint64_t *size)
 {
@@ -522,22 +568,23 @@ static int open_named_store(os_object_t *obj, const char *name, unsigned flags,
     if (rc)
         return rc;
     if (flags & OS_OPEN_PROBE) { /* only to look: no guard, no sync objects */
-        obj->section = OpenFileMappingW(FILE_MAP_READ | FILE_MAP_WRITE, FALSE, obj->base);
+        obj->section = OpenFileMappingW(view_access(obj), FALSE, obj->base);
         return obj->section ? map_whole(obj, size) : last_error();
     }
     object_name(obj->base, L":open", gname);
-    if (!(obj->guard = CreateMutexW(&sec->sa, FALSE, gname)))
+    if (!(obj->guard = open_guard(obj, &sec->sa, gname)))
         return last_error();
-    /* WAIT_ABANDONED: a process died between open and share.  Its section
-     * died with it (nobody else could open it meanwhile), so the guard is
-     * simply ours. */
+    /* WAIT_ABANDONED: a process died between open and share.  A creator's
+     * section died with it (nobody else could open it meanwhile), and an
+     * attacher, a reader above all, changed nothing, so the guard is simply
+     * ours. */
     w = WaitForSingleObject(obj->guard, timeout_ms);
     if (w == WAIT_TIMEOUT)
         return KV_ETIMEDOUT;
     if (w != WAIT_OBJECT_0 && w != WAIT_ABANDONED)
         return last_error();
     obj->guard_held = 1;
-    obj->section = OpenFileMappingW(FILE_MAP_READ | FILE_MAP_WRITE, FALSE, obj->base);
+    obj->section = OpenFileMappingW(view_access(obj), FALSE, obj->base);
     *size = 0;
     if (obj->section) {
         if (flags & OS_OPEN_EXCL)
@@ -560,15 +607,19 @@ static int open_named_store(os_object_t *obj, const char *name, unsigned flags,
 int kv__os_object_open(const char *name, unsigned flags, uint32_t mode, uint32_t timeout_ms,
                        os_object_t **out, os_found_t *found, os_why_t *why)
 {
-    os_object_t *obj = calloc(1, sizeof *obj);
+    os_object_t *obj;
     secattr_t sec;
     int rc;
     memset(found, 0, sizeof *found);
-    if (!obj)
+    /* A new object is formatted, i.e. written: never through a read-only one. */
+    if ((flags & OS_OPEN_READ) && (flags & OS_OPEN_CREATE))
+        return KV_EINVAL;
+    if (!(obj = calloc(1, sizeof *obj)))
         return KV_ENOMEM;
     obj->file = INVALID_HANDLE_VALUE;
     obj->mode = mode;
     obj->is_file = (flags & OS_OPEN_FILE) != 0;
+    obj->read_only = (flags & OS_OPEN_READ) != 0;
     rc = secattr_init(&sec, mode);
     if (!rc)
         rc = obj->is_file ? open_file_store(obj, name, flags, timeout_ms, &sec, &found->size, why)
@@ -656,6 +707,8 @@ static int reserve_named(os_object_t *obj, uint64_t size)
 
 int kv__os_object_reserve(os_object_t *obj, uint64_t size)
 {
+    if (obj->read_only)
+        return KV_ERDONLY; /* only a creator alone reserves (os.h) */
     if (size != (uint64_t)(SIZE_T)size)
         return KV_ENOMEM;
     return obj->is_file ? reserve_file(obj, size) : reserve_named(obj, size);
@@ -672,12 +725,13 @@ int kv__os_object_map(os_object_t *obj, uint64_t size, void **addr)
         return 0;
     }
     if (obj->is_file) {
-        section = CreateFileMappingW(obj->file, NULL, PAGE_READWRITE, (DWORD)(size >> 32),
-                                     (DWORD)size, NULL);
+        section = CreateFileMappingW(obj->file, NULL,
+                                     obj->read_only ? PAGE_READONLY : PAGE_READWRITE,
+                                     (DWORD)(size >> 32), (DWORD)size, NULL);
         if (!section)
             return last_error();
     }
-    p = MapViewOfFile(section, FILE_MAP_READ | FILE_MAP_WRITE, 0, 0, (SIZE_T)size);
+    p = MapViewOfFile(section, view_access(obj), 0, 0, (SIZE_T)size);
     if (obj->is_file)
         CloseHandle(section); /* the view keeps the section alive */
     if (!p)
@@ -716,8 +770,8 @@ int kv__os_object_share(os_object_t *obj)
 
 int kv__os_object_last_one(os_object_t *obj)
 {
-    if (!obj->is_file)
-        return 0; /* a section has no pages on disk to make durable */
+    if (!obj->is_file || obj->read_only)
+        return 0; /* a section has no pages on disk; a reader is never alone */
     attach_unlock(obj); /* LockFileEx cannot convert a lock in place */
     return attach_lock(obj, ATTACH_EXCLUSIVE, 0) == 0;
 }
@@ -726,9 +780,13 @@ int kv__os_object_flush(os_object_t *obj)
 {
     if (!obj->is_file || !obj->addr)
         return 0;
-    /* FlushViewOfFile starts the writes; FlushFileBuffers waits for them
-     * (and the metadata) to reach the disk, as msync(MS_SYNC) does. */
-    if (!FlushViewOfFile(obj->addr, (SIZE_T)obj->mapped) || !FlushFileBuffers(obj->file))
+    /* FlushViewOfFile writes the dirty pages; FlushFileBuffers waits for
+     * them (and the metadata) to leave the disk's cache, as msync(MS_SYNC)
+     * does.  It needs GENERIC_WRITE, which a read-only handle lacks: its
+     * flush writes the pages (the writers' changes) without that wait. */
+    if (!FlushViewOfFile(obj->addr, (SIZE_T)obj->mapped))
+        return last_error();
+    if (!obj->read_only && !FlushFileBuffers(obj->file))
         return last_error();
     return 0;
 }
@@ -831,6 +889,8 @@ static win_lock_area_t *lock_area(os_object_t *obj)
 int kv__os_mutex_init(os_object_t *obj)
 {
     DWORD w;
+    if (obj->read_only)
+        return KV_ERDONLY; /* never alone, and its view cannot be written */
     memset(lock_area(obj), 0, KV_LOCK_AREA);
     w = WaitForSingleObject(obj->mutex, 0);
     if (w == WAIT_OBJECT_0 || w == WAIT_ABANDONED)
@@ -850,9 +910,13 @@ static int wait_result(DWORD w)
 
 /* A kernel mutex belongs to a thread and is recursive: kv never locks twice
  * in one thread (every operation is lock, act, unlock), and unlock always
- * runs in the locking thread. */
+ * runs in the locking thread.  A read-only object has no mutex handle: the
+ * core never locks through it (store.c answers KV_ERDONLY first), and a
+ * call that gets here all the same is refused the same way. */
 int kv__os_mutex_trylock(os_object_t *obj)
 {
+    if (obj->read_only)
+        return KV_ERDONLY;
     return wait_result(WaitForSingleObject(obj->mutex, 0));
 }
 
@@ -860,7 +924,10 @@ int kv__os_mutex_trylock(os_object_t *obj)
  * word to spin on, so no spinning first. */
 int kv__os_mutex_lock(os_object_t *obj, uint32_t timeout_ms)
 {
-    int rc = wait_result(WaitForSingleObject(obj->mutex, timeout_ms));
+    int rc;
+    if (obj->read_only)
+        return KV_ERDONLY;
+    rc = wait_result(WaitForSingleObject(obj->mutex, timeout_ms));
     return rc == OS_LOCK_BUSY ? KV_ETIMEDOUT : rc;
 }
 
@@ -874,7 +941,8 @@ void kv__os_mutex_consistent(os_object_t *obj)
 
 void kv__os_mutex_unlock(os_object_t *obj)
 {
-    ReleaseMutex(obj->mutex);
+    if (!obj->read_only) /* it never locked */
+        ReleaseMutex(obj->mutex);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -906,12 +974,32 @@ void kv__os_mutex_unlock(os_object_t *obj)
  * after the wake could take a unit meant for an earlier sleeper.  Sleeping
  * in slices of WAIT_SLICE_MS, re-checking the word between, bounds the
  * delay that could cause; no change is ever missed.
+ *
+ * A read-only object takes no part in this: it cannot count itself (its
+ * view is read-only), and a unit it took from the semaphore uncounted would
+ * be one a counted sleeper then misses.  It looks at the word about every
+ * millisecond instead (poll_word); notify.c keeps its naps short anyway
+ * (KV_READ_ONLY_POLL_MS), since no writer knows to wake it.
  */
+static int poll_word(_Atomic uint32_t *word, uint32_t expected, uint32_t timeout_ms)
+{
+    for (uint64_t start = kv__os_monotonic_ms();;) {
+        if (atomic_load_explicit(word, memory_order_seq_cst) != expected)
+            return 0;
+        if (kv__os_monotonic_ms() - start >= timeout_ms)
+            return KV_ETIMEDOUT;
+        Sleep(1);
+    }
+}
+
 int kv__os_wait(os_object_t *obj, _Atomic uint32_t *word, uint32_t expected,
                 uint32_t timeout_ms)
 {
-    win_lock_area_t *la = lock_area(obj);
+    win_lock_area_t *la;
     int rc = 0;
+    if (obj->read_only)
+        return poll_word(word, expected, timeout_ms);
+    la = lock_area(obj);
     InterlockedIncrement(&la->sleepers);
     for (uint64_t start = kv__os_monotonic_ms();;) {
         uint64_t waited = kv__os_monotonic_ms() - start;
@@ -930,11 +1018,15 @@ int kv__os_wait(os_object_t *obj, _Atomic uint32_t *word, uint32_t expected,
     return rc;
 }
 
+/* Only a writer, which changed the word, wakes: a read-only object has no
+ * semaphore to release and does nothing. */
 void kv__os_wake_all(os_object_t *obj, _Atomic uint32_t *word)
 {
     win_lock_area_t *la = lock_area(obj);
     LONG n;
     (void)word; /* the semaphore stands for the word */
+    if (obj->read_only)
+        return;
     MemoryBarrier(); /* the word's new value before the count (see above) */
     n = la->sleepers;
     if (n > NOTIFY_MAX)
