@@ -177,17 +177,19 @@ static uint64_t sleep_ms(uint64_t deadline, uint64_t now, const kv_meta_t *meta)
  * key (a change after the arming bumps the word, so the sleep on the seq
  * read before the key cannot miss it), then sleeps if the version is still
  * `seen`.  Returns 0 to look again, 1 when the version differs (in *meta)
- * or the deadline passed, or an error. */
+ * or the deadline passed, or an error.  `looked`: *meta holds an earlier
+ * look's read, which stands when this one is out of time. */
 static int watch_once(kv_t *kv, const void *key, size_t key_len, kv_wait_word_t *word,
-                      uint64_t seen, uint64_t deadline, kv_meta_t *meta)
+                      uint64_t seen, uint64_t deadline, int looked, kv_meta_t *meta)
 {
     uint64_t now = kv__os_monotonic_ms();
     uint32_t seq;
     int rc = arm_word(kv, &word->seq, arm_key_word, word, lock_budget(kv, deadline, now), &seq);
     /* A read that fails (the lock not had in time, damage) leaves *meta
-     * alone: there is nothing true to report. */
+     * alone: there is nothing true to report.  A lock not had once the
+     * deadline has passed is the timeout, as in wait_change. */
     if (rc || (rc = key_version(kv, key, key_len, lock_budget(kv, deadline, now), meta)) != 0)
-        return rc;
+        return looked && rc == KV_ETIMEDOUT && kv__os_monotonic_ms() >= deadline ? 1 : rc;
     if (meta->version != seen || (now = kv__os_monotonic_ms()) >= deadline)
         return 1;
     return sleep_on(kv, &word->seq, seq, sleep_ms(deadline, now, meta));
@@ -204,8 +206,9 @@ int kv_watch(kv_t *kv, const void *key, size_t key_len, uint64_t seen, uint32_t 
         return rc;
     word = &kv->table.waits->word[kv__wait_word_of(kv__table_hash(&kv->table, key, key_len))];
     deadline = kv__os_monotonic_ms() + timeout_ms;
-    while ((rc = watch_once(kv, key, key_len, word, seen, deadline, &meta)) == 0)
-        ;
+    for (int looked = 0; (rc = watch_once(kv, key, key_len, word, seen, deadline, looked,
+                                          &meta)) == 0;)
+        looked = 1;
     if (version && (rc == 1 || rc == KV_EINTR)) /* after a read: the truth */
         *version = meta.version;
     return rc == 1 ? 0 : rc;
